@@ -1,0 +1,1 @@
+"""Accuracy and speed benchmarks for GLiClass models against baselines."""

@@ -1,0 +1,26 @@
+"""GLiClass: zero-shot and few-shot text classification, every label scored in one encoder pass."""
+
+from transformers import AutoConfig, AutoModel
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .config import GLiClassConfig
+from .model import GLiClassModel, GLiClassOutput
+from .pipeline import TASK, ZeroShotMultilabelPipeline, pipeline
+from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
+
+AutoConfig.register(GLiClassConfig.model_type, GLiClassConfig, exist_ok=True)
+AutoModel.register(GLiClassConfig, GLiClassModel, exist_ok=True)
+PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=ZeroShotMultilabelPipeline, pt_model=AutoModel, type="text")
+
+__all__ = [
+    "EXAMPLE_TOKEN",
+    "LABEL_TOKEN",
+    "SEP_TOKEN",
+    "GLiClassConfig",
+    "GLiClassModel",
+    "GLiClassOutput",
+    "PromptEncoder",
+    "ZeroShotMultilabelPipeline",
+    "pipeline",
+]
+__version__ = "0.1.0"

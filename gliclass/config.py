@@ -1,0 +1,159 @@
+"""Configuration of a GLiClass uni-encoder model.
+
+Field names follow the checkpoints of the reference `gliclass` package, so a `config.json`
+written by either library is read by the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import AutoConfig, PretrainedConfig
+from transformers.models.auto import CONFIG_MAPPING
+
+TEXT_POOLINGS = ("first", "avg", "max", "last")
+LABEL_POOLINGS = ("first", "average")
+SCORERS = ("simple", "weighted-dot", "mlp")
+PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
+
+# Reference options that change the architecture in ways this library does not implement.
+# A checkpoint that turns one on is refused instead of being scored wrongly.
+_UNSUPPORTED_FLAGS = {
+    "use_lstm": "an LSTM over the token states",
+    "squeeze_layers": "layer-wise attention over all hidden states",
+    "layer_wise": "a loss on every layer",
+    "use_segment_embeddings": "segment embeddings",
+    "use_calibrator": "a post-hoc calibrator",
+    "multimodal": "image/audio inputs",
+}
+
+
+class GLiClassConfig(PretrainedConfig):
+    r"""Configuration for [`GLiClassModel`].
+
+    Args:
+        encoder_config: config of the transformer backbone (object or dict with `model_type`).
+        encoder_model: name or path the backbone came from (stored as `encoder_model_name`;
+            informational once trained).
+        class_token_index / text_token_index / example_token_index: token ids of
+            `<<LABEL>>`, `<<SEP>>` and `<<EXAMPLE>>`.
+        pooling_strategy: text vector from the `first`, `avg`, `max` or `last` real token.
+        class_token_pooling: label vector from the `<<LABEL>>` token (`first`) or the mean of
+            its span (`average`).
+        scorer_type: `simple` (dot product), `weighted-dot` or `mlp`.
+        normalize_features: L2-normalise text and label vectors and multiply scores by a
+            learned `logit_scale`.
+        prompt_first: labels before the text (`True`) or after it (`False`).
+        embed_class_token: with `first` label pooling, read the `<<LABEL>>` token itself
+            (`True`) or the token right after it (`False`).
+        extract_text_features: pool the text vector only from `<<SEP>>` onward.
+        encoder_layer_id: which hidden state feeds the heads (`-1`: the last layer).
+        problem_type: `multi_label_classification` (sigmoid focal/BCE loss) or
+            `single_label_classification` (cross-entropy over the candidate labels).
+        focal_loss_alpha / focal_loss_gamma: focal loss settings; `alpha<0, gamma=0` is plain BCE.
+    """
+
+    model_type = "GLiClass"
+    is_composition = True
+
+    def __init__(
+        self,
+        encoder_config: PretrainedConfig | dict[str, Any] | None = None,
+        encoder_model: str | None = None,
+        class_token_index: int = -1,
+        text_token_index: int = -1,
+        example_token_index: int = -1,
+        hidden_size: int | None = None,
+        projector_hidden_act: str = "gelu",
+        vocab_size: int | None = None,
+        problem_type: str = "multi_label_classification",
+        max_num_classes: int = 25,
+        initializer_range: float = 0.03,
+        scorer_type: str = "simple",
+        pooling_strategy: str = "first",
+        class_token_pooling: str = "first",
+        focal_loss_alpha: float = 0.5,
+        focal_loss_gamma: float = 2.0,
+        logit_scale_init_value: float = 2.6592,
+        normalize_features: bool = False,
+        extract_text_features: bool = False,
+        architecture_type: str = "uni-encoder",
+        prompt_first: bool = True,
+        encoder_layer_id: int = -1,
+        embed_class_token: bool = True,
+        dropout: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
+        # Saved as `encoder_model_name`, as the reference does; it needs a string there to load.
+        encoder_model = encoder_model or kwargs.pop("encoder_model_name", None)
+        self.encoder_config = _build_encoder_config(encoder_config, encoder_model)
+        self.encoder_model_name = encoder_model or self.encoder_config.name_or_path or self.encoder_config.model_type
+        text_config = self.encoder_config
+        self.hidden_size = hidden_size if hidden_size is not None else text_config.hidden_size
+        self.vocab_size = vocab_size if vocab_size is not None else text_config.vocab_size
+        self.class_token_index = class_token_index if class_token_index != -1 else self.vocab_size
+        self.text_token_index = text_token_index if text_token_index != -1 else self.vocab_size + 1
+        self.example_token_index = example_token_index if example_token_index != -1 else self.vocab_size + 2
+        self.projector_hidden_act = projector_hidden_act
+        self.max_num_classes = max_num_classes
+        self.initializer_range = initializer_range
+        self.scorer_type = scorer_type
+        self.pooling_strategy = pooling_strategy
+        self.class_token_pooling = class_token_pooling
+        self.focal_loss_alpha = focal_loss_alpha
+        self.focal_loss_gamma = focal_loss_gamma
+        self.logit_scale_init_value = logit_scale_init_value
+        self.normalize_features = normalize_features
+        self.extract_text_features = extract_text_features
+        self.architecture_type = architecture_type
+        self.prompt_first = prompt_first
+        self.encoder_layer_id = encoder_layer_id
+        self.embed_class_token = embed_class_token
+        self.dropout = dropout
+        self.pad_token_id = text_config.pad_token_id
+        super().__init__(problem_type=problem_type, **kwargs)
+        self.validate_options()
+
+    def validate_options(self) -> None:
+        """Raise `ValueError` naming any option this library cannot run faithfully."""
+        _check_choice("architecture_type", self.architecture_type, ("uni-encoder",))
+        _check_choice("pooling_strategy", self.pooling_strategy, TEXT_POOLINGS)
+        _check_choice("class_token_pooling", self.class_token_pooling, LABEL_POOLINGS)
+        _check_choice("scorer_type", self.scorer_type, SCORERS)
+        _check_choice("problem_type", self.problem_type, PROBLEM_TYPES)
+        for flag, what in _UNSUPPORTED_FLAGS.items():
+            if getattr(self, flag, False):
+                raise ValueError(f"GLiClass config sets {flag}=True ({what}); this library does not support it.")
+        if self.hidden_size != self.encoder_config.hidden_size and self.scorer_type != "simple":
+            raise ValueError(
+                f"hidden_size={self.hidden_size} differs from the encoder's {self.encoder_config.hidden_size}; "
+                f"scorer {self.scorer_type!r} needs them equal."
+            )
+        if self.extract_text_features and self.pooling_strategy == "last":
+            raise ValueError("extract_text_features=True with pooling_strategy='last' is not supported.")
+        num_layers = getattr(self.encoder_config, "num_hidden_layers", None)
+        if num_layers is not None and not -num_layers - 1 <= self.encoder_layer_id <= num_layers:
+            raise ValueError(f"encoder_layer_id={self.encoder_layer_id} is outside the encoder's {num_layers} layers.")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}.")
+
+
+def _build_encoder_config(
+    encoder_config: PretrainedConfig | dict[str, Any] | None, encoder_model: str | None
+) -> PretrainedConfig:
+    if isinstance(encoder_config, PretrainedConfig):
+        return encoder_config
+    if isinstance(encoder_config, dict):
+        fields = dict(encoder_config)
+        model_type = fields.pop("model_type", None)
+        if model_type is None:
+            raise ValueError("encoder_config has no 'model_type'; cannot tell which backbone it describes.")
+        if model_type not in CONFIG_MAPPING:
+            raise ValueError(f"encoder_config model_type {model_type!r} is unknown to this transformers version.")
+        return CONFIG_MAPPING[model_type](**fields)
+    if encoder_model is not None:
+        return AutoConfig.from_pretrained(encoder_model)
+    raise ValueError("GLiClassConfig needs encoder_config or encoder_model to know its backbone.")

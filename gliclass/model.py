@@ -1,0 +1,256 @@
+"""The GLiClass uni-encoder: labels and text in one encoder pass, one logit per label.
+
+Input: `[CLS] <<LABEL>>l1 <<LABEL>>l2 ... <<SEP>> text [SEP]` (or the text first). The encoder
+contextualises everything together; a vector is read at each `<<LABEL>>` token (or averaged
+over its span) and one for the text (pooled over real tokens); both go through a projector and
+a scorer gives one logit per label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from . import pooling
+from .checkpoint import check_checkpoint_folder
+from .config import GLiClassConfig
+from .heads import FeaturesProjector, build_scorer
+from .losses import masked_cross_entropy, sigmoid_focal_loss
+from .partial_encoder import PositionReadingEncoder
+from .prompt import SPECIAL_TOKENS
+
+PADDED_LABEL_LOGIT = -1e4
+
+
+@dataclass
+class GLiClassOutput(ModelOutput):
+    """Output of [`GLiClassModel`].
+
+    `logits` is `(batch, labels)`, `labels` being the most `<<LABEL>>` tokens in any row;
+    `label_mask` marks the real ones (padded entries hold a large negative logit).
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    label_mask: torch.Tensor | None = None
+    text_embeddings: torch.Tensor | None = None
+    label_embeddings: torch.Tensor | None = None
+
+
+class GLiClassUniEncoder(nn.Module):
+    """Backbone plus heads; parameter names match the reference checkpoints."""
+
+    def __init__(self, config: GLiClassConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder_model = AutoModel.from_config(config.encoder_config)
+        self.text_projector = FeaturesProjector(config)
+        self.classes_projector = FeaturesProjector(config)
+        self.scorer = build_scorer(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
+        self.position_reader = PositionReadingEncoder.for_encoder(self.encoder_model)
+
+    def reads_single_positions(self) -> bool:
+        """True when the heads read only a few token positions (no span or sequence averages)."""
+        cfg = self.config
+        return cfg.pooling_strategy in ("first", "last") and cfg.class_token_pooling == "first"
+
+    def features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Raw text vectors `(batch, dim)`, label vectors `(batch, labels, dim)` and the label mask."""
+        cfg = self.config
+        shift = 0 if cfg.embed_class_token else 1
+        label_positions, label_mask = pooling.label_token_positions(input_ids, cfg.class_token_index, shift)
+        text_mask = self._text_mask(input_ids, attention_mask)
+
+        last_layer = cfg.encoder_layer_id in (-1, getattr(cfg.encoder_config, "num_hidden_layers", None))
+        if (
+            self.reads_single_positions()
+            and last_layer
+            and self.position_reader is not None
+            and not self.training
+            and not torch.is_grad_enabled()
+        ):
+            text_position = pooling.edge_positions(text_mask.bool(), cfg.pooling_strategy).unsqueeze(1)
+            states = self.position_reader(input_ids, attention_mask, torch.cat([text_position, label_positions], 1))
+            return states[:, 0], states[:, 1:], label_mask
+
+        hidden = self._hidden_states(input_ids, attention_mask)
+        text = self._pool_text(hidden, text_mask, attention_mask)
+        if cfg.class_token_pooling == "first":
+            labels = pooling.gather_positions(hidden, label_positions)
+        else:
+            end = cfg.text_token_index if cfg.extract_text_features else None
+            labels = pooling.label_span_mean(
+                hidden, input_ids, attention_mask, cfg.class_token_index, end, cfg.embed_class_token, label_mask.shape[1]
+            )
+        return text, labels, label_mask
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> GLiClassOutput:
+        text, labels, label_mask = self.features(input_ids, attention_mask)
+        text = self.dropout(self.text_projector(text))
+        labels = self.classes_projector(labels)
+        if self.config.normalize_features:
+            text = text / (text.norm(p=2, dim=-1, keepdim=True) + 1e-8)
+            labels = labels / (labels.norm(p=2, dim=-1, keepdim=True) + 1e-8)
+        logits = self.scorer(text, labels)
+        if self.config.normalize_features:
+            logits = logits * self.logit_scale
+        logits = logits.masked_fill(~label_mask, PADDED_LABEL_LOGIT)
+        return GLiClassOutput(logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=labels)
+
+    def _hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        layer = self.config.encoder_layer_id
+        outputs = self.encoder_model(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=layer != -1, return_dict=True
+        )
+        return outputs.last_hidden_state if layer == -1 else outputs.hidden_states[layer]
+
+    def _text_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Tokens the text vector is pooled from: all real tokens, or from `<<SEP>>` on."""
+        if not self.config.extract_text_features:
+            return attention_mask
+        after_sep = (input_ids == self.config.text_token_index).long().cumsum(1) > 0
+        return attention_mask * after_sep
+
+    def _pool_text(self, hidden: torch.Tensor, text_mask: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        strategy = self.config.pooling_strategy
+        pooled = pooling.pool_text(hidden, text_mask, strategy)
+        if not self.config.extract_text_features or strategy == "first":
+            return pooled
+        # The reference pools the `<<SEP>>`-onward tokens inside a zero-filled buffer as long as the
+        # whole input: an average over all real tokens, and a max that includes zero.
+        if strategy == "avg":
+            share = text_mask.sum(1) / attention_mask.sum(1)
+            return pooled * share.unsqueeze(-1).to(pooled.dtype)
+        return pooled.clamp(min=0)
+
+
+class GLiClassModel(PreTrainedModel):
+    """GLiClass uni-encoder classifier: scores any set of candidate labels in one forward pass.
+
+    Load a trained model with `GLiClassModel.from_pretrained(path_or_id)` (its tokenizer comes
+    along as `model.tokenizer`), or start a new one from any encoder with
+    `GLiClassModel.from_backbone(name_or_path, **config_options)`.
+    """
+
+    config_class = GLiClassConfig
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _keys_to_ignore_on_load_unexpected = [r"position_ids"]
+
+    def __init__(self, config: GLiClassConfig) -> None:
+        super().__init__(config)
+        self.model = GLiClassUniEncoder(config)
+        self.tokenizer: PreTrainedTokenizerBase | None = None
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, GLiClassUniEncoder):
+            init.constant_(module.logit_scale, float(self.config.logit_scale_init_value))
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.encoder_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.model.encoder_model.set_input_embeddings(value)
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, **kwargs: Any) -> nn.Embedding:
+        embeddings = self.model.encoder_model.resize_token_embeddings(new_num_tokens, **kwargs)
+        self.config.encoder_config.vocab_size = embeddings.num_embeddings
+        self.config.vocab_size = embeddings.num_embeddings
+        return embeddings
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> GLiClassOutput:
+        """Score every `<<LABEL>>` of each row.
+
+        `labels`, when given, is `(batch, labels)` with 1 for true labels (soft values allowed);
+        the loss follows `config.problem_type`.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        output = self.model(input_ids, attention_mask)
+        if labels is not None:
+            output.loss = self.loss(output.logits, labels, output.label_mask)
+        return output
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
+        """Training loss for `(batch, labels)` logits and targets."""
+        if targets.shape != logits.shape:
+            raise ValueError(f"labels have shape {tuple(targets.shape)} but the logits are {tuple(logits.shape)}.")
+        if self.config.problem_type == "single_label_classification":
+            return masked_cross_entropy(logits, targets, label_mask)
+        return sigmoid_focal_loss(
+            logits, targets, label_mask, alpha=self.config.focal_loss_alpha, gamma=self.config.focal_loss_gamma
+        )
+
+    @classmethod
+    def from_backbone(
+        cls,
+        name_or_path: str,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        **config_options: Any,
+    ) -> GLiClassModel:
+        """A new GLiClass model on top of a pretrained encoder (hub id or local folder).
+
+        Adds the `<<LABEL>>`, `<<SEP>>` and `<<EXAMPLE>>` tokens to the tokenizer, resizes the
+        embeddings, and keeps the pretrained encoder weights; the heads start random, so the model
+        must be trained before it classifies anything.
+        """
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
+        tokenizer.add_tokens(list(SPECIAL_TOKENS), special_tokens=True)
+        encoder = AutoModel.from_pretrained(name_or_path)
+        if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
+            encoder.resize_token_embeddings(len(tokenizer))
+        label_id, sep_id, example_id = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))
+        config = GLiClassConfig(
+            encoder_config=AutoConfig.from_pretrained(name_or_path, vocab_size=encoder.config.vocab_size),
+            encoder_model=str(name_or_path),
+            class_token_index=label_id,
+            text_token_index=sep_id,
+            example_token_index=example_id,
+            **config_options,
+        )
+        model = cls(config)
+        model.model.encoder_model.load_state_dict(encoder.state_dict())
+        model.tokenizer = tokenizer
+        return model
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, *args: Any, **kwargs: Any) -> GLiClassModel:
+        """Load a GLiClass checkpoint (ours or the reference package's) and its tokenizer.
+
+        Only safetensors weights are read. A local folder is checked first: a missing config,
+        missing or truncated weights give a clear error instead of a half-loaded model.
+        """
+        if Path(name_or_path).is_dir():
+            check_checkpoint_folder(Path(name_or_path))
+        kwargs["use_safetensors"] = True
+        model = super().from_pretrained(name_or_path, *args, **kwargs)
+        try:
+            model.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        except (OSError, ValueError):
+            model.tokenizer = None
+        return model
+
+    def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:
+        """Save config, safetensors weights and, when the model has one, its tokenizer."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(save_directory)

@@ -1,0 +1,253 @@
+"""The `zero-shot-multilabel` pipeline.
+
+Fast path by default: one fast-tokenizer call for the whole input, rows sorted by length so
+batches carry little padding, `torch.inference_mode`, CUDA when present, and (for BERT-style
+backbones with `first` pooling) the last encoder layer computed only where the heads read.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import Pipeline, PreTrainedTokenizerBase
+
+from .model import GLiClassModel
+from .prompt import EncodedRow, PromptEncoder, check_labels, check_text, format_examples
+
+TASK = "zero-shot-multilabel"
+AGGREGATIONS = ("max", "mean")
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Rows per forward pass: small on CPU (cache-friendly), larger on accelerators."""
+    return 32 if device.type == "cpu" else 128
+
+
+def backbone_max_length(model: GLiClassModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """The longest input the backbone supports (tokenizer limit and position embeddings)."""
+    limits = []
+    if 0 < getattr(tokenizer, "model_max_length", 0) < 100_000:
+        limits.append(int(tokenizer.model_max_length))
+    encoder = model.config.encoder_config
+    positions = getattr(encoder, "max_position_embeddings", None)
+    if positions:
+        # RoBERTa-style position ids start after the padding index.
+        offset = encoder.pad_token_id + 1 if encoder.model_type in ("roberta", "xlm-roberta", "camembert") else 0
+        limits.append(int(positions) - offset)
+    if not limits:
+        raise ValueError("cannot tell the backbone's maximum length; pass max_length=.")
+    return min(limits)
+
+
+class ZeroShotMultilabelPipeline(Pipeline):
+    """Zero-shot classification with a GLiClass model: all candidate labels in one pass.
+
+    Args (construction):
+        model: a [`GLiClassModel`] (keeps its tokenizer) or, through `gliclass.pipeline`, a path/hub id.
+        tokenizer: overrides the model's tokenizer.
+        max_length: longest encoder input; defaults to the backbone's limit and may not exceed it.
+        fast: opt-in approximate speed mode: dynamic int8 linear layers on CPU, bfloat16 on CUDA.
+            The given model is not changed (a converted copy is used).
+        min_text_tokens: tokens kept for the text before labels are split into groups.
+        window_overlap: overlap between text windows when `windows=True`.
+    """
+
+    _load_tokenizer = True
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+
+    def __init__(
+        self,
+        model: GLiClassModel,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        max_length: int | None = None,
+        fast: bool = False,
+        min_text_tokens: int = 32,
+        window_overlap: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(model, GLiClassModel):
+            raise TypeError(f"model must be a GLiClassModel, got {type(model).__name__}.")
+        tokenizer = tokenizer or model.tokenizer
+        if tokenizer is None:
+            raise ValueError("this model has no tokenizer; pass tokenizer= (the one saved with the model).")
+        super().__init__(model=model, tokenizer=tokenizer, **kwargs)
+        self.model.eval()
+        if fast:
+            self.model = _fast_copy(self.model, self.device)
+        limit = backbone_max_length(self.model, tokenizer)
+        if max_length is not None and not 8 <= max_length <= limit:
+            raise ValueError(f"max_length={max_length} must be between 8 and the backbone's limit {limit}.")
+        self.encoder = PromptEncoder(
+            tokenizer,
+            prompt_first=self.model.config.prompt_first,
+            max_length=max_length or limit,
+            min_text_tokens=min_text_tokens,
+            window_overlap=window_overlap,
+        )
+
+    def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:
+        return {}, {}, {}
+
+    def __call__(
+        self,
+        inputs: str | Sequence[str],
+        candidate_labels: str | Sequence[str] | Sequence[Sequence[str]] | None = None,
+        multi_label: bool = True,
+        threshold: float | None = None,
+        prompt: str | Sequence[str] | None = None,
+        examples: Sequence[dict[str, Any]] | None = None,
+        batch_size: int | None = None,
+        windows: bool = False,
+        aggregation: str = "max",
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        """Classify one text (returns a dict) or a list of texts (returns a list of dicts).
+
+        Each result is `{"sequence", "labels", "scores"}` sorted by score. `multi_label=True`
+        gives independent sigmoid scores, `False` a softmax over the candidates. `threshold` keeps
+        labels scoring at or above it. `candidate_labels` may also be one list per text. `prompt`
+        (a task description, or one per text) and few-shot `examples` (`[{"text", "labels"}]`) go
+        into the input. `windows=True` scores long texts in overlapping windows, combined by
+        `aggregation` (`max` or `mean` of the logits) instead of truncating them.
+        """
+        single = isinstance(inputs, str)
+        texts = [inputs] if single else inputs
+        if candidate_labels is None:
+            raise ValueError("candidate_labels is required.")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1):
+            raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}.")
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}.")
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        prepared = self.preprocess(texts, candidate_labels, prompt, examples, windows)
+        logits = self._forward_rows(prepared["rows"], batch_size or self._batch_size or default_batch_size(self.device))
+        results = self.postprocess(
+            {**prepared, "logits": logits}, multi_label=multi_label, threshold=threshold, aggregation=aggregation
+        )
+        return results[0] if single else results
+
+    def preprocess(
+        self,
+        texts: Sequence[str],
+        candidate_labels: Any,
+        prompt: str | Sequence[str] | None = None,
+        examples: Sequence[dict[str, Any]] | None = None,
+        windows: bool = False,
+    ) -> dict[str, Any]:
+        """Validate the inputs and build the encoder rows."""
+        if not isinstance(texts, (list, tuple)):
+            raise TypeError(f"inputs must be a string or a list of strings, got {type(texts).__name__}.")
+        if not texts:
+            raise ValueError("inputs is an empty list.")
+        texts = [check_text(text, f"text {index}") for index, text in enumerate(texts)]
+        labels = _labels_per_text(candidate_labels, len(texts))
+        prompts = _prompts_per_text(prompt, len(texts))
+        example_string = format_examples(examples)
+        rows = self.encoder.encode(texts, labels, prompts, [example_string] * len(texts), windows=windows)
+        return {"texts": texts, "labels": labels, "rows": rows}
+
+    def _forward(self, model_inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits `(rows, labels)` for one padded batch."""
+        with torch.inference_mode():
+            return self.model(**model_inputs).logits.float().cpu()
+
+    def _forward_rows(self, rows: list[EncodedRow], batch_size: int) -> list[torch.Tensor]:
+        """Logits of every row, batched by similar length."""
+        order = sorted(range(len(rows)), key=lambda index: len(rows[index].input_ids))
+        logits: list[torch.Tensor] = [torch.empty(0)] * len(rows)
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        for begin in range(0, len(order), batch_size):
+            batch = order[begin : begin + batch_size]
+            width = max(len(rows[index].input_ids) for index in batch)
+            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for slot, index in enumerate(batch):
+                ids = rows[index].input_ids
+                input_ids[slot, : len(ids)] = torch.tensor(ids)
+                attention_mask[slot, : len(ids)] = 1
+            batch_logits = self._forward(
+                {"input_ids": input_ids.to(self.device), "attention_mask": attention_mask.to(self.device)}
+            )
+            for slot, index in enumerate(batch):
+                logits[index] = batch_logits[slot, : rows[index].label_end - rows[index].label_start]
+        return logits
+
+    def postprocess(
+        self, model_outputs: dict[str, Any], multi_label: bool = True, threshold: float | None = None, aggregation: str = "max"
+    ) -> list[dict[str, Any]]:
+        """Combine windows and label groups per text, then score, filter and sort."""
+        texts, labels = model_outputs["texts"], model_outputs["labels"]
+        pieces: list[dict[int, list[torch.Tensor]]] = [{} for _ in texts]
+        for row, row_logits in zip(model_outputs["rows"], model_outputs["logits"]):
+            pieces[row.text_index].setdefault(row.label_start, []).append(row_logits)
+        results = []
+        for text, text_labels, groups in zip(texts, labels, pieces):
+            combined = [_aggregate(groups[start], aggregation) for start in sorted(groups)]
+            logits = torch.cat(combined)
+            scores = torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
+            ranked = sorted(zip(text_labels, scores.tolist()), key=lambda pair: pair[1], reverse=True)
+            if threshold is not None:
+                ranked = [pair for pair in ranked if pair[1] >= threshold]
+            results.append({"sequence": text, "labels": [p[0] for p in ranked], "scores": [p[1] for p in ranked]})
+        return results
+
+
+def _aggregate(window_logits: list[torch.Tensor], aggregation: str) -> torch.Tensor:
+    stacked = torch.stack(window_logits)
+    return stacked.amax(0) if aggregation == "max" else stacked.mean(0)
+
+
+def _labels_per_text(candidate_labels: Any, count: int) -> list[list[str]]:
+    if isinstance(candidate_labels, (list, tuple)) and candidate_labels and all(
+        isinstance(item, (list, tuple)) for item in candidate_labels
+    ):
+        if len(candidate_labels) != count:
+            raise ValueError(f"got {len(candidate_labels)} label lists for {count} texts.")
+        return [check_labels(item) for item in candidate_labels]
+    shared = check_labels(candidate_labels)
+    return [shared] * count
+
+
+def _prompts_per_text(prompt: str | Sequence[str] | None, count: int) -> list[str]:
+    if prompt is None:
+        return [""] * count
+    if isinstance(prompt, str):
+        return [prompt] * count
+    if not isinstance(prompt, (list, tuple)) or len(prompt) != count or not all(isinstance(p, str) for p in prompt):
+        raise TypeError("prompt must be a string or one string per text.")
+    return list(prompt)
+
+
+def _fast_copy(model: GLiClassModel, device: torch.device) -> GLiClassModel:
+    """An approximate, faster copy: int8 dynamic linear layers on CPU, bfloat16 elsewhere."""
+    if device.type == "cpu":
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+    fast = copy.deepcopy(model)
+    return fast.to(torch.bfloat16)
+
+
+def pipeline(
+    task: str = TASK,
+    model: str | Path | GLiClassModel | None = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    device: int | str | torch.device | None = None,
+    **kwargs: Any,
+) -> ZeroShotMultilabelPipeline:
+    """Build the `zero-shot-multilabel` pipeline from a path, a hub id or a model object.
+
+    Same as `transformers.pipeline("zero-shot-multilabel", ...)` once `gliclass` is imported.
+    `device` follows transformers (None: CUDA when available, else CPU).
+    """
+    if task != TASK:
+        raise ValueError(f"gliclass.pipeline only provides the {TASK!r} task, got {task!r}.")
+    if model is None:
+        raise ValueError("no model given: pass model= (a GLiClass folder, hub id or GLiClassModel).")
+    if isinstance(model, (str, Path)):
+        model = GLiClassModel.from_pretrained(model)
+    return ZeroShotMultilabelPipeline(model=model, tokenizer=tokenizer, device=device, task=TASK, **kwargs)

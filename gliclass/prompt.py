@@ -1,0 +1,226 @@
+"""Turning (text, candidate labels, prompt, examples) into encoder rows.
+
+The input string is the reference format, so token ids match the reference exactly when
+nothing has to be cut:
+
+    prompt_first:  <<LABEL>>l1<<LABEL>>l2<<SEP>>{prompt}{text}{examples}
+    text first:    {text}<<LABEL>>l1<<LABEL>>l2<<SEP>>{prompt}{examples}
+    examples:      <<EXAMPLE>>{text} \\nLabels:\\n {l1, l2}...<<SEP>>
+
+Nothing the user gave is dropped silently: when a row is too long the text is cut (or split
+into overlapping windows), never the labels; when the labels alone leave too little room they
+are split into groups scored in separate rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import PreTrainedTokenizerBase
+
+LABEL_TOKEN = "<<LABEL>>"
+SEP_TOKEN = "<<SEP>>"
+EXAMPLE_TOKEN = "<<EXAMPLE>>"
+SPECIAL_TOKENS = (LABEL_TOKEN, SEP_TOKEN, EXAMPLE_TOKEN)
+
+
+@dataclass(frozen=True)
+class EncodedRow:
+    """One encoder input: `input_ids` scoring `labels[label_start:label_end]` of text `text_index`."""
+
+    input_ids: list[int]
+    text_index: int
+    label_start: int
+    label_end: int
+    window: int
+
+
+def format_examples(examples: Sequence[dict[str, Any]] | None) -> str:
+    """Few-shot examples as `<<EXAMPLE>>text \\nLabels:\\n a, b ... <<SEP>>` (empty when none)."""
+    if not examples:
+        return ""
+    parts = [f"{EXAMPLE_TOKEN}{text} \nLabels:\n {', '.join(labels)}" for text, labels in _checked_examples(examples)]
+    return "".join(parts) + SEP_TOKEN
+
+
+def check_labels(labels: Any) -> list[str]:
+    """Validate candidate labels (a list of strings, or one comma-separated string)."""
+    if isinstance(labels, str):
+        labels = [part.strip() for part in labels.split(",")]
+    if not isinstance(labels, (list, tuple)):
+        raise TypeError(f"candidate_labels must be a list of strings or a comma-separated string, got {type(labels).__name__}.")
+    if not labels:
+        raise ValueError("candidate_labels is empty; give at least one label.")
+    seen: set[str] = set()
+    for label in labels:
+        if not isinstance(label, str):
+            raise TypeError(f"every candidate label must be a string, got {label!r} ({type(label).__name__}).")
+        if not label.strip():
+            raise ValueError("candidate_labels contains an empty label.")
+        for token in SPECIAL_TOKENS:
+            if token in label:
+                raise ValueError(f"candidate label {label!r} contains the reserved token {token}.")
+        if label in seen:
+            raise ValueError(f"candidate label {label!r} is given twice.")
+        seen.add(label)
+    return list(labels)
+
+
+def check_text(text: Any, what: str = "text") -> str:
+    """Validate one input text."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a string, got {type(text).__name__}.")
+    if not text.strip():
+        raise ValueError(f"{what} is empty.")
+    for token in SPECIAL_TOKENS:
+        if token in text:
+            raise ValueError(f"{what} contains the reserved token {token}.")
+    return text
+
+
+def _checked_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    if not isinstance(examples, (list, tuple)):
+        raise TypeError("examples must be a list of {'text': ..., 'labels': [...]} dicts.")
+    checked = []
+    for number, example in enumerate(examples):
+        if not isinstance(example, dict) or "text" not in example:
+            raise TypeError(f"example {number} must be a dict with 'text' and 'labels'.")
+        labels = example.get("labels", example.get("true_labels"))
+        if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
+            raise TypeError(f"example {number}: 'labels' must be a list of strings.")
+        checked.append((check_text(example["text"], f"example {number} text"), check_labels(labels) if labels else []))
+    return checked
+
+
+class PromptEncoder:
+    """Builds encoder rows for a tokenizer and a label position, within `max_length` tokens.
+
+    `min_text_tokens`: labels are split into groups when they would leave the text fewer tokens
+    than this. `window_overlap`: with `windows=True`, long texts are cut into windows of the room
+    left, overlapping by this many tokens, instead of being truncated.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        prompt_first: bool,
+        max_length: int,
+        min_text_tokens: int = 32,
+        window_overlap: int = 64,
+    ) -> None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise TypeError("GLiClass needs a fast (Rust) tokenizer for character offsets.")
+        missing = [token for token in SPECIAL_TOKENS if token not in tokenizer.get_vocab()]
+        if missing:
+            raise ValueError(f"the tokenizer lacks the GLiClass tokens {missing}; was it saved with the model?")
+        self.tokenizer = tokenizer
+        self.prompt_first = prompt_first
+        self.max_length = max_length
+        self.min_text_tokens = min_text_tokens
+        self.window_overlap = window_overlap
+        self._label_lengths: dict[str, int] = {}
+
+    def build_string(self, text: str, labels: Sequence[str], prompt: str = "", examples: str = "") -> tuple[str, int]:
+        """The input string and the character offset where `text` starts in it."""
+        section = "".join(f"{LABEL_TOKEN}{label}" for label in labels) + SEP_TOKEN + prompt
+        if self.prompt_first:
+            return section + text + examples, len(section)
+        return text + section + examples, 0
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Sequence[str]],
+        prompts: Sequence[str],
+        examples: Sequence[str],
+        windows: bool = False,
+    ) -> list[EncodedRow]:
+        """Rows for every text (with its own labels, prompt and formatted examples)."""
+        jobs: list[tuple[int, int, int]] = []
+        strings: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for index, (text, text_labels, prompt, example) in enumerate(zip(texts, labels, prompts, examples)):
+            for start, end in self.label_groups(text_labels, prompt, example):
+                string, offset = self.build_string(text, text_labels[start:end], prompt, example)
+                jobs.append((index, start, end))
+                strings.append(string)
+                spans.append((offset, offset + len(text)))
+        encodings = self.tokenizer(
+            strings,
+            add_special_tokens=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            verbose=False,  # over-long rows are expected here and cut below
+        )
+        rows = []
+        for job, span, ids, offsets, special in zip(
+            jobs, spans, encodings["input_ids"], encodings["offset_mapping"], encodings["special_tokens_mask"]
+        ):
+            rows.extend(self._fit(job, span, ids, offsets, special, windows))
+        return rows
+
+    def label_groups(self, labels: Sequence[str], prompt: str, examples: str) -> list[tuple[int, int]]:
+        """Split `labels` into consecutive groups that each leave room for the text.
+
+        The text keeps `min_text_tokens`, or a quarter of `max_length` when that is smaller.
+        """
+        overhead = self._length(self.build_string("", [], prompt, examples)[0], special=True)
+        budget = self.max_length - overhead - min(self.min_text_tokens, self.max_length // 4)
+        groups: list[tuple[int, int]] = []
+        start, used = 0, 0
+        for index, label in enumerate(labels):
+            cost = self._label_length(label)
+            if cost > budget:
+                raise ValueError(
+                    f"label {label!r} needs {cost} tokens; with the prompt and examples only {budget} fit "
+                    f"(max_length={self.max_length}, min_text_tokens={self.min_text_tokens})."
+                )
+            if used + cost > budget:
+                groups.append((start, index))
+                start, used = index, 0
+            used += cost
+        groups.append((start, len(labels)))
+        return groups
+
+    def _label_length(self, label: str) -> int:
+        if label not in self._label_lengths:
+            self._label_lengths[label] = self._length(LABEL_TOKEN + label, special=False)
+        return self._label_lengths[label]
+
+    def _length(self, string: str, special: bool) -> int:
+        return len(self.tokenizer(string, add_special_tokens=special, verbose=False)["input_ids"])
+
+    def _fit(
+        self,
+        job: tuple[int, int, int],
+        span: tuple[int, int],
+        ids: list[int],
+        offsets: list[tuple[int, int]],
+        special: list[int],
+        windows: bool,
+    ) -> list[EncodedRow]:
+        index, start, end = job
+        if len(ids) <= self.max_length:
+            return [EncodedRow(ids, index, start, end, 0)]
+        text_positions = [
+            position
+            for position, ((first, _), is_special) in enumerate(zip(offsets, special))
+            if not is_special and span[0] <= first < span[1]
+        ]
+        if not text_positions:
+            raise ValueError(f"text {index}: the labels, prompt and examples alone exceed max_length={self.max_length}.")
+        first, last = text_positions[0], text_positions[-1] + 1
+        prefix, text_ids, suffix = ids[:first], ids[first:last], ids[last:]
+        room = self.max_length - len(prefix) - len(suffix)
+        if room < 1:
+            raise ValueError(f"text {index}: the labels, prompt and examples alone exceed max_length={self.max_length}.")
+        if not windows:
+            return [EncodedRow(prefix + text_ids[:room] + suffix, index, start, end, 0)]
+        stride = max(1, room - min(self.window_overlap, room // 2))
+        starts = list(range(0, max(1, len(text_ids) - room + stride), stride))
+        return [
+            EncodedRow(prefix + text_ids[window_start : window_start + room] + suffix, index, start, end, number)
+            for number, window_start in enumerate(starts)
+        ]

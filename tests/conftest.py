@@ -1,0 +1,74 @@
+"""Tiny random models for fast tests: a 2-layer, 32-wide BERT with a small WordPiece vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import BertConfig, BertModel, BertTokenizerFast
+
+from gliclass import GLiClassModel
+
+CORPUS = [
+    "the match ended in a draw after extra time",
+    "parliament passed the new budget bill on tuesday",
+    "stocks fell sharply as markets reacted to the report",
+    "scientists discovered a new species in the rainforest",
+    "the team won the championship for the third year",
+    "the central bank raised interest rates again",
+    "a new smartphone with a faster chip was announced",
+    "the movie was boring and far too long",
+    "i loved the food and the service was great",
+    "the president met foreign leaders at the summit",
+    "sports politics business science technology world health music",
+    "positive negative neutral joy anger sadness fear surprise love",
+]
+
+
+@pytest.fixture(scope="session")
+def backbone_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny BERT backbone with its tokenizer (no GLiClass tokens yet)."""
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], show_progress=False
+    )
+    tokenizer.train_from_iterator(CORPUS * 3, trainer)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", tokenizer.token_to_id("[CLS]")), ("[SEP]", tokenizer.token_to_id("[SEP]"))],
+    )
+    fast = BertTokenizerFast(tokenizer_object=tokenizer, model_max_length=128)
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def make_model(backbone_dir: Path):
+    """Factory: a tiny GLiClass model (random heads, seeded) with any config options."""
+
+    def make(seed: int = 0, **options) -> GLiClassModel:
+        torch.manual_seed(seed)
+        model = GLiClassModel.from_backbone(str(backbone_dir), **options)
+        with torch.no_grad():  # make the heads non-trivial so tests can tell options apart
+            for name, parameter in model.model.named_parameters():
+                if not name.startswith("encoder_model."):
+                    parameter.normal_(0, 0.3)
+        return model.eval()
+
+    return make

@@ -1,0 +1,150 @@
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+import transformers
+
+import gliclass
+from gliclass import ZeroShotMultilabelPipeline
+
+LABELS = ["sports", "politics", "business", "science and technology"]
+
+
+@pytest.fixture
+def saved_model(make_model, tmp_path):
+    model = make_model()
+    model.save_pretrained(tmp_path / "model")
+    return tmp_path / "model"
+
+
+def test_transformers_pipeline_loads_a_saved_folder(saved_model):
+    clf = transformers.pipeline("zero-shot-multilabel", model=str(saved_model), device="cpu")
+    assert isinstance(clf, ZeroShotMultilabelPipeline)
+    result = clf("the team won the match", candidate_labels=LABELS)
+    assert result["sequence"] == "the team won the match"
+    assert sorted(result["labels"]) == sorted(LABELS)
+    assert result["scores"] == sorted(result["scores"], reverse=True)
+    assert all(0 <= s <= 1 for s in result["scores"])
+
+
+def test_gliclass_pipeline_matches_transformers_pipeline(saved_model):
+    ours = gliclass.pipeline("zero-shot-multilabel", model=saved_model, device="cpu")
+    theirs = transformers.pipeline("zero-shot-multilabel", model=str(saved_model), device="cpu")
+    texts = ["stocks fell", "the team won the championship again"]
+    assert ours(texts, candidate_labels=LABELS) == theirs(texts, candidate_labels=LABELS)
+
+
+def test_batching_and_order_do_not_change_scores(make_model):
+    clf = gliclass.pipeline(model=make_model(pooling_strategy="avg"), device="cpu")
+    texts = ["short", "a much longer text about the central bank and the markets", "the team won"]
+    together = clf(texts, candidate_labels=LABELS, batch_size=3)
+    for text, result in zip(texts, together):
+        alone = clf(text, candidate_labels=LABELS, batch_size=1)
+        assert alone["labels"] == result["labels"]
+        assert alone["scores"] == pytest.approx(result["scores"], abs=1e-5)
+
+
+def test_threshold_and_single_label(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    full = clf("the team won", candidate_labels=LABELS)
+    cut = full["scores"][1]
+    kept = clf("the team won", candidate_labels=LABELS, threshold=cut)
+    assert kept["labels"] == full["labels"][:2]
+    single = clf("the team won", candidate_labels=LABELS, multi_label=False)
+    assert math.isclose(sum(single["scores"]), 1.0, rel_tol=1e-5)
+
+
+def test_label_groups_are_scored_and_softmaxed_together(make_model):
+    model = make_model()
+    labels = [f"topic {i}" for i in range(30)]
+    small = gliclass.pipeline(model=model, device="cpu", max_length=48, min_text_tokens=8)
+    assert len(small.encoder.label_groups(labels, "", "")) > 1
+    result = small("the team won", candidate_labels=labels, multi_label=False)
+    assert sorted(result["labels"]) == sorted(labels)
+    assert math.isclose(sum(result["scores"]), 1.0, rel_tol=1e-5)
+
+
+def test_windows_aggregate_with_max(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu", max_length=40, window_overlap=8)
+    text = "the team won the championship " * 20
+    windowed = clf(text, candidate_labels=LABELS, windows=True)
+    truncated = clf(text, candidate_labels=LABELS)
+    assert sorted(windowed["labels"]) == sorted(LABELS)
+    assert max(windowed["scores"]) >= max(truncated["scores"]) - 1e-6
+
+
+def test_prompt_and_examples_change_the_input(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    plain = clf("the team won", candidate_labels=LABELS)
+    prompted = clf("the team won", candidate_labels=LABELS, prompt="Classify the topic:")
+    shots = clf("the team won", candidate_labels=LABELS, examples=[{"text": "a draw", "labels": ["sports"]}])
+    assert plain["scores"] != prompted["scores"] and plain["scores"] != shots["scores"]
+
+
+def test_per_text_label_lists(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    out = clf(["a", "b"], candidate_labels=[["x", "y"], ["p", "q", "r"]])
+    assert sorted(out[0]["labels"]) == ["x", "y"] and sorted(out[1]["labels"]) == ["p", "q", "r"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(inputs=""), ValueError),
+        (dict(inputs=[]), ValueError),
+        (dict(inputs=["ok", None]), TypeError),
+        (dict(candidate_labels=[]), ValueError),
+        (dict(candidate_labels=["a", "a"]), ValueError),
+        (dict(candidate_labels=None), ValueError),
+        (dict(threshold=1.5), ValueError),
+        (dict(threshold=-0.1), ValueError),
+        (dict(candidate_labels=["<<SEP>>"]), ValueError),
+        (dict(batch_size=0), ValueError),
+    ],
+)
+def test_bad_calls(make_model, kwargs, error):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    call = dict(inputs="the team won", candidate_labels=LABELS) | kwargs
+    with pytest.raises(error):
+        clf(call.pop("inputs"), **call)
+
+
+def test_model_without_tokenizer_needs_one(make_model):
+    model = make_model()
+    tokenizer, model.tokenizer = model.tokenizer, None
+    with pytest.raises(ValueError, match="tokenizer"):
+        gliclass.pipeline(model=model, device="cpu")
+    assert gliclass.pipeline(model=model, tokenizer=tokenizer, device="cpu")("hi", candidate_labels=LABELS)
+
+
+def test_max_length_never_exceeds_the_backbone(make_model):
+    with pytest.raises(ValueError, match="limit 128"):
+        gliclass.pipeline(model=make_model(), device="cpu", max_length=1000)
+    assert gliclass.pipeline(model=make_model(), device="cpu").encoder.max_length == 128
+
+
+def test_fast_mode_keeps_the_given_model_and_ranks_alike(make_model):
+    model = make_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    exact = gliclass.pipeline(model=model, device="cpu")
+    fast = gliclass.pipeline(model=model, device="cpu", fast=True)
+    texts = ["the team won", "stocks fell sharply", "a new phone was announced"]
+    for a, b in zip(exact(texts, candidate_labels=LABELS), fast(texts, candidate_labels=LABELS)):
+        assert b["scores"] == pytest.approx(a["scores"], abs=0.05)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_cli_classifies_texts_and_files(saved_model, tmp_path):
+    command = [sys.executable, "-m", "gliclass", "classify", "--model", str(saved_model), "--labels", "sports,politics"]
+    out = subprocess.run(command + ["--device", "cpu", "the team won", "parliament voted"], capture_output=True, text=True, check=True)
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["sequence"] for line in lines] == ["the team won", "parliament voted"]
+    data = tmp_path / "in.jsonl"
+    data.write_text("\n".join(json.dumps({"text": f"text {i}"}) for i in range(5)) + "\n")
+    out = subprocess.run(command + ["--device", "cpu", "--single-label", "--input", str(data)], capture_output=True, text=True, check=True)
+    assert len(out.stdout.splitlines()) == 5 and "classifying" in out.stderr
+    bad = subprocess.run(command + ["--threshold", "2", "hi"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "threshold" in bad.stderr
