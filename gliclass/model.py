@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
@@ -215,12 +215,12 @@ class GLiClassModel(PreTrainedModel):
         """
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
         tokenizer.add_tokens(list(SPECIAL_TOKENS), special_tokens=True)
-        encoder = AutoModel.from_pretrained(name_or_path)
+        encoder = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)  # fp32 master weights
         if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
             encoder.resize_token_embeddings(len(tokenizer))
         label_id, sep_id, example_id = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))
         config = GLiClassConfig(
-            encoder_config=AutoConfig.from_pretrained(name_or_path, vocab_size=encoder.config.vocab_size),
+            encoder_config=encoder.config,
             encoder_model=str(name_or_path),
             class_token_index=label_id,
             text_token_index=sep_id,

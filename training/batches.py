@@ -1,0 +1,113 @@
+"""From labelled sets to padded model batches: the epoch plan, candidate sampling and collation."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from gliclass.prompt import PromptEncoder
+
+from .data import CandidateSampler, LabelledSet
+
+Item = tuple[str, list[str], list[float]]
+
+
+class ZeroShotTrainingSet(Dataset):
+    """Every set's examples (each `weight` times per epoch), shuffled per epoch, with sampled candidates.
+
+    Everything random is derived from `(seed, epoch, position)`, so an epoch replays identically:
+    resuming a run at a given position sees the same items as the uninterrupted run.
+    """
+
+    def __init__(self, sets: Sequence[LabelledSet], sampler: CandidateSampler, seed: int = 0) -> None:
+        if not sets:
+            raise ValueError("no training sets given.")
+        self.sets = list(sets)
+        self.sampler = sampler
+        self.seed = seed
+        self.plan: list[tuple[int, int]] = []
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        rng = random.Random(f"{self.seed}-plan-{epoch}")
+        plan = []
+        for set_index, labelled in enumerate(self.sets):
+            remaining = round(len(labelled.examples) * labelled.weight)
+            order = list(range(len(labelled.examples)))
+            while remaining > 0:  # a weight above 1 cycles through the set again
+                rng.shuffle(order)
+                taken = order[:remaining]
+                plan.extend((set_index, example) for example in taken)
+                remaining -= len(taken)
+        rng.shuffle(plan)
+        self.epoch = epoch
+        self.plan = plan
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, position: int) -> Item:
+        set_index, example_index = self.plan[position]
+        labelled = self.sets[set_index]
+        example = labelled.examples[example_index]
+        rng = random.Random(f"{self.seed}-item-{self.epoch}-{position}")
+        others = self._other_labels(set_index)
+        labels, targets = self.sampler.sample(example, labelled.labels, others, rng)
+        return example.text, labels, targets
+
+    def _other_labels(self, set_index: int) -> list[str]:
+        if not hasattr(self, "_others"):
+            self._others = {
+                index: [label for other, s in enumerate(self.sets) if other != index for label in s.labels]
+                for index in range(len(self.sets))
+            }
+        return self._others[set_index]
+
+
+class FixedCandidatesSet(Dataset):
+    """Examples shown with one fixed candidate list (few-shot fine-tuning, evaluation)."""
+
+    def __init__(self, texts: Sequence[str], targets: Sequence[Sequence[str]], labels: Sequence[str], shuffle_seed: int | None = None) -> None:
+        self.texts = list(texts)
+        self.targets = [set(t) for t in targets]
+        self.labels = list(labels)
+        self.shuffle_seed = shuffle_seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index: int) -> Item:
+        labels = list(self.labels)
+        if self.shuffle_seed is not None:  # label order varies in training so position is not learned
+            random.Random(f"{self.shuffle_seed}-{self.epoch}-{index}").shuffle(labels)
+        return self.texts[index], labels, [1.0 if label in self.targets[index] else 0.0 for label in labels]
+
+
+class Collator:
+    """Tokenises items into `input_ids`, `attention_mask` and `(rows, labels)` targets."""
+
+    def __init__(self, encoder: PromptEncoder, pad_token_id: int) -> None:
+        self.encoder = encoder
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, items: Sequence[Item]) -> dict[str, torch.Tensor]:
+        texts = [item[0] for item in items]
+        rows = self.encoder.encode(texts, [item[1] for item in items], [""] * len(items), [""] * len(items))
+        width = max(len(row.input_ids) for row in rows)
+        most_labels = max(row.label_end - row.label_start for row in rows)
+        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        targets = torch.zeros((len(rows), most_labels))
+        for slot, row in enumerate(rows):
+            input_ids[slot, : len(row.input_ids)] = torch.tensor(row.input_ids)
+            attention_mask[slot, : len(row.input_ids)] = 1
+            row_targets = items[row.text_index][2][row.label_start : row.label_end]
+            targets[slot, : len(row_targets)] = torch.tensor(row_targets)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": targets}

@@ -1,0 +1,72 @@
+"""Train several configs and score each on the evaluation sets: architecture choice by measurement.
+
+    python -m training.sweep --configs training/configs/minilm-*.yaml --out runs/sweep [--max-seconds 140]
+
+Writes `<out>/sweep.json`: per config, macro/micro-F1, accuracy and mAP on every eval set,
+the mean macro-F1 over the single-label sets, and the training log summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from .evaluation import evaluate_set
+from .data import load_set
+from .train import DEFAULT_DATA_DIR, read_config, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", type=Path, nargs="+", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--max-seconds", type=float, default=None, help="safety limit of training time per config")
+    parser.add_argument("--batch-size", type=int, default=64, help="evaluation batch size")
+    parser.add_argument("--eval-limit", type=int, default=None, help="score only the first N texts of each set")
+    parser.add_argument("--model", default=None, help="override each config's 'model' (e.g. a local encoder folder)")
+    args = parser.parse_args()
+    data_dir = Path(os.environ.get("GLICLASS_DATA_DIR") or DEFAULT_DATA_DIR)
+    eval_sets = [load_set(folder, split="test") for folder in sorted((data_dir / "eval").iterdir()) if (folder / "meta.json").is_file()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {}
+    for config_path in args.configs:
+        config = read_config(config_path)
+        name = config_path.stem
+        if args.model:
+            config["model"] = args.model
+        config["training"]["output_dir"] = str(args.out / name)
+        if args.max_seconds:
+            config["training"]["max_seconds"] = args.max_seconds
+        started = time.time()
+        model = run(config)
+        train_seconds = time.time() - started
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        scores = {}
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            for labelled in eval_sets:
+                scores[labelled.name] = evaluate_set(
+                    model, labelled, device=device, batch_size=args.batch_size, limit=args.eval_limit
+                )
+        single = [s["macro_f1"] for n, s in scores.items() if not next(e for e in eval_sets if e.name == n).multi_label]
+        log = [json.loads(line) for line in (args.out / name / "metrics.jsonl").read_text().splitlines()]
+        report[name] = {
+            "config": config,
+            "train_seconds": train_seconds,
+            "steps": log[-1]["step"] if log else 0,
+            "final_loss": log[-1].get("loss") if log else None,
+            "log": log,
+            "eval": scores,
+            "mean_macro_f1_single_label": sum(single) / len(single),
+        }
+        print(f"{name}: mean macro-F1 {report[name]['mean_macro_f1_single_label']:.3f} "
+              + " ".join(f"{n}={s['macro_f1']:.3f}" for n, s in scores.items()), flush=True)
+        (args.out / "sweep.json").write_text(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
