@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument("--input", type=Path, default=None, help="JSONL file whose lines have a 'text' field")
     classify.add_argument("--batch-size", type=int, default=None)
     classify.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    classify.add_argument("--fast", action="store_true", help="approximate speed mode (int8 on CPU, bf16 on GPU)")
+    classify.add_argument("--fast", action="store_true", help="approximate speed mode (bfloat16 autocast)")
     classify.add_argument("--windows", action="store_true", help="score long texts in overlapping windows")
     classify.add_argument("texts", nargs="*", help="texts to classify")
     args = parser.parse_args(argv)

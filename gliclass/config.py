@@ -55,6 +55,7 @@ class GLiClassConfig(PretrainedConfig):
 
     model_type = "GLiClass"
     is_composition = True
+    has_no_defaults_at_init = True  # a backbone must be named; there is no default config
 
     def __init__(
         self,

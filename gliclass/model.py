@@ -135,6 +135,24 @@ class GLiClassUniEncoder(nn.Module):
         return pooled.clamp(min=0)
 
 
+def _init_heads(core: GLiClassUniEncoder) -> None:
+    """Variance-preserving init of the heads, so a new model does not start at the all-zero saddle.
+
+    With tiny weights both sides of the dot product vanish and so do their gradients; here the
+    projectors keep the scale of the encoder states and the final projection is scaled so that
+    a text·label dot product starts with a standard deviation near 1.
+    """
+    dim = core.config.encoder_config.hidden_size
+    for head in (core.text_projector, core.classes_projector, core.scorer):
+        for layer in head.modules():
+            if isinstance(layer, nn.Linear):
+                std = layer.in_features**-0.5
+                if head is not core.scorer and layer is head.linear_2:
+                    std *= dim**-0.25
+                init.normal_(layer.weight, mean=0.0, std=std)
+                init.zeros_(layer.bias)
+
+
 class GLiClassModel(PreTrainedModel):
     """GLiClass uni-encoder classifier: scores any set of candidate labels in one forward pass.
 
@@ -157,6 +175,7 @@ class GLiClassModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
         if isinstance(module, GLiClassUniEncoder):
+            _init_heads(module)
             init.constant_(module.logit_scale, float(self.config.logit_scale_init_value))
 
     def get_input_embeddings(self) -> nn.Module:
@@ -236,12 +255,14 @@ class GLiClassModel(PreTrainedModel):
     def from_pretrained(cls, name_or_path: str | Path, *args: Any, **kwargs: Any) -> GLiClassModel:
         """Load a GLiClass checkpoint (ours or the reference package's) and its tokenizer.
 
-        Only safetensors weights are read. A local folder is checked first: a missing config,
-        missing or truncated weights give a clear error instead of a half-loaded model.
+        Only safetensors weights are read, in float32 unless `dtype=` says otherwise. A local
+        folder is checked first: a missing config, missing or truncated weights give a clear
+        error instead of a half-loaded model.
         """
         if Path(name_or_path).is_dir():
             check_checkpoint_folder(Path(name_or_path))
         kwargs["use_safetensors"] = True
+        kwargs.setdefault("dtype", torch.float32)  # fp16 checkpoints are upcast; pass dtype= to keep them
         model = super().from_pretrained(name_or_path, *args, **kwargs)
         try:
             model.tokenizer = AutoTokenizer.from_pretrained(name_or_path)

@@ -1,13 +1,13 @@
 """The `zero-shot-multilabel` pipeline.
 
-Fast path by default: one fast-tokenizer call for the whole input, rows sorted by length so
+Fast path by default (exact scores): one fast-tokenizer call for the whole input, rows sorted by length so
 batches carry little padding, `torch.inference_mode`, CUDA when present, and (for BERT-style
 backbones with `first` pooling) the last encoder layer computed only where the heads read.
 """
 
 from __future__ import annotations
 
-import copy
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import torch
 from transformers import Pipeline, PreTrainedTokenizerBase
 
 from .model import GLiClassModel
-from .prompt import EncodedRow, PromptEncoder, check_labels, check_text, format_examples
+from .prompt import EncodedRow, PromptEncoder, check_labels, check_text, format_examples, label_with_description
 
 TASK = "zero-shot-multilabel"
 AGGREGATIONS = ("max", "mean")
@@ -50,8 +50,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
         model: a [`GLiClassModel`] (keeps its tokenizer) or, through `gliclass.pipeline`, a path/hub id.
         tokenizer: overrides the model's tokenizer.
         max_length: longest encoder input; defaults to the backbone's limit and may not exceed it.
-        fast: opt-in approximate speed mode: dynamic int8 linear layers on CPU, bfloat16 on CUDA.
-            The given model is not changed (a converted copy is used).
+        fast: opt-in approximate speed mode: bfloat16 autocast (CPU with AVX512-BF16/AMX, or GPU);
+            scores move by about 1e-2, the top label rarely. The model itself is not changed.
         min_text_tokens: tokens kept for the text before labels are split into groups.
         window_overlap: overlap between text windows when `windows=True`.
     """
@@ -78,8 +78,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise ValueError("this model has no tokenizer; pass tokenizer= (the one saved with the model).")
         super().__init__(model=model, tokenizer=tokenizer, **kwargs)
         self.model.eval()
+        self.fast = fast
         if fast:
-            self.model = _fast_copy(self.model, self.device)
+            _check_fast_mode(self.device)
         limit = backbone_max_length(self.model, tokenizer)
         if max_length is not None and not 8 <= max_length <= limit:
             raise ValueError(f"max_length={max_length} must be between 8 and the backbone's limit {limit}.")
@@ -149,12 +150,14 @@ class ZeroShotMultilabelPipeline(Pipeline):
         labels = _labels_per_text(candidate_labels, len(texts))
         prompts = _prompts_per_text(prompt, len(texts))
         example_string = format_examples(examples)
-        rows = self.encoder.encode(texts, labels, prompts, [example_string] * len(texts), windows=windows)
-        return {"texts": texts, "labels": labels, "rows": rows}
+        shown = [[label_with_description(label, descriptions) for label in names] for names, descriptions in labels]
+        names = [names for names, _ in labels]
+        rows = self.encoder.encode(texts, shown, prompts, [example_string] * len(texts), windows=windows)
+        return {"texts": texts, "labels": names, "rows": rows}
 
     def _forward(self, model_inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Logits `(rows, labels)` for one padded batch."""
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
             return self.model(**model_inputs).logits.float().cpu()
 
     def _forward_rows(self, rows: list[EncodedRow], batch_size: int) -> list[torch.Tensor]:
@@ -203,15 +206,26 @@ def _aggregate(window_logits: list[torch.Tensor], aggregation: str) -> torch.Ten
     return stacked.amax(0) if aggregation == "max" else stacked.mean(0)
 
 
-def _labels_per_text(candidate_labels: Any, count: int) -> list[list[str]]:
+def _labels_per_text(candidate_labels: Any, count: int) -> list[tuple[list[str], dict[str, str]]]:
+    """Label names and descriptions for each text (one shared set, or one per text)."""
     if isinstance(candidate_labels, (list, tuple)) and candidate_labels and all(
-        isinstance(item, (list, tuple)) for item in candidate_labels
+        isinstance(item, (list, tuple, dict)) for item in candidate_labels
     ):
         if len(candidate_labels) != count:
             raise ValueError(f"got {len(candidate_labels)} label lists for {count} texts.")
-        return [check_labels(item) for item in candidate_labels]
-    shared = check_labels(candidate_labels)
-    return [shared] * count
+        return [_names_and_descriptions(item) for item in candidate_labels]
+    return [_names_and_descriptions(candidate_labels)] * count
+
+
+def _names_and_descriptions(candidate_labels: Any) -> tuple[list[str], dict[str, str]]:
+    if not isinstance(candidate_labels, dict):
+        return check_labels(candidate_labels), {}
+    names = check_labels(list(candidate_labels))
+    descriptions = {}
+    for name, description in candidate_labels.items():
+        if description is not None:
+            descriptions[name] = check_text(description, f"description of label {name!r}")
+    return names, descriptions
 
 
 def _prompts_per_text(prompt: str | Sequence[str] | None, count: int) -> list[str]:
@@ -224,12 +238,17 @@ def _prompts_per_text(prompt: str | Sequence[str] | None, count: int) -> list[st
     return list(prompt)
 
 
-def _fast_copy(model: GLiClassModel, device: torch.device) -> GLiClassModel:
-    """An approximate, faster copy: int8 dynamic linear layers on CPU, bfloat16 elsewhere."""
+def _check_fast_mode(device: torch.device) -> None:
+    """Warn when bfloat16 has no hardware support here (fast mode would then be slower)."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        warnings.warn("this GPU has no bfloat16 support; fast=True may be slower than exact mode.", stacklevel=3)
     if device.type == "cpu":
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
-    fast = copy.deepcopy(model)
-    return fast.to(torch.bfloat16)
+        try:
+            native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        except (AttributeError, RuntimeError):
+            native = False
+        if not native:
+            warnings.warn("this CPU has no native bfloat16 (AVX512-BF16/AMX); fast=True may be slower.", stacklevel=3)
 
 
 def pipeline(

@@ -45,6 +45,12 @@ def format_examples(examples: Sequence[dict[str, Any]] | None) -> str:
     return "".join(parts) + SEP_TOKEN
 
 
+def label_with_description(label: str, descriptions: dict[str, str]) -> str:
+    """The label as shown in the input: `name` or `name: description`."""
+    description = descriptions.get(label)
+    return f"{label}: {description}" if description else label
+
+
 def check_labels(labels: Any) -> list[str]:
     """Validate candidate labels (a list of strings, or one comma-separated string)."""
     if isinstance(labels, str):

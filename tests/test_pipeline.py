@@ -148,3 +148,16 @@ def test_cli_classifies_texts_and_files(saved_model, tmp_path):
     assert len(out.stdout.splitlines()) == 5 and "classifying" in out.stderr
     bad = subprocess.run(command + ["--threshold", "2", "hi"], capture_output=True, text=True)
     assert bad.returncode != 0 and "threshold" in bad.stderr
+
+
+def test_label_descriptions_go_into_the_input_and_names_come_out(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    described = {"sports": "games, matches and athletes", "business": None}
+    prepared = clf.preprocess(["the team won"], described)
+    decoded = clf.tokenizer.decode(prepared["rows"][0].input_ids)
+    assert "games" in decoded and prepared["labels"] == [["sports", "business"]]
+    result = clf("the team won", candidate_labels=described)
+    assert sorted(result["labels"]) == ["business", "sports"]
+    assert result["scores"] != clf("the team won", candidate_labels=["sports", "business"])["scores"]
+    with pytest.raises(ValueError, match="description of label"):
+        clf("the team won", candidate_labels={"sports": "<<SEP>>"})

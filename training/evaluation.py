@@ -1,6 +1,8 @@
-"""Scoring a model on a labelled set with the pipeline: macro/micro-F1, accuracy, mAP."""
+"""Scoring a model on a labelled set: macro/micro-F1, accuracy, mean average precision."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 
@@ -11,23 +13,47 @@ from .data import LabelledSet
 
 
 def evaluate_set(
-    model: GLiClassModel | ZeroShotMultilabelPipeline,
+    model: torch.nn.Module | ZeroShotMultilabelPipeline,
     labelled: LabelledSet,
     threshold: float = 0.5,
     batch_size: int | None = None,
     device: torch.device | str | None = None,
     limit: int | None = None,
 ) -> dict[str, float]:
-    """Single-label sets are predicted by argmax, multi-label sets by `threshold` on sigmoid scores."""
-    clf = model if isinstance(model, ZeroShotMultilabelPipeline) else ZeroShotMultilabelPipeline(model=model, device=device)
+    """Single-label sets are predicted by argmax, multi-label sets by `threshold` on the scores.
+
+    `model` is a GLiClass model or pipeline, or any module with `score(texts, labels)` returning
+    `(texts, labels)` probabilities (the baselines).
+    """
     examples = labelled.examples[:limit] if limit else labelled.examples
     texts = [example.text for example in examples]
-    gold = [list(example.targets) for example in examples]
-    results = clf(texts, candidate_labels=labelled.labels, batch_size=batch_size)
-    if labelled.multi_label:
-        predicted = [[l for l, s in zip(r["labels"], r["scores"]) if s >= threshold] for r in results]
+    if isinstance(model, (GLiClassModel, ZeroShotMultilabelPipeline)):
+        clf = model if isinstance(model, ZeroShotMultilabelPipeline) else ZeroShotMultilabelPipeline(model=model, device=device)
+        scores = score_table(clf(texts, candidate_labels=labelled.labels, batch_size=batch_size), labelled.labels)
     else:
-        predicted = [r["labels"][:1] for r in results]
+        scores = model.score(texts, labelled.labels)
+    return metrics_from_scores(scores, labelled.labels, [list(e.targets) for e in examples], labelled.multi_label, threshold)
+
+
+def score_table(results: Sequence[dict], labels: Sequence[str]) -> torch.Tensor:
+    """Pipeline results as a `(texts, labels)` tensor in the order of `labels`."""
+    column = {label: index for index, label in enumerate(labels)}
+    table = torch.zeros(len(results), len(labels))
+    for row, result in enumerate(results):
+        for label, score in zip(result["labels"], result["scores"]):
+            table[row, column[label]] = score
+    return table
+
+
+def metrics_from_scores(
+    scores: torch.Tensor, labels: Sequence[str], gold: Sequence[Sequence[str]], multi_label: bool, threshold: float = 0.5
+) -> dict[str, float]:
+    """F1 scores (argmax or threshold) and mean average precision of a score table."""
+    if multi_label:
+        predicted = [[labels[i] for i in torch.nonzero(row >= threshold).flatten().tolist()] for row in scores]
+    else:
+        predicted = [[labels[int(row.argmax())]] for row in scores]
+    ranked = [[labels[i] for i in row.argsort(descending=True).tolist()] for row in scores]
     metrics = f1_scores(gold, predicted)
-    metrics["mean_average_precision"] = mean_average_precision(gold, [r["labels"] for r in results])
+    metrics["mean_average_precision"] = mean_average_precision(gold, ranked)
     return metrics

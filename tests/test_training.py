@@ -1,0 +1,171 @@
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import gliclass
+from gliclass.prompt import PromptEncoder
+from training import CandidateSampler, DataError, LabelledSet, Trainer, TrainingArguments, ZeroShotTrainingSet, finetune, load_set
+from training.batches import Collator, FixedCandidatesSet
+from training.data import Example
+from training.train import load_sets
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_lines(path: Path, lines: list) -> Path:
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ({"labels": ["a"]}, "no text"),
+        ({"text": "  ", "labels": ["a"]}, "no text"),
+        ({"text": "x", "labels": ["a", ""]}, "empty label"),
+        ({"text": "x", "all_labels": ["a", "b"], "true_labels": ["c"]}, "'c' is not among the candidate labels"),
+        ({"text": "x", "all_labels": ["a"], "true_labels": {"a": 1.5}}, r"\[0, 1\]"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_bad_records_are_reported_with_file_and_line(tmp_path, line, message):
+    path = write_lines(tmp_path / "data.jsonl", [{"text": "fine", "labels": ["a"]}, line])
+    with pytest.raises(DataError, match=rf"data.jsonl:2: .*{message}"):
+        load_set(path)
+
+
+def test_folder_labels_come_from_meta_and_unknown_true_labels_fail(tmp_path):
+    (tmp_path / "meta.json").write_text(json.dumps({"name": "toy", "labels": ["a", "b", "c"], "multi_label": True}))
+    write_lines(tmp_path / "train.jsonl", [{"text": "one", "labels": ["a"]}, {"text": "none", "labels": []}])
+    toy = load_set(tmp_path)
+    assert toy.labels == ["a", "b", "c"] and toy.multi_label and toy.examples[1].targets == {}
+    write_lines(tmp_path / "train.jsonl", [{"text": "one", "labels": ["z"]}])
+    with pytest.raises(DataError, match="train.jsonl:1: true label 'z'"):
+        load_set(tmp_path)
+
+
+def test_reference_format_with_soft_targets(tmp_path):
+    path = write_lines(tmp_path / "ref.jsonl", [{"text": "x", "all_labels": ["a", "b", "c"], "true_labels": {"a": 0.7}}])
+    [example] = load_set(path).examples
+    labels, targets = CandidateSampler().sample(example, ["a", "b", "c"], [], random.Random(0))
+    assert sorted(labels) == ["a", "b", "c"] and dict(zip(labels, targets)) == {"a": 0.7, "b": 0.0, "c": 0.0}
+
+
+def test_candidate_sampler_keeps_positives_and_varies_the_count():
+    sampler = CandidateSampler(max_labels=8, min_labels=2, drop_positives=0.0)
+    example = Example("x", {"a": 1.0, "b": 1.0})
+    own, others = [f"own{i}" for i in range(20)] + ["a", "b"], [f"other{i}" for i in range(20)]
+    counts = set()
+    for seed in range(50):
+        labels, targets = sampler.sample(example, own, others, random.Random(seed))
+        assert {"a", "b"} <= set(labels) and len(labels) == len(set(labels)) and 3 <= len(labels) <= 8
+        assert [label for label, t in zip(labels, targets) if t] == [label for label in labels if label in "ab"]
+        counts.add(len(labels))
+        assert (labels, targets) == sampler.sample(example, own, others, random.Random(seed))
+    assert len(counts) > 3
+    dropped = CandidateSampler(drop_positives=1.0).sample(example, own, others, random.Random(0))
+    assert not {"a", "b"} & set(dropped[0]) and not any(dropped[1])
+
+
+def test_training_set_replays_epochs_and_applies_weights():
+    small = LabelledSet("s", [Example(f"s{i}", {"x": 1.0}) for i in range(10)], ["x", "y"], weight=2.0)
+    big = LabelledSet("b", [Example(f"b{i}", {"p": 1.0}) for i in range(20)], ["p", "q"], weight=0.5)
+    data = ZeroShotTrainingSet([small, big], CandidateSampler(max_labels=4), seed=3)
+    assert len(data) == 30
+    first = [data[i] for i in range(len(data))]
+    data.set_epoch(1)
+    assert [data[i] for i in range(len(data))] != first
+    data.set_epoch(0)
+    assert [data[i] for i in range(len(data))] == first
+
+
+def test_collator_aligns_targets_with_label_tokens(make_model):
+    model = make_model()
+    collator = Collator(PromptEncoder(model.tokenizer, True, 128), model.tokenizer.pad_token_id)
+    batch = collator([("the team won", ["sports", "politics"], [1.0, 0.0]), ("stocks fell", ["a", "b", "business"], [0, 0, 1.0])])
+    assert batch["labels"].tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    out = model(**batch)
+    assert out.logits.shape == (2, 3) and out.label_mask.tolist() == [[True, True, False], [True, True, True]]
+
+
+def test_nan_loss_stops_with_a_clear_message(make_model, tmp_path):
+    model = make_model()
+    data = FixedCandidatesSet(["x", "y"], [["a"], ["b"]], ["a", "b"])
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=2, batch_size=2, head_lr=float("inf"), encoder_lr=float("inf"), progress=False, warmup_ratio=0)
+    with pytest.raises(FloatingPointError, match="loss is nan at step"):
+        Trainer(model, args, data).train()
+
+
+def test_training_never_reads_eval_sets(tmp_path):
+    (tmp_path / "eval" / "x").mkdir(parents=True)
+    with pytest.raises(ValueError, match="evaluation set"):
+        load_sets([{"path": "eval/x"}], tmp_path, for_training=True)
+
+
+def test_finetune_learns_a_few_examples_and_feeds_the_pipeline(make_model):
+    model = make_model(pooling_strategy="avg", class_token_pooling="average")
+    examples = [
+        {"text": "the team won the match", "labels": ["sports"]},
+        {"text": "the championship final was great", "labels": ["sports"]},
+        {"text": "stocks fell as markets reacted", "labels": ["business"]},
+        {"text": "the central bank raised interest rates", "labels": ["business"]},
+    ]
+    tuned = finetune(model, examples, labels=["sports", "business"], epochs=100, batch_size=4, encoder_lr=1e-3, head_lr=1e-3, seed=1, progress=False)
+    clf = gliclass.pipeline(model=tuned, device="cpu")
+    predictions = [r["labels"][0] for r in clf([e["text"] for e in examples], candidate_labels=["sports", "business"])]
+    assert predictions == [e["labels"][0] for e in examples]
+    with pytest.raises(ValueError, match="not in labels"):
+        finetune(tuned, examples, labels=["sports"], epochs=1)
+
+
+RESUME_SCRIPT = """
+import json, sys, torch
+from gliclass import GLiClassModel
+from training import CandidateSampler, LabelledSet, Trainer, TrainingArguments, ZeroShotTrainingSet, load_set
+backbone, data, out, resume = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+torch.manual_seed(0)
+model = GLiClassModel.from_backbone(backbone)
+train = ZeroShotTrainingSet([load_set(data)], CandidateSampler(max_labels=5), seed=7)
+args = TrainingArguments(output_dir=out, max_steps=30, batch_size=4, save_steps=2, logging_steps=1, progress=False, seed=11)
+Trainer(model, args, train).train(resume=resume)
+"""
+
+
+def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path):
+    labels = ["sports", "business", "politics", "science", "music", "health"]
+    rng = random.Random(0)
+    rows = [{"text": f"text number {i} about {rng.choice(labels)}", "labels": [rng.choice(labels)]} for i in range(40)]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "meta.json").write_text(json.dumps({"name": "toy", "labels": labels}))
+    write_lines(tmp_path / "data" / "train.jsonl", rows)
+    script = tmp_path / "run.py"
+    script.write_text(RESUME_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+
+    def command(out: Path, resume: bool) -> list[str]:
+        return [sys.executable, str(script), str(backbone_dir), str(tmp_path / "data"), str(out), "1" if resume else "0"]
+
+    subprocess.run(command(tmp_path / "straight", False), env=env, check=True, capture_output=True)
+    killed = subprocess.Popen(command(tmp_path / "killed", False), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (tmp_path / "killed" / "checkpoint-4").exists():
+        assert killed.poll() is None and time.time() < deadline, "training ended before it could be killed"
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "killed" / "final").exists()
+    subprocess.run(command(tmp_path / "killed", True), env=env, check=True, capture_output=True)
+    straight = load_file(tmp_path / "straight" / "final" / "model.safetensors")
+    resumed = load_file(tmp_path / "killed" / "final" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
