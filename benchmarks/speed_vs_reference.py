@@ -28,6 +28,7 @@ import torch
 
 import gliclass
 from gliclass import GLiClassModel
+from gliclass.pipeline import score_table
 
 from .data import sample_texts_and_labels
 
@@ -78,15 +79,6 @@ def bare_forward_seconds(clf: gliclass.ZeroShotMultilabelPipeline, texts: list[s
         for ids, mask in batches:
             encoder(input_ids=ids, attention_mask=mask)
     return time.perf_counter() - start
-
-
-def score_table(results: list[dict], labels: list[str]) -> torch.Tensor:
-    order = {label: i for i, label in enumerate(labels)}
-    table = torch.zeros(len(results), len(labels))
-    for row, result in enumerate(results):
-        for label, score in zip(result["labels"], result["scores"]):
-            table[row, order[label]] = score
-    return table
 
 
 def make_checkpoint(folder: Path) -> Path:

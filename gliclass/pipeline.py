@@ -201,6 +201,16 @@ class ZeroShotMultilabelPipeline(Pipeline):
         return results
 
 
+def score_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> torch.Tensor:
+    """Pipeline results as a `(texts, labels)` score tensor, columns in the order of `labels`."""
+    column = {label: index for index, label in enumerate(labels)}
+    table = torch.zeros(len(results), len(labels))
+    for row, result in enumerate(results):
+        for label, score in zip(result["labels"], result["scores"]):
+            table[row, column[label]] = score
+    return table
+
+
 def _aggregate(window_logits: list[torch.Tensor], aggregation: str) -> torch.Tensor:
     stacked = torch.stack(window_logits)
     return stacked.amax(0) if aggregation == "max" else stacked.mean(0)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
+from gliclass.pipeline import score_table
 from gliclass.metrics import f1_scores, mean_average_precision
 
 from .data import LabelledSet
@@ -33,16 +34,6 @@ def evaluate_set(
     else:
         scores = model.score(texts, labelled.labels)
     return metrics_from_scores(scores, labelled.labels, [list(e.targets) for e in examples], labelled.multi_label, threshold)
-
-
-def score_table(results: Sequence[dict], labels: Sequence[str]) -> torch.Tensor:
-    """Pipeline results as a `(texts, labels)` tensor in the order of `labels`."""
-    column = {label: index for index, label in enumerate(labels)}
-    table = torch.zeros(len(results), len(labels))
-    for row, result in enumerate(results):
-        for label, score in zip(result["labels"], result["scores"]):
-            table[row, column[label]] = score
-    return table
 
 
 def metrics_from_scores(

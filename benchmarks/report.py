@@ -1,0 +1,60 @@
+"""Writing results: Markdown tables, the environment, and the JSON + Markdown files of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; the first column is left-aligned, the others right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The command that reproduces this run."""
+    return "python -m benchmarks " + shlex.join(argv)
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts that the numbers depend on."""
+    versions = {}
+    for package in ("gliclass", "torch", "transformers", "tokenizers", "datasets"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus_available": cpu_count(),
+        "versions": versions,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def write_run(out: Path, name: str, markdown: str, payload: dict[str, Any]) -> tuple[Path, Path]:
+    """`<out>/<name>.md` and `<out>/<name>.json`; returns both paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    markdown_path, json_path = out / f"{name}.md", out / f"{name}.json"
+    markdown_path.write_text(markdown.rstrip() + "\n", encoding="utf-8")
+    json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return markdown_path, json_path

@@ -1,0 +1,311 @@
+"""The benchmark suite on tiny models and two tiny datasets: every path runs, the numbers are right."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+from benchmarks.__main__ import main
+from benchmarks.accuracy import evaluate
+from benchmarks.data import LabelledSet
+from benchmarks.labels import label_pool
+from benchmarks.loading import hub_set, local_sets
+from benchmarks.suites import PAPER_SUITE, HubDataset, humanize
+from benchmarks.systems import (
+    NLI_LABELS,
+    CrossEncoderSystem,
+    EmbeddingSystem,
+    GLiClassSystem,
+    SystemSpec,
+    nli_columns,
+    parse_system,
+)
+from benchmarks.worker import answer
+from gliclass import GLiClassModel
+
+TOPICS = [
+    ("the team won the championship for the third year", ["sports"]),
+    ("parliament passed the new budget bill on tuesday", ["politics"]),
+    ("stocks fell sharply as markets reacted to the report", ["business"]),
+    ("the match ended in a draw after extra time", ["sports"]),
+    ("the president met foreign leaders at the summit", ["politics"]),
+    ("the central bank raised interest rates again", ["business"]),
+]
+MOODS = [
+    ("i loved the food and the service was great", ["joy", "love"]),
+    ("the movie was boring and far too long", ["anger"]),
+    ("scientists discovered a new species in the rainforest", ["surprise"]),
+    ("a new smartphone with a faster chip was announced", ["joy", "surprise"]),
+]
+
+
+def write_set(root: Path, name: str, rows: list, multi_label: bool) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    labels = sorted({label for _, gold in rows for label in gold})
+    (folder / "meta.json").write_text(json.dumps({"name": name, "labels": labels, "multi_label": multi_label}))
+    (folder / "test.jsonl").write_text("".join(json.dumps({"text": text, "labels": gold}) + "\n" for text, gold in rows))
+
+
+@pytest.fixture(scope="module")
+def eval_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data") / "eval"
+    write_set(root, "topics", TOPICS, multi_label=False)
+    write_set(root, "moods", MOODS, multi_label=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def gliclass_dir(backbone_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_gliclass")
+    GLiClassModel.from_backbone(str(backbone_dir)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cross_encoder_dir(backbone_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_nli")
+    config = BertConfig.from_pretrained(backbone_dir, num_labels=3, id2label=NLI_LABELS,
+                                        label2id={name: index for index, name in NLI_LABELS.items()})
+    BertForSequenceClassification(config).save_pretrained(folder)
+    BertTokenizerFast.from_pretrained(backbone_dir).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def system_args(gliclass_dir: Path, cross_encoder_dir: Path, backbone_dir: Path) -> list[str]:
+    """All three kinds, for the accuracy command."""
+    return ["--system", f"gliclass={gliclass_dir}", "--system", f"cross-encoder={cross_encoder_dir}",
+            "--system", f"embedding={backbone_dir}", "--threads", "1", "--batch-size", "4"]
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+def toy(multi_label: bool, targets: list[list[str]]) -> LabelledSet:
+    return LabelledSet("toy", ["a", "b", "c"], multi_label, [f"text {i}" for i in range(len(targets))], targets)
+
+
+def one_hot(targets: list[list[str]], labels: list[str]) -> torch.Tensor:
+    return torch.tensor([[1.0 if label in gold else 0.0 for label in labels] for gold in targets])
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_a_perfect_system_scores_one(multi_label: bool) -> None:
+    targets = [["a"], ["b"], ["c"], ["a", "c"] if multi_label else ["a"]]
+    data = toy(multi_label, targets)
+    metrics = evaluate(data, one_hot(targets, data.labels))
+    assert metrics["macro_f1"] == metrics["micro_f1"] == metrics["accuracy"] == 1.0
+    assert metrics.get("mean_average_precision", 1.0) == 1.0
+
+
+def test_single_label_metrics_match_hand_computed_values() -> None:
+    data = toy(False, [["a"], ["a"], ["b"], ["c"]])
+    scores = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])  # text 1 wrong: b
+    metrics = evaluate(data, scores)
+    # a: tp1 fn1 -> 2/3; b: tp1 fp1 -> 2/3; c: 1.0
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    assert metrics["micro_f1"] == pytest.approx(0.75)
+    assert metrics["accuracy"] == pytest.approx(0.75)
+
+
+def test_multi_label_metrics_use_the_threshold_and_rank_for_map() -> None:
+    data = toy(True, [["a", "b"], ["c"]])
+    scores = torch.tensor([[0.9, 0.2, 0.6], [0.1, 0.3, 0.8]])
+    metrics = evaluate(data, scores, threshold=0.5)  # predicted: {a, c}, {c}
+    # a: tp1 -> 1.0; b: fn1 -> 0.0; c: tp1 fp1 -> 2/3
+    assert metrics["macro_f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
+    assert metrics["micro_f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
+    assert metrics["accuracy"] == pytest.approx(0.5)
+    # ranking 1: a, c, b -> AP = (1/1 + 2/3) / 2; ranking 2: c first -> 1
+    assert metrics["mean_average_precision"] == pytest.approx(((1 + 2 / 3) / 2 + 1) / 2)
+    assert evaluate(data, scores, threshold=0.95)["micro_f1"] == 0.0
+
+
+def test_scores_of_the_wrong_shape_are_refused() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        evaluate(toy(False, [["a"]]), torch.zeros(1, 2))
+
+
+# --- systems and options ---------------------------------------------------------------------
+
+def test_system_specs_parse_and_name() -> None:
+    assert parse_system("embedding") == SystemSpec("embedding", "@minilm")
+    assert parse_system("gliclass=/models/minilm-avg-fp32/").name == "gliclass:minilm-avg-fp32"
+    assert parse_system("cross-encoder=untrained:@minilm").name == "cross-encoder:all-MiniLM-L6-v2 (untrained)"
+    for bad, message in [("bi-encoder=x", "kind must be"), ("gliclass", "give a model"), ("embedding=untrained:x", "no head")]:
+        with pytest.raises(ValueError, match=message):
+            parse_system(bad)
+
+
+def test_nli_columns_follow_the_label_names() -> None:
+    assert nli_columns(NLI_LABELS, 3, "m") == (0, 2)
+    assert nli_columns({0: "not_entailment", 1: "entailment"}, 2, "m") == (1, 0)
+    assert nli_columns({0: "ENTAILMENT", 1: "other"}, 2, "m") == (0, 1)
+    assert nli_columns({0: "LABEL_0"}, 1, "m") == (None, None)
+    with pytest.raises(ValueError, match="entailment"):
+        nli_columns({0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}, 3, "m")
+
+
+def test_cross_encoder_scores_are_entailment_probabilities(cross_encoder_dir: Path) -> None:
+    system = CrossEncoderSystem(str(cross_encoder_dir), batch_size=3)
+    texts, labels = [TOPICS[0][0], TOPICS[1][0]], ["sports", "politics", "business"]
+    scores = system.scores(texts, labels)
+    assert scores.shape == (2, 3) and bool(((scores > 0) & (scores < 1)).all())
+    pair = system.tokenizer(texts[1], "This example is business.", return_tensors="pt")
+    with torch.no_grad():
+        logits = system.model(**pair).logits[0]
+    assert scores[1, 2].item() == pytest.approx(torch.softmax(logits[[2, 0]], dim=0)[1].item(), abs=1e-5)
+
+
+def test_embedding_scores_are_cosines_of_mean_pooled_vectors(backbone_dir: Path) -> None:
+    system = EmbeddingSystem(str(backbone_dir), batch_size=2)
+    texts, labels = [TOPICS[0][0], MOODS[1][0], "short"], ["sports", "joy"]
+    system.prepare(labels)
+    assert tuple(labels) in system.cache
+    scores = system.scores(texts, labels)
+
+    def embed(text: str) -> torch.Tensor:
+        encoded = system.tokenizer(text, return_tensors="pt")
+        with torch.no_grad():
+            hidden = system.model(**encoded).last_hidden_state[0]
+        return torch.nn.functional.normalize(hidden.mean(0), dim=0)
+
+    assert scores[1, 0].item() == pytest.approx(float(embed(texts[1]) @ embed(labels[0])), abs=1e-5)
+    assert scores.shape == (3, 2) and bool((scores.abs() <= 1 + 1e-5).all())
+
+
+def test_gliclass_system_returns_the_pipeline_scores(gliclass_dir: Path) -> None:
+    system = GLiClassSystem(str(gliclass_dir))
+    labels = ["joy", "anger", "love"]
+    scores = system.scores([MOODS[0][0]], labels)
+    result = system.pipeline(MOODS[0][0], candidate_labels=labels)
+    assert [scores[0, labels.index(label)].item() for label in result["labels"]] == pytest.approx(result["scores"])
+
+
+def test_untrained_systems_are_built_from_a_backbone(backbone_dir: Path) -> None:
+    cross = CrossEncoderSystem(f"untrained:{backbone_dir}")
+    assert cross.model.config.num_labels == 3 and (cross.entailment, cross.contradiction) == (0, 2)
+    assert GLiClassSystem(f"untrained:{backbone_dir}").scores(["hello"], ["a", "b"]).shape == (1, 2)
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def test_paper_suite_has_the_fourteen_datasets() -> None:
+    assert [spec.name for spec in PAPER_SUITE] == [
+        "CR", "sst2", "sst5", "20_newsgroups", "spam", "financial_phrasebank", "imdb", "ag_news", "emotion",
+        "cap_sotu", "rotten_tomatoes", "massive", "banking77", "snips",
+    ]
+    assert humanize("card_arrival") == "card arrival"
+    assert humanize("AddToPlaylist") == "add to playlist"
+    assert humanize("atm_support") == "atm support" and humanize("PIN_blocked") == "PIN blocked"
+
+
+def test_local_sets_are_read_and_sampled_with_a_seed(eval_dir: Path) -> None:
+    sets = local_sets(eval_dir)
+    assert [item.data.name for item in sets] == ["moods", "topics"]
+    assert sets[1].data.labels == ["business", "politics", "sports"] and sets[0].data.multi_label
+    first = local_sets(eval_dir, ["topics"], limit=3, seed=1)[0].data
+    assert len(first.texts) == 3 and first.texts == local_sets(eval_dir, ["topics"], limit=3, seed=1)[0].data.texts
+    assert all(text in [row[0] for row in TOPICS] for text in first.texts)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        local_sets(eval_dir, ["nope"])
+
+
+def test_hub_style_datasets_get_natural_label_names(tmp_path: Path) -> None:
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    strings = tmp_path / "strings"
+    (strings / "data").mkdir(parents=True)
+    rows = [{"body": "great film", "tag": "pos"}, {"body": "", "tag": "neg"}, {"body": "bad film", "tag": "Sci_Tech"}]
+    (strings / "data" / "test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = hub_set(HubDataset("toy", str(strings), text_column="body", label_column="tag", names={"pos": "positive"}))
+    assert result.data.labels == ["sci tech", "neg", "positive"]
+    assert result.data.targets == [["positive"], ["sci tech"]] and result.source["dropped_empty_texts"] == 1
+    assert result.source["split"] == "test"
+
+    classes = tmp_path / "classes"
+    classes.mkdir()
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["World", "Sci/Tech"])})
+    Dataset.from_dict({"text": ["a", "b", "c"], "label": [1, 0, 1]}, features=features).to_parquet(str(classes / "train.parquet"))
+    spec = HubDataset("news", str(classes), label_column="label", names={"Sci/Tech": "science and technology"})
+    result = hub_set(spec, limit=2)
+    assert result.data.labels == ["world", "science and technology"] and len(result.data.texts) == 2
+    assert result.source["split"] == "train"
+
+
+def test_label_pool_is_deterministic_distinct_and_prefix_stable(eval_dir: Path) -> None:
+    big = label_pool(40, eval_dir, seed=3)
+    assert len(set(big)) == 40 and big[:5] == label_pool(5, eval_dir, seed=3)
+    real = {label for _, gold in TOPICS + MOODS for label in gold}
+    assert set(big[: len(real)]) == real and big[len(real)].endswith(" 2")
+
+
+# --- command line ----------------------------------------------------------------------------
+
+def test_accuracy_command_runs_all_three_kinds(eval_dir: Path, system_args: list[str], tmp_path: Path) -> None:
+    assert main(["accuracy", "--data-dir", str(eval_dir), "--out", str(tmp_path), "--limit", "5", *system_args]) == 0
+    payload = json.loads((tmp_path / "accuracy.json").read_text())
+    assert payload["command"].startswith("python -m benchmarks accuracy --data-dir")
+    assert [system["kind"] for system in payload["systems"]] == ["gliclass", "cross-encoder", "embedding"]
+    assert [item["examples"] for item in payload["datasets"]] == [4, 5]
+    for per_set in payload["results"].values():
+        assert set(per_set) == {"moods", "topics"}
+        assert "mean_average_precision" in per_set["moods"] and "mean_average_precision" not in per_set["topics"]
+        assert all(0.0 <= value <= 1.0 for metrics in per_set.values() for key, value in metrics.items() if key != "seconds")
+    markdown = (tmp_path / "accuracy.md").read_text()
+    assert "### Macro-F1" in markdown and "**mean**" in markdown and "gliclass:tiny_gliclass" in markdown
+
+
+def test_speed_command_times_systems_in_workers_and_plots(eval_dir: Path, gliclass_dir: Path, backbone_dir: Path,
+                                                          tmp_path: Path) -> None:
+    argv = ["speed", "--data-dir", str(eval_dir), "--out", str(tmp_path), "--texts", "3", "--labels", "1,4",
+            "--embedding-labels", "60", "--repeats", "2", "--threads", "1", "--system", f"gliclass={gliclass_dir}",
+            "--system", f"embedding={backbone_dir}"]
+    assert main(argv) == 0
+    payload = json.loads((tmp_path / "speed.json").read_text())
+    results = payload["results"]
+    assert {name: [row["labels"] for row in rows] for name, rows in results.items()} == {
+        f"gliclass:{gliclass_dir.name}": [1, 4], f"embedding:{backbone_dir.name}": [1, 4, 60]}
+    for rows in results.values():
+        for row in rows:
+            speed = row["texts_per_second"]
+            assert len(row["seconds"]) == 2 and 0 < speed["min"] <= speed["median"] <= speed["max"]
+            assert row["peak_rss_mib"] is None or row["peak_rss_mib"] > 10
+    assert all(row["label_cache_seconds"] >= 0 for row in results[f"embedding:{backbone_dir.name}"])
+    assert (tmp_path / "speed.png").read_bytes()[:4] == b"\x89PNG"
+    assert "### Texts per second" in (tmp_path / "speed.md").read_text()
+
+    assert main(["plot", str(tmp_path / "speed.json"), "--output", str(tmp_path / "again.png")]) == 0
+    assert (tmp_path / "again.png").stat().st_size > 1000
+
+
+def test_worker_protocol_serves_a_cross_encoder(cross_encoder_dir: Path) -> None:
+    load = {"cmd": "load", "kind": "cross-encoder", "model": str(cross_encoder_dir), "threads": 1, "batch_size": 4,
+            "device": "cpu", "seed": 0, "template": "It is about {}."}
+    system, reply = answer(None, load)
+    assert reply == {"ok": True} and system.template == "It is about {}."
+    for command in ({"cmd": "prepare", "labels": ["a", "b"]}, {"cmd": "run", "texts": ["x y", "z"], "labels": ["a", "b"]}):
+        assert answer(system, command)[1]["seconds"] >= 0
+    with pytest.raises(ValueError, match="unknown command"):
+        answer(system, {"cmd": "dance"})
+
+
+def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for argv, message in [
+        (["accuracy", "--system", "bi-encoder=x"], "kind must be"),
+        (["accuracy", "--threshold", "2"], "in [0, 1]"),
+        (["speed", "--labels", "0"], "positive integer"),
+        (["accuracy", "--data-dir", str(eval_dir), "--datasets", "nope", "--out", str(tmp_path)], "unknown dataset"),
+        (["speed", "--data-dir", str(eval_dir), "--texts", "99"], "fewer texts"),
+        (["speed", "--data-dir", str(eval_dir), "--texts", "3", "--reference-python", "python", "--system", "embedding"], "checkpoint"),
+        (["plot", str(eval_dir / "topics" / "meta.json")], "not the JSON of a speed run"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and message in capsys.readouterr().err
