@@ -133,7 +133,7 @@ def test_fast_mode_keeps_the_given_model_and_ranks_alike(make_model):
     fast = gliclass.pipeline(model=model, device="cpu", fast=True)
     texts = ["the team won", "stocks fell sharply", "a new phone was announced"]
     for a, b in zip(exact(texts, candidate_labels=LABELS), fast(texts, candidate_labels=LABELS)):
-        assert b["scores"] == pytest.approx(a["scores"], abs=0.05)
+        assert b["labels"][0] == a["labels"][0] and b["scores"] == pytest.approx(a["scores"], abs=0.1)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 

@@ -110,7 +110,9 @@ class Trainer:
         )
         steps_per_epoch = max(1, len(loader) // args.gradient_accumulation_steps)
         total_steps = args.max_steps or math.ceil(steps_per_epoch * args.epochs)
-        optimizer = torch.optim.AdamW(self._parameter_groups(), lr=args.head_lr)
+        prefix = getattr(self.model, "backbone_parameter_prefix", "model.encoder_model.")
+        groups = parameter_groups(self.model, prefix, args.encoder_lr, args.head_lr, args.weight_decay)
+        optimizer = torch.optim.AdamW(groups, lr=args.head_lr)
         scheduler = get_scheduler(
             args.scheduler, optimizer, num_warmup_steps=int(args.warmup_ratio * total_steps), num_training_steps=total_steps
         )
@@ -175,7 +177,7 @@ class Trainer:
                         self._evaluate(accelerator, model, state, log)
                         model.train()
                     if args.save_steps and (state["step"] % args.save_steps == 0 or finished):
-                        self._save_checkpoint(accelerator, state)
+                        save_checkpoint(accelerator, self.output_dir, state, args, args.keep_checkpoints, "training_args.json")
                     if finished:
                         total_steps = state["step"]
                         break
@@ -190,22 +192,6 @@ class Trainer:
         if args.save_final_model and accelerator.is_main_process:
             trained.save_pretrained(self.output_dir / "final")
         return trained
-
-    def _parameter_groups(self) -> list[dict[str, Any]]:
-        prefix = getattr(self.model, "backbone_parameter_prefix", "model.encoder_model.")
-        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-        for name, parameter in self.model.named_parameters():
-            if not parameter.requires_grad:
-                continue
-            is_encoder = name.startswith(prefix)
-            no_decay = parameter.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
-            groups.setdefault((is_encoder, no_decay), []).append(parameter)
-        args = self.args
-        # encoder groups first so that get_last_lr()[0] is the encoder's rate and [-1] the heads'
-        return [
-            {"params": params, "lr": args.encoder_lr if is_encoder else args.head_lr, "weight_decay": 0.0 if no_decay else args.weight_decay}
-            for (is_encoder, no_decay), params in sorted(groups.items(), key=lambda item: not item[0][0])
-        ]
 
     def _evaluate(self, accelerator: Accelerator, model: torch.nn.Module, state: dict, log: Any) -> None:
         if not accelerator.is_main_process:
@@ -222,23 +208,41 @@ class Trainer:
             state["best_score"] = mean_macro
             unwrapped.save_pretrained(self.output_dir / "best")
 
-    def _save_checkpoint(self, accelerator: Accelerator, state: dict) -> None:
-        """Write `checkpoint-STEP` atomically (a temporary folder renamed at the end)."""
-        final = self.output_dir / f"checkpoint-{state['step']}"
-        temporary = self.output_dir / f".tmp-checkpoint-{state['step']}"
-        if accelerator.is_main_process and temporary.exists():
-            shutil.rmtree(temporary)
-        accelerator.wait_for_everyone()
-        accelerator.save_state(str(temporary))
-        if accelerator.is_main_process:
-            (temporary / STATE_FILE).write_text(json.dumps(state))
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(temporary, final)
-            for old in _checkpoints(self.output_dir)[: -self.args.keep_checkpoints]:
-                shutil.rmtree(old)
-            (self.output_dir / "training_args.json").write_text(json.dumps(asdict(self.args), indent=2))
-        accelerator.wait_for_everyone()
+
+
+def parameter_groups(
+    model: torch.nn.Module, backbone_prefix: str, encoder_lr: float, head_lr: float, weight_decay: float
+) -> list[dict[str, Any]]:
+    """AdamW groups: backbone first (so `get_last_lr()[0]` is its rate), then the heads; no decay on biases/norms."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        no_decay = parameter.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+        groups.setdefault((name.startswith(backbone_prefix), no_decay), []).append(parameter)
+    return [
+        {"params": params, "lr": encoder_lr if is_encoder else head_lr, "weight_decay": 0.0 if no_decay else weight_decay}
+        for (is_encoder, no_decay), params in sorted(groups.items(), key=lambda item: not item[0][0])
+    ]
+
+
+def save_checkpoint(accelerator: Accelerator, output_dir: Path, state: dict, args: Any, keep: int, args_file: str) -> None:
+    """Write `checkpoint-STEP` atomically (a temporary folder renamed at the end), keep the last `keep`."""
+    final = output_dir / f"checkpoint-{state['step']}"
+    temporary = output_dir / f".tmp-checkpoint-{state['step']}"
+    if accelerator.is_main_process and temporary.exists():
+        shutil.rmtree(temporary)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(temporary))
+    if accelerator.is_main_process:
+        (temporary / STATE_FILE).write_text(json.dumps(state))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temporary, final)
+        for old in _checkpoints(output_dir)[:-keep]:
+            shutil.rmtree(old)
+        (output_dir / args_file).write_text(json.dumps(asdict(args), indent=2))
+    accelerator.wait_for_everyone()
 
 
 def _gliclass_collator(model: GLiClassModel, max_length: int) -> Collator:

@@ -1,0 +1,191 @@
+import io
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from training.data import DataError
+from training.feedback import main, read_texts
+from training.feedback_data import FeedbackRecord, read_feedback
+from training.feedback_session import FeedbackSession
+
+REPO = Path(__file__).resolve().parent.parent
+LABELS = ["sports", "business", "politics", "science"]
+TEXTS = ["the team won the match", "stocks fell sharply", "parliament passed the bill", "a new species was found"]
+PREDICTIONS = {
+    TEXTS[0]: [("sports", 0.9), ("business", 0.4)],
+    TEXTS[1]: [("business", 0.8), ("politics", 0.3)],
+    TEXTS[2]: [("politics", 0.7), ("business", 0.6)],
+    TEXTS[3]: [("science", 0.6), ("sports", 0.2)],
+}
+
+
+def lines_of(path):
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+class Script:
+    """Scripted answers; checks that every earlier answer is already on disk when the next is asked."""
+
+    def __init__(self, path, answers, fail_at=None):
+        self.path, self.answers, self.fail_at = path, list(answers), fail_at
+        self.asked = 0
+        self.lines_seen = []
+
+    def __call__(self, prompt):
+        self.lines_seen.append(len(lines_of(self.path)))
+        if self.asked == self.fail_at:
+            raise RuntimeError("the terminal went away")
+        self.asked += 1
+        return self.answers.pop(0)
+
+
+def session(path, script, shown=None):
+    return FeedbackSession(path, LABELS, lambda text: PREDICTIONS[text], script, script, show=(shown if shown is not None else []).append)
+
+
+def test_scripted_session_saves_every_answer_at_once(tmp_path):
+    out = tmp_path / "fb.jsonl"
+    answers = [
+        "a", "r", "m", "2", "n",  # text 0: accept sports, reject business, add missed "science" (2nd of the others)
+        "x", "u", "a", "",        # text 1: an unknown key is asked again; unsure about business; accept politics; Enter = next
+        "s",                      # text 2: skipped (recorded as seen, nothing judged)
+        "q",                      # text 3: quit before answering: nothing written
+    ]
+    script = Script(out, answers)
+    shown = []
+    assert session(out, script, shown).run(TEXTS) == 5
+    # answer k was on disk before prompt k+1: the line count grows right after each saving answer
+    assert script.lines_seen == [0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 5]
+    assert any("please press one of" in line for line in shown)
+    assert lines_of(out)[2] == {"text": TEXTS[0], "candidate_labels": LABELS, "accepted": ["science"], "rejected": []}
+    records = read_feedback(out)
+    assert [(r.text, r.accepted, r.rejected) for r in records] == [
+        (TEXTS[0], ["sports", "science"], ["business"]),
+        (TEXTS[1], ["politics"], []),
+        (TEXTS[2], [], []),
+    ]
+
+
+def test_a_crash_midway_loses_nothing_and_resuming_makes_no_duplicates(tmp_path):
+    out = tmp_path / "fb.jsonl"
+    with pytest.raises(RuntimeError, match="terminal went away"):  # the error is not swallowed
+        session(out, Script(out, ["a", "r", "n", "a"], fail_at=4)).run(TEXTS)
+    before = lines_of(out)
+    assert [(line["text"], line["accepted"], line["rejected"]) for line in before] == [
+        (TEXTS[0], ["sports"], []),
+        (TEXTS[0], [], ["business"]),
+        (TEXTS[1], ["business"], []),
+    ]
+    shown = []
+    resumed = session(out, Script(out, ["a", "r", "n", "r", "a", "n"]), shown)
+    assert resumed.pending(TEXTS) == TEXTS[2:]  # text 1 was begun: it keeps its answer and is not asked again
+    assert resumed.run(TEXTS) == 4
+    assert any("resuming: 2 of 4" in line for line in shown)
+    after = lines_of(out)
+    assert after[: len(before)] == before
+    pairs = [(line["text"], label) for line in after for label in line["accepted"] + line["rejected"]]
+    assert len(pairs) == len(set(pairs)) == 7
+    assert [record.text for record in read_feedback(out)] == TEXTS
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{oops", "not valid JSON"),
+        ({"candidate_labels": ["a"], "accepted": ["a"]}, "no text"),
+        ({"text": "x", "candidate_labels": [], "accepted": []}, "candidate_labels.*empty"),
+        ({"text": "x", "candidate_labels": ["a", "a"]}, "given twice"),
+        ({"text": "x", "candidate_labels": ["a"], "accepted": "a"}, "'accepted' must be a list"),
+        ({"text": "x", "candidate_labels": ["a"], "rejected": ["b"]}, r"rejected labels \['b'\] are not among"),
+        ({"text": "x", "candidate_labels": ["a", "b"], "accepted": ["a"], "rejected": ["a"]}, "both accepted and rejected"),
+        ({"text": "good", "candidate_labels": ["a", "b"], "rejected": ["a"]}, r"'a' is rejected here but was accepted at .*fb.jsonl:1"),
+    ],
+)
+def test_reader_errors_name_file_and_line(tmp_path, line, message):
+    path = tmp_path / "fb.jsonl"
+    first = {"text": "good", "candidate_labels": ["a", "b"], "accepted": ["a"], "rejected": []}
+    path.write_text(json.dumps(first) + "\n\n" + (line if isinstance(line, str) else json.dumps(line)) + "\n")
+    with pytest.raises(DataError, match=rf"fb.jsonl:3: .*{message}"):
+        read_feedback(path)
+
+
+def test_reader_merges_a_log_of_answers(tmp_path):
+    path = tmp_path / "fb.jsonl"
+    records = [
+        FeedbackRecord("t", ["a", "b", "c"], ["a"], []),
+        FeedbackRecord("u", ["a", "b"], [], ["b"]),
+        FeedbackRecord("t", ["a", "b", "c"], ["a"], ["c"]),
+        FeedbackRecord("t", ["a", "b"], ["b"], []),  # other candidates: another episode
+    ]
+    path.write_text("".join(record.to_json() + "\n" for record in records))
+    assert read_feedback(path) == [
+        FeedbackRecord("t", ["a", "b", "c"], ["a"], ["c"]),
+        FeedbackRecord("u", ["a", "b"], [], ["b"]),
+        FeedbackRecord("t", ["a", "b"], ["b"], []),
+    ]
+
+
+def test_input_texts_are_checked(tmp_path):
+    path = tmp_path / "texts.jsonl"
+    path.write_text('{"text": "one"}\n{"label": "x"}\n')
+    with pytest.raises(DataError, match="texts.jsonl:2: the record has no text"):
+        read_texts(path)
+
+
+def test_command_line_reads_answers_from_piped_stdin(make_model, tmp_path, monkeypatch, capsys):
+    model_dir = tmp_path / "model"
+    make_model().save_pretrained(model_dir)
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
+    out = tmp_path / "fb.jsonl"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a\nr\nn\nq\n"))
+    main(["--model", str(model_dir), "--input", str(texts), "--labels", ",".join(LABELS), "--out", str(out), "--top", "2"])
+    [record] = read_feedback(out)
+    assert record.text == TEXTS[0] and len(record.accepted) == 1 and len(record.rejected) == 1
+    assert "2 answers saved" in capsys.readouterr().err
+
+
+def test_single_key_answers_on_a_terminal(make_model, tmp_path):
+    """On a TTY each command is one key press, no Enter."""
+    pytest.importorskip("termios")
+    model_dir = tmp_path / "model"
+    make_model().save_pretrained(model_dir)
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
+    out = tmp_path / "fb.jsonl"
+    command = [sys.executable, "-m", "training.feedback", "--model", str(model_dir), "--input", str(texts),
+               "--labels", ",".join(LABELS), "--out", str(out), "--top", "2"]
+    controller, terminal = os.openpty()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, cwd=REPO, env=env)
+    os.close(terminal)
+    seen = b""
+
+    def answer(prompt: bytes, key: bytes) -> None:
+        nonlocal seen
+        deadline = time.time() + 60
+        while prompt not in seen:
+            assert time.time() < deadline and process.poll() is None, seen.decode(errors="replace")
+            if select.select([controller], [], [], 0.1)[0]:
+                seen += os.read(controller, 4096)
+        seen = seen[seen.index(prompt) + len(prompt):]
+        os.write(controller, key)
+
+    try:
+        answer(b"[q]uit: ", b"a")
+        answer(b"[q]uit: ", b"r")
+        answer(b"[n]ext text, [q]uit: ", b"n")
+        answer(b"[q]uit: ", b"q")
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    [record] = read_feedback(out)
+    assert record.text == TEXTS[0] and len(record.accepted) == 1 and len(record.rejected) == 1

@@ -1,0 +1,101 @@
+"""The feedback format: what a person said about a model's labels, one JSONL record per line.
+
+    {"text": "...", "candidate_labels": ["a", "b", "c"], "accepted": ["a"], "rejected": ["b"]}
+
+`accepted` are labels a person confirmed (including missed ones they added), `rejected` labels
+they turned down; both are subsets of `candidate_labels`, and every other candidate is unjudged.
+A file is a log: records of the same text and candidates are merged (a label both accepted and
+rejected is an error, located by `file:line`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from gliclass.prompt import check_labels
+
+from .data import DataError
+
+
+@dataclass
+class FeedbackRecord:
+    """What a person said about some candidate labels of one text."""
+
+    text: str
+    candidate_labels: list[str]
+    accepted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({"text": self.text, "candidate_labels": self.candidate_labels, "accepted": self.accepted, "rejected": self.rejected})
+
+
+def parse_feedback(record: Any, where: str) -> FeedbackRecord:
+    """Validate one decoded JSON record; errors name `where` (`file:line`)."""
+    if not isinstance(record, dict):
+        raise DataError(f"{where}: a feedback record must be a JSON object.")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise DataError(f"{where}: the record has no text.")
+    try:
+        candidates = check_labels(record.get("candidate_labels"))
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{where}: 'candidate_labels': {error}") from error
+    lists = {}
+    for key in ("accepted", "rejected"):
+        value = record.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
+            raise DataError(f"{where}: '{key}' must be a list of label names.")
+        unknown = [label for label in value if label not in candidates]
+        if unknown:
+            raise DataError(f"{where}: {key} labels {unknown} are not among the candidate labels.")
+        lists[key] = list(dict.fromkeys(value))
+    both = set(lists["accepted"]) & set(lists["rejected"])
+    if both:
+        raise DataError(f"{where}: labels {sorted(both)} are both accepted and rejected.")
+    return FeedbackRecord(text, candidates, lists["accepted"], lists["rejected"])
+
+
+def iter_feedback_lines(path: Path) -> Iterator[tuple[str, FeedbackRecord]]:
+    """`(file:line, record)` for every non-empty line of a feedback file, unmerged."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                decoded = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{where}: not valid JSON ({error.msg}).") from error
+            yield where, parse_feedback(decoded, where)
+
+
+def read_feedback(path: str | Path) -> list[FeedbackRecord]:
+    """The records of a feedback file, merged per (text, candidate labels), in first-seen order."""
+    merged: dict[tuple[str, tuple[str, ...]], tuple[FeedbackRecord, dict[str, tuple[str, str]]]] = {}
+    for where, record in iter_feedback_lines(Path(path)):
+        key = (record.text, tuple(record.candidate_labels))
+        if key not in merged:
+            merged[key] = (FeedbackRecord(record.text, record.candidate_labels), {})
+        total, verdicts = merged[key]
+        for verdict, labels in (("accepted", record.accepted), ("rejected", record.rejected)):
+            for label in labels:
+                earlier = verdicts.get(label)
+                if earlier is not None and earlier[0] != verdict:
+                    raise DataError(f"{where}: label {label!r} is {verdict} here but was {earlier[0]} at {earlier[1]}.")
+                if earlier is None:
+                    verdicts[label] = (verdict, where)
+                    getattr(total, verdict).append(label)
+    return [total for total, _ in merged.values()]
+
+
+def append_feedback(handle: TextIO, record: FeedbackRecord) -> None:
+    """Append one record and force it to disk (flush + fsync)."""
+    handle.write(record.to_json() + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())

@@ -1,0 +1,126 @@
+"""An interactive feedback session: show a text's predicted labels, record a person's verdicts.
+
+Every answer is appended to the output file and fsync'ed at once, so a crash or Ctrl-C loses
+nothing; texts already in the file are not shown again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from gliclass.prompt import check_labels
+
+from .feedback_data import FeedbackRecord, append_feedback, iter_feedback_lines
+
+Predict = Callable[[str], list[tuple[str, float]]]
+Ask = Callable[[str], str]
+
+
+class FeedbackSession:
+    """Ask a person about the predicted labels of each text, appending every answer to `output`.
+
+    `predict(text)` gives the `(label, score)` pairs to show, best first; `ask_key(prompt)` reads
+    one command key and `ask_line(prompt)` one line (injectable, so a script can drive a session).
+    """
+
+    def __init__(
+        self,
+        output: Path,
+        labels: Sequence[str],
+        predict: Predict,
+        ask_key: Ask,
+        ask_line: Ask,
+        show: Callable[[str], None] = print,
+    ) -> None:
+        self.output = Path(output)
+        self.labels = check_labels(list(labels))
+        self.predict = predict
+        self.ask_key = ask_key
+        self.ask_line = ask_line
+        self.show = show
+
+    def pending(self, texts: Sequence[str]) -> list[str]:
+        """The texts not yet in the output file."""
+        done = {record.text for _, record in iter_feedback_lines(self.output)} if self.output.exists() else set()
+        return [text for text in texts if text not in done]
+
+    def run(self, texts: Sequence[str]) -> int:
+        """Go through the pending texts; return how many answers were written."""
+        todo = self.pending(texts)
+        if len(todo) < len(texts):
+            self.show(f"resuming: {len(texts) - len(todo)} of {len(texts)} texts are already in {self.output}.")
+        answers = 0
+        with self.output.open("a", encoding="utf-8") as handle:
+            for number, text in enumerate(todo, len(texts) - len(todo) + 1):
+                self.show(f"\n[{number}/{len(texts)}] {text}")
+                written, quit_now = self._one_text(handle, text)
+                answers += written
+                if quit_now:
+                    break
+        return answers
+
+    def _one_text(self, handle: TextIO, text: str) -> tuple[int, bool]:
+        """Ask about one text; return (answers written, quit requested)."""
+        written = 0
+
+        def save(accepted: list[str], rejected: list[str]) -> None:
+            nonlocal written
+            append_feedback(handle, FeedbackRecord(text, self.labels, accepted, rejected))
+            written += 1
+
+        shown = self.predict(text)
+        for label, score in shown:
+            key = self._key(f"  {label} ({score:.2f})  [a]ccept [r]eject [u]nsure [s]kip text [q]uit: ", "arusq")
+            if key == "a":
+                save([label], [])
+            elif key == "r":
+                save([], [label])
+            elif key == "s":
+                if not written:
+                    save([], [])  # marks the text as seen
+                return written, False
+            elif key == "q":
+                return written, True
+        others = [label for label in self.labels if label not in {name for name, _ in shown}]
+        while others:
+            key = self._key("  [m] add a missed label, [n]ext text, [q]uit: ", "mnq")
+            if key == "m":
+                self.show("  " + "  ".join(f"{index}. {label}" for index, label in enumerate(others, 1)))
+                label = self._missed_label(others)
+                if label is not None:
+                    save([label], [])
+                    others.remove(label)
+                continue
+            if key == "n" and not written:
+                save([], [])
+            return written, key == "q"
+        if not written:
+            save([], [])
+        return written, False
+
+    def _key(self, prompt: str, allowed: str) -> str:
+        while True:
+            try:
+                answer = self.ask_key(prompt).strip().lower()
+            except EOFError:
+                return "q"
+            if answer == "" and "n" in allowed:
+                return "n"
+            if len(answer) == 1 and answer in allowed:
+                return answer
+            self.show(f"  please press one of: {', '.join(allowed)}")
+
+    def _missed_label(self, others: list[str]) -> str | None:
+        try:
+            answer = self.ask_line("  label (number or name, empty to cancel): ").strip()
+        except EOFError:
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= len(others):
+            return others[int(answer) - 1]
+        if answer in others:
+            return answer
+        if answer:
+            self.show(f"  {answer!r} is not one of the labels listed.")
+        return None
