@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,12 @@ def load_set(source: Any, name: str | None = None, weight: float = 1.0, split: s
 def read_jsonl(path: Path, known_labels: Sequence[str] | None = None) -> Iterable[Example]:
     """Examples of a JSONL file, with `file:line` in every error."""
     known = set(known_labels) if known_labels is not None else None
+    for where, record in jsonl_records(path):
+        yield parse_record(record, where, known)
+
+
+def jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """`(file:line, decoded JSON)` for every non-empty line of a JSONL file."""
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
@@ -69,7 +75,7 @@ def read_jsonl(path: Path, known_labels: Sequence[str] | None = None) -> Iterabl
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise DataError(f"{where}: not valid JSON ({error.msg}).") from error
-            yield parse_record(record, where, known)
+            yield where, record
 
 
 def parse_record(record: Any, where: str, known: set[str] | None = None) -> Example:

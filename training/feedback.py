@@ -12,31 +12,23 @@ again. Without a terminal (piped input) the commands are read one per line.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from gliclass.prompt import check_labels
 
-from .data import DataError
+from .data import DataError, jsonl_records
 from .feedback_session import FeedbackSession, Predict
 
 
 def read_texts(path: Path) -> list[str]:
     """The `text` of every line of a JSONL file."""
     texts = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{path}:{number}: not valid JSON ({error.msg}).") from error
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
-                raise DataError(f"{path}:{number}: the record has no text.")
-            texts.append(record["text"])
+    for where, record in jsonl_records(path):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
+            raise DataError(f"{where}: the record has no text.")
+        texts.append(record["text"])
     return texts
 
 

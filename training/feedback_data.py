@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from gliclass.prompt import check_labels
 
-from .data import DataError
+from .data import DataError, jsonl_records
 
 
 @dataclass
@@ -63,16 +63,8 @@ def parse_feedback(record: Any, where: str) -> FeedbackRecord:
 
 def iter_feedback_lines(path: Path) -> Iterator[tuple[str, FeedbackRecord]]:
     """`(file:line, record)` for every non-empty line of a feedback file, unmerged."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                decoded = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{where}: not valid JSON ({error.msg}).") from error
-            yield where, parse_feedback(decoded, where)
+    for where, decoded in jsonl_records(path):
+        yield where, parse_feedback(decoded, where)
 
 
 def read_feedback(path: str | Path) -> list[FeedbackRecord]:
