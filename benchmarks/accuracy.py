@@ -73,6 +73,10 @@ def accuracy_markdown(sets: Sequence[BenchmarkSet], results: dict[str, dict[str,
         rows = [[name] + [f"{results[system][name][metric]:.3f}" for system in systems] for name in names]
         means = [statistics.fmean(results[system][name][metric] for name in names) for system in systems]
         rows.append(["**mean**"] + [f"**{value:.3f}**" for value in means])
+        single = [item.data.name for item in sets if not item.data.multi_label]
+        if metric != "mean_average_precision" and 0 < len(single) < len(names):
+            means = [statistics.fmean(results[system][name][metric] for name in single) for system in systems]
+            rows.append(["**mean, single-label sets**"] + [f"**{value:.3f}**" for value in means])
         sections.append(f"### {titles[metric]}\n\n" + markdown_table(["dataset"] + systems, rows))
     return "\n\n".join(sections)
 

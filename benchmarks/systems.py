@@ -5,7 +5,8 @@ format plugs in: a GLiClass folder or hub id; for `cross-encoder`, any
 `AutoModelForSequenceClassification` with an entailment label (premise = text, hypothesis =
 `template.format(label)`, score = softmax over entailment vs contradiction, or the sigmoid of a
 single logit); for `embedding`, any `AutoModel` (mean pooling over real tokens, L2-normalised,
-cosine similarity). `@minilm` names the packaged all-MiniLM-L6-v2 (offline), and
+cosine similarity). `@minilm` names the packaged all-MiniLM-L6-v2 (offline), `@default` the GLiClass
+model shipped inside the library (gliclass kind), and
 `untrained:BACKBONE` a random head on BACKBONE (gliclass, cross-encoder), for timing only.
 """
 
@@ -19,6 +20,7 @@ import torch
 
 KINDS = ("gliclass", "cross-encoder", "embedding")
 PACKAGED_MINILM = "@minilm"
+SHIPPED_DEFAULT = "@default"
 UNTRAINED = "untrained:"
 DEFAULT_TEMPLATE = "This example is {}."
 NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
@@ -37,7 +39,7 @@ class SystemSpec:
         """A short display name, e.g. `gliclass:minilm-avg-fp32` or `cross-encoder:all-MiniLM-L6-v2 (untrained)`."""
         untrained = self.model.startswith(UNTRAINED)
         model = self.model.removeprefix(UNTRAINED) or PACKAGED_MINILM
-        short = "all-MiniLM-L6-v2" if model == PACKAGED_MINILM else Path(model.rstrip("/")).name
+        short = {PACKAGED_MINILM: "all-MiniLM-L6-v2", SHIPPED_DEFAULT: "default"}.get(model) or Path(model.rstrip("/")).name
         return f"{self.kind}:{short}" + (" (untrained)" if untrained else "")
 
 
@@ -58,7 +60,11 @@ def parse_system(text: str) -> SystemSpec:
 
 
 def resolve_model(model: str) -> str:
-    """A loadable path or hub id (`@minilm` -> the packaged all-MiniLM-L6-v2 folder)."""
+    """A loadable path or hub id (`@minilm` -> the packaged all-MiniLM-L6-v2 folder, `@default` -> gliclass's own)."""
+    if model == SHIPPED_DEFAULT:
+        from gliclass import DEFAULT_MODEL_DIR
+
+        return str(DEFAULT_MODEL_DIR)
     if model != PACKAGED_MINILM:
         return model
     try:

@@ -5,7 +5,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from .config import GLiClassConfig
 from .model import GLiClassModel, GLiClassOutput
-from .pipeline import TASK, ZeroShotMultilabelPipeline, pipeline
+from .pipeline import DEFAULT_MODEL_DIR, TASK, ZeroShotMultilabelPipeline, pipeline
 from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
 
 AutoConfig.register(GLiClassConfig.model_type, GLiClassConfig, exist_ok=True)
@@ -13,6 +13,7 @@ AutoModel.register(GLiClassConfig, GLiClassModel, exist_ok=True)
 PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=ZeroShotMultilabelPipeline, pt_model=AutoModel, type="text")
 
 __all__ = [
+    "DEFAULT_MODEL_DIR",
     "EXAMPLE_TOKEN",
     "LABEL_TOKEN",
     "SEP_TOKEN",

@@ -1,4 +1,4 @@
-"""Command line: `gliclass classify --model PATH --labels "a,b,c" TEXT...` or `--input file.jsonl`."""
+"""Command line: `gliclass classify [--model PATH] --labels "a,b,c" TEXT...` or `--input file.jsonl`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gliclass", description="Zero-shot text classification with GLiClass.")
     commands = parser.add_subparsers(dest="command", required=True)
     classify = commands.add_parser("classify", help="classify texts given on the command line or in a JSONL file")
-    classify.add_argument("--model", required=True, help="GLiClass model folder or hub id")
+    classify.add_argument("--model", default=None, help="GLiClass model folder or hub id (default: the model shipped in the package)")
     classify.add_argument("--labels", required=True, help='candidate labels, comma-separated: "sports, politics"')
     classify.add_argument("--threshold", type=float, default=None, help="keep labels scoring at least this")
     classify.add_argument("--single-label", action="store_true", help="softmax over the labels instead of sigmoid")

@@ -14,6 +14,8 @@ from transformers.models.auto import CONFIG_MAPPING
 TEXT_POOLINGS = ("first", "avg", "max", "last")
 LABEL_POOLINGS = ("first", "average")
 SCORERS = ("simple", "weighted-dot", "mlp")
+# Encoders whose layers this library runs one by one (partial_encoder, segment_attention).
+BERT_STYLE_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
 PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 
 # Reference options that change the architecture in ways this library does not implement.
@@ -43,11 +45,17 @@ class GLiClassConfig(PretrainedConfig):
         scorer_type: `simple` (dot product), `weighted-dot` or `mlp`.
         normalize_features: L2-normalise text and label vectors and multiply scores by a
             learned `logit_scale`.
+        logit_bias_init_value: when set (not the reference layout), a learned `logit_bias` is
+            added to every logit, so sigmoid probabilities can be calibrated without moving the
+            vectors; `None` (default): no bias.
         prompt_first: labels before the text (`True`) or after it (`False`).
         embed_class_token: with `first` label pooling, read the `<<LABEL>>` token itself
             (`True`) or the token right after it (`False`).
         extract_text_features: pool the text vector only from `<<SEP>>` onward.
         encoder_layer_id: which hidden state feeds the heads (`-1`: the last layer).
+        segment_isolated_layers: how many of the lowest encoder layers attend only inside each
+            label's span and inside the text (0, the reference behaviour: none). Needs labels
+            first and a BERT-style encoder; see `gliclass.segment_attention`.
         problem_type: `multi_label_classification` (sigmoid focal/BCE loss) or
             `single_label_classification` (cross-entropy over the candidate labels).
         focal_loss_alpha / focal_loss_gamma: focal loss settings; `alpha<0, gamma=0` is plain BCE.
@@ -76,12 +84,14 @@ class GLiClassConfig(PretrainedConfig):
         focal_loss_alpha: float = 0.5,
         focal_loss_gamma: float = 2.0,
         logit_scale_init_value: float = 2.6592,
+        logit_bias_init_value: float | None = None,
         normalize_features: bool = False,
         extract_text_features: bool = False,
         architecture_type: str = "uni-encoder",
         prompt_first: bool = True,
         encoder_layer_id: int = -1,
         embed_class_token: bool = True,
+        segment_isolated_layers: int = 0,
         dropout: float = 0.1,
         **kwargs: Any,
     ) -> None:
@@ -104,12 +114,14 @@ class GLiClassConfig(PretrainedConfig):
         self.focal_loss_alpha = focal_loss_alpha
         self.focal_loss_gamma = focal_loss_gamma
         self.logit_scale_init_value = logit_scale_init_value
+        self.logit_bias_init_value = logit_bias_init_value
         self.normalize_features = normalize_features
         self.extract_text_features = extract_text_features
         self.architecture_type = architecture_type
         self.prompt_first = prompt_first
         self.encoder_layer_id = encoder_layer_id
         self.embed_class_token = embed_class_token
+        self.segment_isolated_layers = segment_isolated_layers
         self.dropout = dropout
         self.pad_token_id = text_config.pad_token_id
         super().__init__(problem_type=problem_type, **kwargs)
@@ -135,6 +147,23 @@ class GLiClassConfig(PretrainedConfig):
         num_layers = getattr(self.encoder_config, "num_hidden_layers", None)
         if num_layers is not None and not -num_layers - 1 <= self.encoder_layer_id <= num_layers:
             raise ValueError(f"encoder_layer_id={self.encoder_layer_id} is outside the encoder's {num_layers} layers.")
+        self._validate_segment_isolation(num_layers)
+
+    def _validate_segment_isolation(self, num_layers: int | None) -> None:
+        isolated = self.segment_isolated_layers
+        if isolated == 0:
+            return
+        if not isinstance(isolated, int) or isolated < 0 or (num_layers is not None and isolated > num_layers):
+            raise ValueError(f"segment_isolated_layers={isolated!r} must be an integer from 0 to {num_layers}.")
+        if not self.prompt_first:
+            raise ValueError("segment_isolated_layers needs prompt_first=True (labels before the text).")
+        model_type = self.encoder_config.model_type
+        absolute = getattr(self.encoder_config, "position_embedding_type", "absolute") == "absolute"
+        if model_type not in BERT_STYLE_MODEL_TYPES or not absolute:
+            raise ValueError(
+                f"segment_isolated_layers works with BERT-style encoders with absolute positions "
+                f"({', '.join(BERT_STYLE_MODEL_TYPES)}), not {model_type!r}."
+            )
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

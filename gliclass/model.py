@@ -25,6 +25,7 @@ from .heads import FeaturesProjector, build_scorer
 from .losses import masked_cross_entropy, sigmoid_focal_loss
 from .partial_encoder import PositionReadingEncoder
 from .prompt import SPECIAL_TOKENS
+from .segment_attention import SegmentIsolatedEncoder
 
 PADDED_LABEL_LOGIT = -1e4
 
@@ -56,7 +57,14 @@ class GLiClassUniEncoder(nn.Module):
         self.scorer = build_scorer(config)
         self.dropout = nn.Dropout(config.dropout)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
+        self.logit_bias = None
+        if config.logit_bias_init_value is not None:
+            self.logit_bias = nn.Parameter(torch.tensor(float(config.logit_bias_init_value)))
         self.position_reader = PositionReadingEncoder.for_encoder(self.encoder_model)
+        self.segment_encoder = None
+        if config.segment_isolated_layers:
+            markers = (config.class_token_index, config.text_token_index, config.example_token_index)
+            self.segment_encoder = SegmentIsolatedEncoder(self.encoder_model, config.segment_isolated_layers, markers)
 
     def reads_single_positions(self) -> bool:
         """True when the heads read only a few token positions (no span or sequence averages)."""
@@ -76,6 +84,7 @@ class GLiClassUniEncoder(nn.Module):
         if (
             self.reads_single_positions()
             and last_layer
+            and self.segment_encoder is None
             and self.position_reader is not None
             and not self.training
             and not torch.is_grad_enabled()
@@ -95,21 +104,47 @@ class GLiClassUniEncoder(nn.Module):
             )
         return text, labels, label_mask
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> GLiClassOutput:
-        text, labels, label_mask = self.features(input_ids, attention_mask)
+    def labels_are_independent(self) -> bool:
+        """True when a label's vector depends on the label alone and the text's on the text alone.
+
+        So it is when every layer up to the one the heads read is segment-isolated and the text
+        is pooled from `<<SEP>>` on; labels and texts can then be encoded apart (and labels once).
+        """
+        cfg = self.config
+        if self.segment_encoder is None or not cfg.extract_text_features:
+            return False
+        depth = cfg.encoder_config.num_hidden_layers
+        read = cfg.encoder_layer_id if cfg.encoder_layer_id >= 0 else depth + 1 + cfg.encoder_layer_id
+        return cfg.segment_isolated_layers >= read
+
+    def project(self, text: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected (and, with `normalize_features`, unit-length) text and label vectors."""
         text = self.dropout(self.text_projector(text))
         labels = self.classes_projector(labels)
         if self.config.normalize_features:
             text = text / (text.norm(p=2, dim=-1, keepdim=True) + 1e-8)
             labels = labels / (labels.norm(p=2, dim=-1, keepdim=True) + 1e-8)
+        return text, labels
+
+    def score(self, text: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
+        """Logits `(batch, labels)` of projected vectors; padded labels get a large negative logit."""
         logits = self.scorer(text, labels)
         if self.config.normalize_features:
             logits = logits * self.logit_scale
-        logits = logits.masked_fill(~label_mask, PADDED_LABEL_LOGIT)
+        if self.logit_bias is not None:
+            logits = logits + self.logit_bias
+        return logits.masked_fill(~label_mask, PADDED_LABEL_LOGIT)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> GLiClassOutput:
+        text, labels, label_mask = self.features(input_ids, attention_mask)
+        text, labels = self.project(text, labels)
+        logits = self.score(text, labels, label_mask)
         return GLiClassOutput(logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=labels)
 
     def _hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         layer = self.config.encoder_layer_id
+        if self.segment_encoder is not None:
+            return self.segment_encoder(input_ids, attention_mask)[layer]
         outputs = self.encoder_model(
             input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=layer != -1, return_dict=True
         )
@@ -125,8 +160,8 @@ class GLiClassUniEncoder(nn.Module):
     def _pool_text(self, hidden: torch.Tensor, text_mask: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         strategy = self.config.pooling_strategy
         pooled = pooling.pool_text(hidden, text_mask, strategy)
-        if not self.config.extract_text_features or strategy == "first":
-            return pooled
+        if not self.config.extract_text_features or strategy == "first" or self.segment_encoder is not None:
+            return pooled  # segment-isolated models pool the text segment alone (not reference-compatible anyway)
         # The reference pools the `<<SEP>>`-onward tokens inside a zero-filled buffer as long as the
         # whole input: an average over all real tokens, and a max that includes zero.
         if strategy == "avg":
@@ -153,6 +188,38 @@ def _init_heads(core: GLiClassUniEncoder) -> None:
                 init.zeros_(layer.bias)
 
 
+def _start_as_embedder(core: GLiClassUniEncoder, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Identity projectors (`W2·act(W1·x) = x` with `W1 = [I; -I]`, `W2 = [I, -I]`) and new tokens copying `[CLS]`."""
+    cfg = core.config
+    dim = cfg.encoder_config.hidden_size
+    if cfg.scorer_type != "simple" or cfg.hidden_size < 2 * dim:
+        raise ValueError(
+            f"start_as_embedder needs scorer_type='simple' and hidden_size >= {2 * dim} (twice the encoder's), "
+            f"got {cfg.scorer_type!r} and {cfg.hidden_size}."
+        )
+    probe = torch.linspace(-4, 4, 81)
+    activation = core.text_projector.act
+    if not torch.allclose(activation(probe) - activation(-probe), probe, atol=1e-5):
+        raise ValueError(f"start_as_embedder needs an activation with act(x) - act(-x) = x; {cfg.projector_hidden_act!r} is not.")
+    identity = torch.eye(dim)
+    with torch.no_grad():
+        for projector in (core.text_projector, core.classes_projector):
+            projector.linear_1.weight.zero_()
+            projector.linear_1.weight[:dim] = identity
+            projector.linear_1.weight[dim : 2 * dim] = -identity
+            projector.linear_2.weight.zero_()
+            projector.linear_2.weight[:, :dim] = identity
+            projector.linear_2.weight[:, dim : 2 * dim] = -identity
+            projector.linear_1.bias.zero_()
+            projector.linear_2.bias.zero_()
+        start_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+        if start_id is None:
+            raise ValueError("start_as_embedder needs a tokenizer with a [CLS] or <s> token to copy.")
+        embeddings = core.encoder_model.get_input_embeddings().weight
+        for token_id in (cfg.class_token_index, cfg.text_token_index, cfg.example_token_index):
+            embeddings[token_id] = embeddings[start_id]
+
+
 class GLiClassModel(PreTrainedModel):
     """GLiClass uni-encoder classifier: scores any set of candidate labels in one forward pass.
 
@@ -177,6 +244,8 @@ class GLiClassModel(PreTrainedModel):
         if isinstance(module, GLiClassUniEncoder):
             _init_heads(module)
             init.constant_(module.logit_scale, float(self.config.logit_scale_init_value))
+            if module.logit_bias is not None:
+                init.constant_(module.logit_bias, float(self.config.logit_bias_init_value))
 
     def get_input_embeddings(self) -> nn.Module:
         return self.model.encoder_model.get_input_embeddings()
@@ -224,6 +293,7 @@ class GLiClassModel(PreTrainedModel):
         cls,
         name_or_path: str,
         tokenizer: PreTrainedTokenizerBase | None = None,
+        start_as_embedder: bool = False,
         **config_options: Any,
     ) -> GLiClassModel:
         """A new GLiClass model on top of a pretrained encoder (hub id or local folder).
@@ -231,6 +301,11 @@ class GLiClassModel(PreTrainedModel):
         Adds the `<<LABEL>>`, `<<SEP>>` and `<<EXAMPLE>>` tokens to the tokenizer, resizes the
         embeddings, and keeps the pretrained encoder weights; the heads start random, so the model
         must be trained before it classifies anything.
+
+        `start_as_embedder=True` starts the projectors as exact identity maps and the new tokens as
+        copies of `[CLS]`: with `normalize_features`, average pooling and all layers
+        segment-isolated, the untrained model scores labels by the cosine similarity of the
+        backbone's mean-pooled embeddings, and training starts from there.
         """
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
         tokenizer.add_tokens(list(SPECIAL_TOKENS), special_tokens=True)
@@ -249,6 +324,8 @@ class GLiClassModel(PreTrainedModel):
         model = cls(config)
         model.model.encoder_model.load_state_dict(encoder.state_dict())
         model.tokenizer = tokenizer
+        if start_as_embedder:
+            _start_as_embedder(model.model, tokenizer)
         return model
 
     @classmethod

@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import BERT_STYLE_MODEL_TYPES
 from .pooling import gather_positions
-
-SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
 
 
 class PositionReadingEncoder:
@@ -38,7 +37,7 @@ class PositionReadingEncoder:
     def for_encoder(cls, encoder: nn.Module) -> PositionReadingEncoder | None:
         """A reader for `encoder`, or None when its architecture is not supported."""
         config = encoder.config
-        if config.model_type not in SUPPORTED_MODEL_TYPES or config.is_decoder:
+        if config.model_type not in BERT_STYLE_MODEL_TYPES or config.is_decoder:
             return None
         if getattr(config, "position_embedding_type", "absolute") != "absolute":
             return None

@@ -19,6 +19,7 @@ from .model import GLiClassModel
 from .prompt import EncodedRow, PromptEncoder, check_labels, check_text, format_examples, label_with_description
 
 TASK = "zero-shot-multilabel"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"  # shipped with the package; see its README.md
 AGGREGATIONS = ("max", "mean")
 
 
@@ -162,24 +163,59 @@ class ZeroShotMultilabelPipeline(Pipeline):
 
     def _forward_rows(self, rows: list[EncodedRow], batch_size: int) -> list[torch.Tensor]:
         """Logits of every row, batched by similar length."""
-        order = sorted(range(len(rows)), key=lambda index: len(rows[index].input_ids))
+        if self.model.model.labels_are_independent():
+            return self._forward_segments(rows, batch_size)
         logits: list[torch.Tensor] = [torch.empty(0)] * len(rows)
-        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        for begin in range(0, len(order), batch_size):
-            batch = order[begin : begin + batch_size]
-            width = max(len(rows[index].input_ids) for index in batch)
-            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for slot, index in enumerate(batch):
-                ids = rows[index].input_ids
-                input_ids[slot, : len(ids)] = torch.tensor(ids)
-                attention_mask[slot, : len(ids)] = 1
-            batch_logits = self._forward(
-                {"input_ids": input_ids.to(self.device), "attention_mask": attention_mask.to(self.device)}
-            )
+        for batch, model_inputs in self._batches([row.input_ids for row in rows], batch_size):
+            batch_logits = self._forward(model_inputs)
             for slot, index in enumerate(batch):
                 logits[index] = batch_logits[slot, : rows[index].label_end - rows[index].label_start]
         return logits
+
+    def _forward_segments(self, rows: list[EncodedRow], batch_size: int) -> list[torch.Tensor]:
+        """Same logits for models whose labels and text are encoded apart: each distinct label
+        segment and text segment is encoded once, however many rows share it."""
+        config = self.model.config
+        pieces = [_split_row(row.input_ids, config.class_token_index, config.text_token_index) for row in rows]
+        label_pieces = list(dict.fromkeys(label for labels, _ in pieces for label in labels))
+        text_pieces = list(dict.fromkeys(text for _, text in pieces))
+        label_vectors = dict(zip(label_pieces, self._segment_vectors(label_pieces, batch_size, labels=True)))
+        text_vectors = dict(zip(text_pieces, self._segment_vectors(text_pieces, batch_size, labels=False)))
+        core = self.model.model
+        logits = []
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
+            for labels, text in pieces:
+                vectors = torch.stack([label_vectors[label] for label in labels]).unsqueeze(0)
+                mask = torch.ones(1, len(labels), dtype=torch.bool, device=vectors.device)
+                logits.append(core.score(text_vectors[text].unsqueeze(0), vectors, mask)[0].float().cpu())
+        return logits
+
+    def _segment_vectors(self, segments: list[tuple[int, ...]], batch_size: int, labels: bool) -> list[torch.Tensor]:
+        """Projected vectors of one-segment rows (`<<LABEL>> label` or `<<SEP>> text [SEP]`)."""
+        core = self.model.model
+        vectors: list[torch.Tensor] = [torch.empty(0)] * len(segments)
+        for batch, model_inputs in self._batches(segments, batch_size):
+            with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
+                text, label, _ = core.features(model_inputs["input_ids"], model_inputs["attention_mask"])
+                text, label = core.project(text, label)
+            for slot, index in enumerate(batch):
+                vectors[index] = label[slot, 0] if labels else text[slot]
+        return vectors
+
+    def _batches(self, sequences: Sequence[Sequence[int]], batch_size: int):
+        """`(indices, padded model inputs)` over `sequences`, batched by similar length."""
+        order = sorted(range(len(sequences)), key=lambda index: len(sequences[index]))
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        for begin in range(0, len(order), batch_size):
+            batch = order[begin : begin + batch_size]
+            width = max(len(sequences[index]) for index in batch)
+            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for slot, index in enumerate(batch):
+                ids = sequences[index]
+                input_ids[slot, : len(ids)] = torch.tensor(ids)
+                attention_mask[slot, : len(ids)] = 1
+            yield batch, {"input_ids": input_ids.to(self.device), "attention_mask": attention_mask.to(self.device)}
 
     def postprocess(
         self, model_outputs: dict[str, Any], multi_label: bool = True, threshold: float | None = None, aggregation: str = "max"
@@ -209,6 +245,14 @@ def score_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> tor
         for label, score in zip(result["labels"], result["scores"]):
             table[row, column[label]] = score
     return table
+
+
+def _split_row(input_ids: Sequence[int], label_id: int, text_id: int) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
+    """A labels-first row's label segments (`<<LABEL>>` up to the next marker) and its text segment (`<<SEP>>` on)."""
+    text_start = input_ids.index(text_id)
+    starts = [position for position in range(text_start) if input_ids[position] == label_id] + [text_start]
+    labels = [tuple(input_ids[begin:end]) for begin, end in zip(starts, starts[1:])]
+    return labels, tuple(input_ids[text_start:])
 
 
 def _aggregate(window_logits: list[torch.Tensor], aggregation: str) -> torch.Tensor:
@@ -271,12 +315,19 @@ def pipeline(
     """Build the `zero-shot-multilabel` pipeline from a path, a hub id or a model object.
 
     Same as `transformers.pipeline("zero-shot-multilabel", ...)` once `gliclass` is imported.
-    `device` follows transformers (None: CUDA when available, else CPU).
+    Without `model`, the default model shipped inside the package is used (offline; see
+    `gliclass/default_model/README.md`). `device` follows transformers (None: CUDA when available,
+    else CPU).
     """
     if task != TASK:
         raise ValueError(f"gliclass.pipeline only provides the {TASK!r} task, got {task!r}.")
     if model is None:
-        raise ValueError("no model given: pass model= (a GLiClass folder, hub id or GLiClassModel).")
+        if not (DEFAULT_MODEL_DIR / "config.json").is_file():
+            raise ValueError(
+                f"no model given and the default model is missing from this installation ({DEFAULT_MODEL_DIR}); "
+                "pass model= (a GLiClass folder, hub id or GLiClassModel)."
+            )
+        model = DEFAULT_MODEL_DIR
     if isinstance(model, (str, Path)):
         model = GLiClassModel.from_pretrained(model)
     return ZeroShotMultilabelPipeline(model=model, tokenizer=tokenizer, device=device, task=TASK, **kwargs)

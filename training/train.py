@@ -76,11 +76,15 @@ def run(config: dict[str, Any], resume: bool = False) -> torch.nn.Module:
     if not config.get("train"):
         raise ValueError("the config lists no training data ('train').")
     model = load_model(config["model"], config.get("model_options") or {}, config.get("architecture", "gliclass"))
-    train_sets = load_sets(config["train"], data_dir, for_training=True)
     eval_sets = load_sets(config.get("eval") or [], data_dir, for_training=False)
     args = TrainingArguments(**config["training"])
-    train_set = ZeroShotTrainingSet(train_sets, CandidateSampler(**(config.get("sampler") or {})), seed=args.seed)
-    return Trainer(model, args, train_set, eval_sets).train(resume=resume)
+    return Trainer(model, args, training_set(config, data_dir, args.seed), eval_sets).train(resume=resume)
+
+
+def training_set(config: dict[str, Any], data_dir: Path, seed: int) -> ZeroShotTrainingSet:
+    """The zero-shot training examples a config describes (its `train` sets and `sampler`)."""
+    train_sets = load_sets(config["train"], data_dir, for_training=True)
+    return ZeroShotTrainingSet(train_sets, CandidateSampler(**(config.get("sampler") or {})), seed=seed)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ run killed at any moment and resumed ends with the same weights as an uninterrup
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from gliclass import GLiClassModel
 from gliclass.prompt import PromptEncoder
 
 from .batches import Collator
+from .calibration import calibrate_scores
 from .data import LabelledSet
 from .evaluation import evaluate_set
 
@@ -36,7 +38,12 @@ STATE_FILE = "trainer_state.json"
 
 @dataclass
 class TrainingArguments:
-    """Settings of a training run (all have working defaults but `output_dir`)."""
+    """Settings of a training run (all have working defaults but `output_dir`).
+
+    `calibrate_batches`: before a new run, fit the logit scale and bias on this many training
+    batches (`training.calibration`). `save_start_model`: save the model as it is before the first
+    step to `output_dir/start`.
+    """
 
     output_dir: str
     epochs: float = 1.0
@@ -58,6 +65,8 @@ class TrainingArguments:
     keep_checkpoints: int = 2
     seed: int = 42
     max_seconds: float | None = None
+    calibrate_batches: int = 0
+    save_start_model: bool = False
     save_final_model: bool = True
     dataloader_workers: int = 0
     progress: bool = True
@@ -90,7 +99,7 @@ class Trainer:
         self.train_set = train_set
         self.eval_sets = eval_sets or []
         self.output_dir = Path(args.output_dir)
-        self.collator = getattr(model, "collate", None) or _gliclass_collator(model, args.max_length)
+        self.collator = getattr(model, "collate", None) or gliclass_collator(model, args.max_length)
 
     def train(self, resume: bool | str = False) -> GLiClassModel:
         """Run training; `resume=True` continues from the latest checkpoint in `output_dir`."""
@@ -116,14 +125,22 @@ class Trainer:
         scheduler = get_scheduler(
             args.scheduler, optimizer, num_warmup_steps=int(args.warmup_ratio * total_steps), num_training_steps=total_steps
         )
+        checkpoint = _latest_checkpoint(self.output_dir) if resume is True else (Path(resume) if resume else None)
+        calibration = None
+        if checkpoint is None and args.calibrate_batches:
+            scale, bias = calibrate_scores(self.model, itertools.islice(loader, args.calibrate_batches))
+            calibration = {"step": 0, "calibrated_logit_scale": scale, "calibrated_logit_bias": bias}
+        if checkpoint is None and args.save_start_model and accelerator.is_main_process:
+            self.model.save_pretrained(self.output_dir / "start")  # e.g. for weight-space mixing afterwards
         model, optimizer, loader, scheduler = accelerator.prepare(self.model, optimizer, loader, scheduler)
 
         state = {"step": 0, "epoch": 0, "batches_in_epoch": 0, "best_score": None, "elapsed": 0.0}
-        checkpoint = _latest_checkpoint(self.output_dir) if resume is True else (Path(resume) if resume else None)
         if checkpoint is not None:
             accelerator.load_state(str(checkpoint))
             state = json.loads((checkpoint / STATE_FILE).read_text())
         log = (self.output_dir / "metrics.jsonl").open("a", encoding="utf-8")
+        if calibration is not None:
+            _write(log, calibration, accelerator)
         progress = tqdm(total=total_steps, initial=state["step"], desc="training", disable=not (args.progress and accelerator.is_main_process))
         started, window_start, window_texts, window_loss, window_batches = time.time(), time.time(), 0, 0.0, 0
         elapsed_before = state["elapsed"]
@@ -245,7 +262,8 @@ def save_checkpoint(accelerator: Accelerator, output_dir: Path, state: dict, arg
     accelerator.wait_for_everyone()
 
 
-def _gliclass_collator(model: GLiClassModel, max_length: int) -> Collator:
+def gliclass_collator(model: GLiClassModel, max_length: int) -> Collator:
+    """The collator that turns training items into padded rows for `model`'s tokenizer and label position."""
     if not isinstance(model, GLiClassModel):
         raise TypeError(f"cannot train a {type(model).__name__}: it has no collate() and is not a GLiClassModel.")
     if model.tokenizer is None:

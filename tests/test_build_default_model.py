@@ -1,0 +1,69 @@
+"""The default-model recipe's export step: weight mixing, float16 export, metrics and model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from gliclass import GLiClassModel
+from training.build_default_model import main, mixed
+
+TRAIN = [("the team won the match", ["sports"]), ("parliament passed the budget", ["politics"])]
+TEST = [("the match ended in a draw", ["sports"]), ("the president met leaders", ["politics"]),
+        ("the team won the championship", ["sports"])]
+
+
+def _write_set(root: Path, name: str, split: str, rows: list) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text(json.dumps({"name": name, "labels": ["politics", "sports"], "multi_label": False}))
+    (folder / f"{split}.jsonl").write_text("".join(json.dumps({"text": t, "labels": g}) + "\n" for t, g in rows))
+
+
+def test_mixing_interpolates_every_weight(make_model) -> None:
+    start, trained = make_model(seed=0), make_model(seed=1)
+    half = mixed(start, trained, 0.5)
+    for name, value in half.state_dict().items():
+        if value.is_floating_point():
+            expected = (start.state_dict()[name] + trained.state_dict()[name]) / 2
+            torch.testing.assert_close(value, expected)
+    assert torch.equal(mixed(start, trained, 0.0).state_dict()["model.logit_scale"], start.state_dict()["model.logit_scale"])
+
+
+def test_export_picks_an_alpha_and_writes_fp16_weights_metrics_and_card(make_model, tmp_path) -> None:
+    data = tmp_path / "data"
+    _write_set(data / "train", "toy_train", "train", TRAIN)
+    _write_set(data / "eval", "toy_eval", "test", TEST)
+    run = tmp_path / "runs"
+    make_model(seed=0).save_pretrained(run / "start")
+    make_model(seed=1).save_pretrained(run / "best")
+    config = {
+        "model": "unused", "data_dir": str(data), "train": [{"path": "train/toy_train"}],
+        "eval": [{"path": "eval/toy_eval", "split": "test"}],
+        "sampler": {"max_labels": 2}, "model_options": {"segment_isolated_layers": 0},
+        "training": {"output_dir": str(run), "max_steps": 1, "batch_size": 2, "eval_limit": 3},
+    }
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    out = tmp_path / "shipped"
+    main(["--config", str(config_file), "--checkpoint", str(run / "best"), "--out", str(out), "--mix", "1,0.5"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["trained_from"]["mixing"]["alpha"] in (1.0, 0.5)
+    assert set(metrics["eval"]) == {"toy_eval"} and 0 <= metrics["mean_macro_f1_single_label"] <= 1
+    card = (out / "README.md").read_text()
+    assert f"{metrics['eval']['toy_eval']['macro_f1']:.3f}" in card and "alpha chosen" in card
+    with safe_open(str(out / "model.safetensors"), framework="pt") as handle:
+        assert {str(handle.get_slice(name).get_dtype()) for name in handle.keys()} == {"F16"}
+    assert GLiClassModel.from_pretrained(out).dtype == torch.float32
+
+
+def test_mixing_without_a_start_model_is_refused(make_model, tmp_path) -> None:
+    make_model().save_pretrained(tmp_path / "runs" / "best")
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({"model": "x", "train": [{"path": "t"}], "training": {"output_dir": "o"}}))
+    with pytest.raises(ValueError, match="pre-training model"):
+        main(["--config", str(config_file), "--checkpoint", str(tmp_path / "runs" / "best"), "--out", str(tmp_path / "o")])

@@ -1,0 +1,73 @@
+"""The model shipped in the package: present, small, float16, documented, and classifying sensibly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from safetensors import safe_open
+
+import gliclass
+from gliclass import DEFAULT_MODEL_DIR
+
+TOPICS = ["sports", "politics", "business", "science and technology"]
+CLEAR_CASES = [
+    ("The striker scored twice as the home side won the cup final.", TOPICS, "sports"),
+    ("Parliament voted on the new election law after a heated debate.", TOPICS, "politics"),
+    ("Shares of the retailer fell after quarterly profits missed forecasts.", TOPICS, "business"),
+    ("Researchers built a faster chip that runs neural networks on a phone.", TOPICS, "science and technology"),
+    ("I absolutely loved this film, the acting was wonderful.", ["positive", "negative"], "positive"),
+    ("A dull, tedious mess that wasted two hours of my life.", ["positive", "negative"], "negative"),
+    ("Wake me up at seven tomorrow morning.", ["set an alarm", "play music", "book a restaurant", "weather forecast"], "set an alarm"),
+]
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return gliclass.pipeline("zero-shot-multilabel", device="cpu")
+
+
+def test_shipped_weights_are_float16_safetensors_under_50_mb() -> None:
+    weights = DEFAULT_MODEL_DIR / "model.safetensors"
+    assert weights.stat().st_size <= 50 * 1024 * 1024
+    with safe_open(str(weights), framework="pt") as handle:
+        dtypes = {str(handle.get_slice(name).get_dtype()) for name in handle.keys()}
+    assert dtypes == {"F16"}
+
+
+def test_model_card_reports_the_measured_metrics() -> None:
+    metrics = json.loads((DEFAULT_MODEL_DIR / "metrics.json").read_text())
+    card = (DEFAULT_MODEL_DIR / "README.md").read_text()
+    assert f"{metrics['mean_macro_f1_single_label']:.3f}" in card
+    for name, scores in metrics["eval"].items():
+        assert f"| {name} |" in card and f"{scores['macro_f1']:.3f}" in card
+    assert "python -m training.build_default_model" in card
+
+
+@pytest.mark.parametrize(("text", "labels", "expected"), CLEAR_CASES)
+def test_pipeline_without_a_model_uses_the_shipped_one(classifier, text, labels, expected) -> None:
+    result = classifier(text, candidate_labels=labels)
+    assert result["labels"][0] == expected, result
+
+
+def test_scores_separate_the_right_label_from_unrelated_ones(classifier) -> None:
+    result = classifier("The striker scored twice as the home side won the cup final.", candidate_labels=TOPICS)
+    scores = dict(zip(result["labels"], result["scores"]))
+    assert scores["sports"] > 3 * max(scores[label] for label in TOPICS if label != "sports")
+    alarm = classifier("Wake me up at seven tomorrow morning.", candidate_labels=["set an alarm", "play music"])
+    assert alarm["labels"] == ["set an alarm", "play music"] and alarm["scores"][0] > 0.5 > alarm["scores"][1]
+
+
+def test_cli_without_model_uses_the_shipped_one() -> None:
+    command = [sys.executable, "-m", "gliclass", "classify", "--device", "cpu", "--labels", ",".join(TOPICS),
+               "Parliament voted on the new election law after a heated debate."]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["labels"][0] == "politics"
+
+
+def test_missing_default_model_is_a_clear_error(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(sys.modules["gliclass.pipeline"], "DEFAULT_MODEL_DIR", tmp_path)
+    with pytest.raises(ValueError, match="default model is missing"):
+        gliclass.pipeline("zero-shot-multilabel")
