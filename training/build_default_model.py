@@ -99,14 +99,16 @@ def best_mix(
     if not eval_sets:
         raise ValueError("--mix needs evaluation sets ('eval' in the config) to choose alpha on.")
     limit = config["training"].get("eval_limit")
-    means = {}
+    means, best = {}, None
     for alpha in alphas:
         candidate = mixed(start, trained, alpha)
         scores = [evaluate_set(candidate, labelled, device="cpu", limit=limit)["macro_f1"] for labelled in eval_sets]
         means[alpha] = sum(scores) / len(scores)
         print(f"alpha {alpha}: mean macro-F1 {means[alpha]:.4f} on the first {limit} texts of each eval set", flush=True)
-    alpha = max(means, key=means.get)
-    return mixed(start, trained, alpha), {"alpha": alpha, "mean_macro_f1_by_alpha": means, "eval_limit": limit}
+        if best is None or means[alpha] > means[best[0]]:
+            best = (alpha, candidate)
+    alpha, model = best
+    return model, {"alpha": alpha, "mean_macro_f1_by_alpha": means, "eval_limit": limit}
 
 
 def recalibrate(model: GLiClassModel, config: dict[str, Any], data_dir: Path) -> tuple[float, float]:

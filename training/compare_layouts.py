@@ -2,8 +2,9 @@
 
     python -m training.compare_layouts --isolated 0,4,6 --limit 300
 
-Every model is `GLiClassModel.from_backbone(minilm, start_as_embedder=True, ...)` with mean pooling
-and normalised vectors; only `segment_isolated_layers` changes. With all layers isolated the
+Every model is built with the `model_options` of the default model's config
+(`training/configs/minilm-isolated.yaml`: `start_as_embedder=True`, mean pooling, normalised
+vectors) and left untrained; only `segment_isolated_layers` changes. With all layers isolated the
 untrained model is the plain embedding model; fewer isolated layers let labels and text mix in the
 upper layers, which the pretrained weights were never trained for. This is the measurement behind
 the default model's layout (`training/results/README.md`).
@@ -18,26 +19,22 @@ from pathlib import Path
 
 from .data import load_set
 from .evaluation import evaluate_set
-from .train import DEFAULT_DATA_DIR, load_model
-
-LAYOUT_OPTIONS = dict(
-    start_as_embedder=True, pooling_strategy="avg", class_token_pooling="average", extract_text_features=True,
-    normalize_features=True, hidden_size=768, logit_scale_init_value=10.0,
-)
-
+from .build_default_model import DEFAULT_CONFIG
+from .train import DEFAULT_DATA_DIR, load_model, read_config
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--isolated", default="0,4,6", help="segment_isolated_layers values, comma-separated")
     parser.add_argument("--limit", type=int, default=300, help="first N texts of each eval set")
-    parser.add_argument("--model", default="minilm", help="backbone (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config whose model and model_options are used")
     args = parser.parse_args(argv)
+    config = read_config(args.config)
     data_dir = Path(os.environ.get("GLICLASS_DATA_DIR") or DEFAULT_DATA_DIR)
     sets = [load_set(folder, split="test") for folder in sorted((data_dir / "eval").iterdir()) if (folder / "meta.json").is_file()]
     sets = [labelled for labelled in sets if not labelled.multi_label]
     report = {}
     for isolated in (int(part) for part in args.isolated.split(",")):
-        model = load_model(args.model, {**LAYOUT_OPTIONS, "segment_isolated_layers": isolated})
+        model = load_model(config["model"], {**config["model_options"], "segment_isolated_layers": isolated})
         scores = {labelled.name: evaluate_set(model.eval(), labelled, limit=args.limit)["macro_f1"] for labelled in sets}
         report[isolated] = {"macro_f1": scores, "mean": sum(scores.values()) / len(scores)}
         print(f"isolated layers {isolated}: mean macro-F1 {report[isolated]['mean']:.3f} "
