@@ -10,7 +10,13 @@ from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
 
 AutoConfig.register(GLiClassConfig.model_type, GLiClassConfig, exist_ok=True)
 AutoModel.register(GLiClassConfig, GLiClassModel, exist_ok=True)
-PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=ZeroShotMultilabelPipeline, pt_model=AutoModel, type="text")
+PIPELINE_REGISTRY.register_pipeline(
+    TASK,
+    pipeline_class=ZeroShotMultilabelPipeline,
+    pt_model=AutoModel,
+    default={"model": (str(DEFAULT_MODEL_DIR), None)},  # the model shipped in the package: works offline
+    type="text",
+)
 
 __all__ = [
     "DEFAULT_MODEL_DIR",

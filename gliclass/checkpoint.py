@@ -1,14 +1,83 @@
-"""Checks on a checkpoint folder before loading it: config present, safetensors weights complete."""
+"""Checks around loading a checkpoint: the folder exists and holds a GLiClass config and complete
+safetensors weights, and every tensor of the model was found in them."""
 
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
+from typing import Any
+
+from transformers import PretrainedConfig
 
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+MODEL_TYPE = "GLiClass"
+HUB_OPTIONS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
+
+
+def check_model_location(name_or_path: str | os.PathLike) -> None:
+    """Raise `OSError` for a local path that does not exist (anything that cannot be a hub id),
+    and check a local folder's contents."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        check_checkpoint_folder(path)
+        return
+    if path.exists():
+        raise OSError(f"{name_or_path} is a file; give the model's folder (with config.json and weights).")
+    if not looks_like_hub_id(str(name_or_path)):
+        raise OSError(f"model folder {name_or_path} does not exist.")
+
+
+def looks_like_hub_id(name: str) -> bool:
+    """`name` or `owner/name` made of letters, digits, `-`, `_`, `.` (not starting with `.`)."""
+    parts = name.split("/")
+    return 1 <= len(parts) <= 2 and all(
+        part and not part.startswith(".") and all(char.isalnum() or char in "-_." for char in part) for part in parts
+    )
+
+
+def hub_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The `from_pretrained` options that say where and how to fetch files."""
+    return {name: kwargs[name] for name in HUB_OPTIONS if name in kwargs}
+
+
+def check_model_type(name_or_path: str | os.PathLike, kwargs: dict[str, Any]) -> None:
+    """Raise `ValueError` unless the config of `name_or_path` describes a GLiClass model, and
+    `OSError` naming both places looked in when a hub id cannot be fetched."""
+    try:
+        config, _ = PretrainedConfig.get_config_dict(name_or_path, **hub_options(kwargs))
+    except OSError as error:
+        if Path(name_or_path).expanduser().exists():
+            raise
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise OSError(f"{name_or_path} is not a local folder, and fetching it from the hub failed: {reason}") from error
+    model_type = config.get("model_type")
+    if model_type != MODEL_TYPE:
+        raise ValueError(
+            f"{name_or_path} is not a GLiClass checkpoint: its config has model_type={model_type!r}, "
+            f"expected {MODEL_TYPE!r}."
+        )
+
+
+def check_loading_info(info: dict[str, Any], name_or_path: str | os.PathLike) -> None:
+    """Raise `ValueError` when the weights lack tensors of the model, hold tensors it does not
+    have, or hold tensors of other shapes: such a model would score with random parts."""
+    problems = {
+        "missing": sorted(info.get("missing_keys") or []),
+        "unexpected": sorted(info.get("unexpected_keys") or []),
+        "with another shape": sorted(str(entry) for entry in info.get("mismatched_keys") or []),
+    }
+    found = [f"{len(keys)} tensor(s) {what} (e.g. {', '.join(keys[:4])})" for what, keys in problems.items() if keys]
+    if found:
+        raise ValueError(
+            f"the weights of {name_or_path} do not match the model its config describes: {'; '.join(found)}. "
+            "Loading it would leave random parts; was it saved by a GLiClass library with these options?"
+        )
 
 
 def check_checkpoint_folder(folder: Path) -> None:

@@ -1,14 +1,30 @@
-"""Command line: `gliclass classify [--model PATH] --labels "a,b,c" TEXT...` or `--input file.jsonl`."""
+"""Command line: `gliclass classify [--model PATH] --labels "a,b,c" TEXT...` or `--input FILE.jsonl`.
+
+Every input is checked before anything is written; a mistake in the input is one line
+`gliclass: error: FILE:LINE: ...` on stderr and exit code 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tqdm import tqdm
+
+from .jsonl import STDIN, read_jsonl
+from .options import check_batch_size, check_device, check_threshold, labels_per_text, prompts_per_text
+from .prompt import check_text
+
+USAGE_ERROR = 2
+CHUNK_TEXTS = 256  # texts classified and written at a time from a file
+PREDICTION_FIELDS = ("labels", "scores")
+
+
+class InputError(ValueError):
+    """A user mistake in the command's input: reported as one `error:` line."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,25 +36,72 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument("--threshold", type=float, default=None, help="keep labels scoring at least this")
     classify.add_argument("--single-label", action="store_true", help="softmax over the labels instead of sigmoid")
     classify.add_argument("--prompt", default=None, help="task description put into the input")
-    classify.add_argument("--input", type=Path, default=None, help="JSONL file whose lines have a 'text' field")
+    classify.add_argument(
+        "--input", default=None,
+        help="JSONL file (or - for standard input) whose lines have a 'text' field; other fields are kept in the output",
+    )
     classify.add_argument("--batch-size", type=int, default=None)
     classify.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     classify.add_argument("--fast", action="store_true", help="approximate speed mode (bfloat16 autocast)")
     classify.add_argument("--windows", action="store_true", help="score long texts in overlapping windows")
     classify.add_argument("texts", nargs="*", help="texts to classify")
     args = parser.parse_args(argv)
-    if bool(args.texts) == bool(args.input):
+    if bool(args.texts) == (args.input is not None):
         parser.error("give either TEXT arguments or --input FILE, not both or neither")
-    if args.input is not None and not args.input.is_file():
-        parser.error(f"--input {args.input} does not exist")
-    return _classify(args)
+    return run_command("gliclass", lambda: _classify(args), (ValueError, OSError, TypeError))
+
+
+def run_command(
+    prog: str, command: Callable[[], int | None], errors: tuple[type[BaseException], ...] = (ValueError, OSError)
+) -> int:
+    """Run a command-line program's work: a user mistake (one of `errors`) becomes one line
+    `PROG: error: ...` on stderr and exit code 2 instead of a traceback."""
+    try:
+        return command() or 0
+    except errors as error:
+        print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from .pipeline import pipeline
+    options = _checked_options(args)
+    records = _read_records(args.input) if args.input is not None else _argument_records(args.texts)
+    fields = _prediction_fields(records)
+    from transformers.utils import logging
 
+    from .pipeline import pipeline  # the model is loaded only once the input is known to be good
+
+    logging.disable_progress_bar()
     classifier = pipeline(model=args.model, device=args.device, fast=args.fast)
-    options = dict(
+    show_progress = args.input is not None
+    with tqdm(total=len(records), desc="classifying", unit="text", file=sys.stderr, disable=not show_progress) as bar:
+        for begin in range(0, len(records), CHUNK_TEXTS):
+            chunk = records[begin : begin + CHUNK_TEXTS]
+            results = classifier([record["text"] for record in chunk], **options)
+            for record, result in zip(chunk, results):
+                print(json.dumps(_output_line(record, result, fields, args.input is None), ensure_ascii=False))
+            sys.stdout.flush()
+            bar.update(len(chunk))
+    return 0
+
+
+def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline options, checked before any model is loaded."""
+    checks = [
+        ("--labels", labels_per_text, args.labels),
+        ("--prompt", prompts_per_text, args.prompt),
+        ("--device", check_device, args.device),
+        ("--threshold", check_threshold, args.threshold),
+        ("--batch-size", check_batch_size, args.batch_size),
+    ]
+    for option, check, value in checks:
+        if value is None:
+            continue
+        try:
+            check(value, None) if check in (labels_per_text, prompts_per_text) else check(value)
+        except (TypeError, ValueError) as error:
+            raise InputError(f"{option}: {error}") from None
+    return dict(
         candidate_labels=args.labels,
         multi_label=not args.single_label,
         threshold=args.threshold,
@@ -46,33 +109,53 @@ def _classify(args: argparse.Namespace) -> int:
         windows=args.windows,
         batch_size=args.batch_size,
     )
-    if args.texts:
-        for result in classifier(list(args.texts), **options):
-            print(json.dumps(result, ensure_ascii=False))
-        return 0
-    texts = list(_read_texts(args.input))
-    chunk = 256
-    with tqdm(total=len(texts), desc="classifying", unit="text", file=sys.stderr) as progress:
-        for begin in range(0, len(texts), chunk):
-            for result in classifier(texts[begin : begin + chunk], **options):
-                print(json.dumps(result, ensure_ascii=False))
-            sys.stdout.flush()
-            progress.update(min(chunk, len(texts) - begin))
-    return 0
 
 
-def _read_texts(path: Path) -> Iterator[str]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise SystemExit(f"{path}:{number}: not valid JSON ({error.msg})") from error
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise SystemExit(f"{path}:{number}: no 'text' string field")
-            yield record["text"]
+def _argument_records(texts: Sequence[str]) -> list[dict[str, Any]]:
+    for number, text in enumerate(texts, 1):
+        try:
+            check_text(text, "the text")
+        except ValueError as error:
+            raise InputError(f"TEXT argument {number}: {error}") from None
+    return [{"text": text} for text in texts]
+
+
+def _read_records(path: str) -> list[dict[str, Any]]:
+    """Every record of the JSONL input, each checked (`FILE:LINE` in errors)."""
+    records = []
+    for where, record in read_jsonl(path, error=InputError):
+        if not isinstance(record, dict):
+            raise InputError(f"{where}: a line must be a JSON object with a 'text' field.")
+        if "text" not in record:
+            raise InputError(f"{where}: the line has no 'text' field.")
+        try:
+            check_text(record["text"], "the text")
+        except (TypeError, ValueError) as error:
+            raise InputError(f"{where}: {error}") from None
+        records.append(record)
+    if not records:
+        raise InputError(f"{'standard input' if path == STDIN else path} holds no lines to classify.")
+    return records
+
+
+def _prediction_fields(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """`labels`/`scores`, or `predicted_labels`/`predicted_scores` when the input uses those names
+    (so that no input field is overwritten)."""
+    if any(name in record for record in records for name in PREDICTION_FIELDS):
+        print("gliclass: the input has 'labels'/'scores' fields; predictions go to "
+              "'predicted_labels'/'predicted_scores'.", file=sys.stderr)
+        return ("predicted_labels", "predicted_scores")
+    return PREDICTION_FIELDS
+
+
+def _output_line(record: dict[str, Any], result: dict[str, Any], fields: tuple[str, str], bare: bool) -> dict[str, Any]:
+    if bare:  # texts from the command line: the pipeline's own result
+        return result
+    return {**record, fields[0]: result["labels"], fields[1]: result["scores"]}
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

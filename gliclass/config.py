@@ -1,4 +1,4 @@
-"""Configuration of a GLiClass uni-encoder model.
+"""Configuration of a GLiClass model (uni-encoder, bi-encoder or fused bi-encoder).
 
 Field names follow the checkpoints of the reference `gliclass` package, so a `config.json`
 written by either library is read by the other.
@@ -11,9 +11,12 @@ from typing import Any
 from transformers import AutoConfig, PretrainedConfig
 from transformers.models.auto import CONFIG_MAPPING
 
-TEXT_POOLINGS = ("first", "avg", "max", "last")
+ARCHITECTURES = ("uni-encoder", "bi-encoder", "bi-encoder-fused")
+BI_ENCODER_ARCHITECTURES = ("bi-encoder", "bi-encoder-fused")
+# `pass` keeps every token state: the text side of the `cross-attn` scorer.
+TEXT_POOLINGS = ("first", "avg", "max", "last", "pass")
 LABEL_POOLINGS = ("first", "average")
-SCORERS = ("simple", "weighted-dot", "mlp")
+SCORERS = ("simple", "weighted-dot", "mlp", "hopfield", "cross-attn")
 # Encoders whose layers this library runs one by one (partial_encoder, segment_attention).
 BERT_STYLE_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
 PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
@@ -37,12 +40,21 @@ class GLiClassConfig(PretrainedConfig):
         encoder_config: config of the transformer backbone (object or dict with `model_type`).
         encoder_model: name or path the backbone came from (stored as `encoder_model_name`;
             informational once trained).
+        label_model_config / label_model_name: the separate label encoder of the bi-encoder
+            architectures (its config, and the name or path its tokenizer comes from).
         class_token_index / text_token_index / example_token_index: token ids of
-            `<<LABEL>>`, `<<SEP>>` and `<<EXAMPLE>>`.
-        pooling_strategy: text vector from the `first`, `avg`, `max` or `last` real token.
+            `<<LABEL>>`, `<<SEP>>` and `<<EXAMPLE>>`. Checkpoints whose tokenizer has no
+            `<<EXAMPLE>>` token store an id past the vocabulary there (see `has_example_token`).
+        pooling_strategy: text vector from the `first`, `avg`, `max` or `last` real token, or
+            `pass` (all token states; only with the `cross-attn` scorer).
         class_token_pooling: label vector from the `<<LABEL>>` token (`first`) or the mean of
             its span (`average`).
-        scorer_type: `simple` (dot product), `weighted-dot` or `mlp`.
+        scorer_type: `simple` (dot product), `weighted-dot`, `mlp`, `hopfield` or `cross-attn`
+            (labels attend to the text's token states).
+        scorer_num_heads / scorer_mlp_hidden_size / scorer_attn_dropout: `cross-attn` scorer sizes.
+        architecture_type: `uni-encoder` (labels and text in one input), `bi-encoder` (text and
+            labels encoded apart, the labels by a second encoder) or `bi-encoder-fused` (the label
+            encoder's vectors replace the `<<LABEL>>` tokens of the text input).
         normalize_features: L2-normalise text and label vectors and multiply scores by a
             learned `logit_scale`.
         logit_bias_init_value: when set (not the reference layout), a learned `logit_bias` is
@@ -69,6 +81,8 @@ class GLiClassConfig(PretrainedConfig):
         self,
         encoder_config: PretrainedConfig | dict[str, Any] | None = None,
         encoder_model: str | None = None,
+        label_model_config: PretrainedConfig | dict[str, Any] | None = None,
+        label_model_name: str | None = None,
         class_token_index: int = -1,
         text_token_index: int = -1,
         example_token_index: int = -1,
@@ -79,6 +93,9 @@ class GLiClassConfig(PretrainedConfig):
         max_num_classes: int = 25,
         initializer_range: float = 0.03,
         scorer_type: str = "simple",
+        scorer_num_heads: int = 16,
+        scorer_mlp_hidden_size: int = 1024,
+        scorer_attn_dropout: float = 0.1,
         pooling_strategy: str = "first",
         class_token_pooling: str = "first",
         focal_loss_alpha: float = 0.5,
@@ -100,6 +117,10 @@ class GLiClassConfig(PretrainedConfig):
         self.encoder_config = _build_encoder_config(encoder_config, encoder_model)
         self.encoder_model_name = encoder_model or self.encoder_config.name_or_path or self.encoder_config.model_type
         text_config = self.encoder_config
+        self.label_model_name = label_model_name
+        self.label_model_config = None
+        if label_model_config is not None or (architecture_type in BI_ENCODER_ARCHITECTURES and label_model_name):
+            self.label_model_config = _build_encoder_config(label_model_config, label_model_name)
         self.hidden_size = hidden_size if hidden_size is not None else text_config.hidden_size
         self.vocab_size = vocab_size if vocab_size is not None else text_config.vocab_size
         self.class_token_index = class_token_index if class_token_index != -1 else self.vocab_size
@@ -109,6 +130,9 @@ class GLiClassConfig(PretrainedConfig):
         self.max_num_classes = max_num_classes
         self.initializer_range = initializer_range
         self.scorer_type = scorer_type
+        self.scorer_num_heads = scorer_num_heads
+        self.scorer_mlp_hidden_size = scorer_mlp_hidden_size
+        self.scorer_attn_dropout = scorer_attn_dropout
         self.pooling_strategy = pooling_strategy
         self.class_token_pooling = class_token_pooling
         self.focal_loss_alpha = focal_loss_alpha
@@ -129,7 +153,7 @@ class GLiClassConfig(PretrainedConfig):
 
     def validate_options(self) -> None:
         """Raise `ValueError` naming any option this library cannot run faithfully."""
-        _check_choice("architecture_type", self.architecture_type, ("uni-encoder",))
+        _check_choice("architecture_type", self.architecture_type, ARCHITECTURES)
         _check_choice("pooling_strategy", self.pooling_strategy, TEXT_POOLINGS)
         _check_choice("class_token_pooling", self.class_token_pooling, LABEL_POOLINGS)
         _check_choice("scorer_type", self.scorer_type, SCORERS)
@@ -144,10 +168,48 @@ class GLiClassConfig(PretrainedConfig):
             )
         if self.extract_text_features and self.pooling_strategy == "last":
             raise ValueError("extract_text_features=True with pooling_strategy='last' is not supported.")
+        if (self.scorer_type == "cross-attn") != (self.pooling_strategy == "pass"):
+            raise ValueError(
+                f"scorer_type={self.scorer_type!r} with pooling_strategy={self.pooling_strategy!r}: the "
+                "'cross-attn' scorer reads every token state and needs pooling_strategy='pass', which no other scorer reads."
+            )
+        if self.scorer_type == "cross-attn" and self.hidden_size % self.scorer_num_heads:
+            raise ValueError(f"hidden_size={self.hidden_size} is not divisible by scorer_num_heads={self.scorer_num_heads}.")
+        if self.architecture_type in BI_ENCODER_ARCHITECTURES:
+            self._validate_bi_encoder()
         num_layers = getattr(self.encoder_config, "num_hidden_layers", None)
         if num_layers is not None and not -num_layers - 1 <= self.encoder_layer_id <= num_layers:
             raise ValueError(f"encoder_layer_id={self.encoder_layer_id} is outside the encoder's {num_layers} layers.")
         self._validate_segment_isolation(num_layers)
+
+    @property
+    def is_bi_encoder(self) -> bool:
+        """True for the architectures with a separate label encoder."""
+        return self.architecture_type in BI_ENCODER_ARCHITECTURES
+
+    @property
+    def has_example_token(self) -> bool:
+        """True when `example_token_index` is a real token of the encoder's vocabulary.
+
+        Checkpoints trained without a `<<EXAMPLE>>` token store `vocab_size + 2` there (the
+        reference default); the marker text is then tokenized as plain text.
+        """
+        return 0 <= self.example_token_index < self.vocab_size
+
+    def marker_token_ids(self) -> tuple[int, ...]:
+        """Ids that start a new segment of a uni-encoder input: `<<LABEL>>`, `<<SEP>>` and `<<EXAMPLE>>` when it exists."""
+        markers = (self.class_token_index, self.text_token_index)
+        return markers + (self.example_token_index,) if self.has_example_token else markers
+
+    def _validate_bi_encoder(self) -> None:
+        if self.label_model_config is None or not self.label_model_name:
+            raise ValueError(
+                f"architecture_type={self.architecture_type!r} needs label_model_config and label_model_name (the label encoder)."
+            )
+        if self.pooling_strategy == "pass" or self.scorer_type == "cross-attn":
+            raise ValueError(f"architecture_type={self.architecture_type!r} does not support scorer_type='cross-attn'.")
+        if self.segment_isolated_layers:
+            raise ValueError(f"segment_isolated_layers works with the uni-encoder only, not {self.architecture_type!r}.")
 
     def _validate_segment_isolation(self, num_layers: int | None) -> None:
         isolated = self.segment_isolated_layers
@@ -157,6 +219,8 @@ class GLiClassConfig(PretrainedConfig):
             raise ValueError(f"segment_isolated_layers={isolated!r} must be an integer from 0 to {num_layers}.")
         if not self.prompt_first:
             raise ValueError("segment_isolated_layers needs prompt_first=True (labels before the text).")
+        if self.pooling_strategy == "pass":
+            raise ValueError("segment_isolated_layers does not work with the 'cross-attn' scorer (pooling_strategy='pass').")
         model_type = self.encoder_config.model_type
         absolute = getattr(self.encoder_config, "position_embedding_type", "absolute") == "absolute"
         if model_type not in BERT_STYLE_MODEL_TYPES or not absolute:

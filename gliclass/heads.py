@@ -1,17 +1,23 @@
 """Projectors and scorers: the small heads between pooled vectors and label logits.
 
 Module and parameter names match the reference checkpoints (`linear_1`, `proj_text`, `mlp`, ...).
+Every scorer is called as `scorer(text, labels, label_mask, text_mask)` with text `(batch, dim)`
+(or `(batch, seq, dim)` token states for `cross-attn`), labels `(batch, labels, dim)`, the real
+labels' mask `(batch, labels)` and the text tokens' mask `(batch, seq)` (only `cross-attn` reads it).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers.activations import ACT2FN
 
 from .config import GLiClassConfig
 
-MLP_SCORER_HIDDEN = 256  # fixed width of the reference's MLP scorer
+MLP_SCORER_HIDDEN = 256  # fixed width of the reference's MLP and Hopfield scorers
+HOPFIELD_BETA = 4.0  # inverse temperature of the reference's Hopfield scorer (one update step)
+Mask = torch.Tensor | None
 
 
 class FeaturesProjector(nn.Module):
@@ -29,10 +35,23 @@ class FeaturesProjector(nn.Module):
         return self.linear_2(self.dropout(self.act(self.linear_1(features))))
 
 
+class BiEncoderProjector(nn.Module):
+    """Two-layer MLP `label_encoder_dim → hidden_size → encoder_dim` from the label encoder's space (no dropout)."""
+
+    def __init__(self, config: GLiClassConfig) -> None:
+        super().__init__()
+        self.linear_1 = nn.Linear(config.label_model_config.hidden_size, config.hidden_size)
+        self.act = ACT2FN[config.projector_hidden_act]
+        self.linear_2 = nn.Linear(config.hidden_size, config.encoder_config.hidden_size)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(self.act(self.linear_1(features)))
+
+
 class DotScorer(nn.Module):
     """Score = text · label."""
 
-    def forward(self, text: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
         return torch.einsum("bd,bkd->bk", text, labels)
 
 
@@ -47,7 +66,7 @@ class WeightedDotScorer(nn.Module):
             nn.Linear(dim * 3, dim * 4), nn.Dropout(dropout), nn.ReLU(), nn.Linear(dim * 4, 1)
         )
 
-    def forward(self, text: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
         text_a, text_b = self.proj_text(text).unsqueeze(1).chunk(2, dim=-1)
         label_a, label_b = self.proj_label(labels).chunk(2, dim=-1)
         text_a = text_a.expand_as(label_a)
@@ -63,8 +82,68 @@ class MLPScorer(nn.Module):
             nn.Linear(dim * 2, hidden), nn.ReLU(), nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, 1)
         )
 
-    def forward(self, text: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
         return self.mlp(torch.cat([text.unsqueeze(1).expand_as(labels), labels], dim=-1)).squeeze(-1)
+
+
+class HopfieldScorer(nn.Module):
+    """One Hopfield update of each label towards the text, then an MLP on the label alone.
+
+    The text's value vector is added to every label, weighted by a softmax over the row's
+    labels of `beta * query(label) · key(text)`; padded labels are left out of that softmax.
+    """
+
+    def __init__(self, dim: int, hidden: int = MLP_SCORER_HIDDEN, beta: float = HOPFIELD_BETA) -> None:
+        super().__init__()
+        self.q_proj = nn.Linear(dim, dim, bias=False)
+        self.k_proj = nn.Linear(dim, dim, bias=False)
+        self.v_proj = nn.Linear(dim, dim, bias=False)
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, 1)
+        )
+        self.beta = beta
+
+    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
+        affinity = torch.einsum("bkd,bd->bk", self.q_proj(labels), self.k_proj(text)) * self.beta
+        if label_mask is not None:
+            affinity = affinity.masked_fill(~label_mask.bool(), float("-inf"))
+        weights = torch.softmax(affinity, dim=1).nan_to_num(0.0)  # a row without labels has nothing to weigh
+        updated = labels + weights.unsqueeze(-1) * self.v_proj(text).unsqueeze(1)
+        return self.mlp(updated).squeeze(-1)
+
+
+class CrossAttnScorer(nn.Module):
+    """Each label attends to the text's token states (multi-head); an MLP scores `[context, label]`."""
+
+    def __init__(self, dim: int, num_heads: int, hidden: int, attn_dropout: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.attn_dropout = attn_dropout
+        self.q_norm = nn.LayerNorm(dim)
+        self.kv_norm = nn.LayerNorm(dim)
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.score_mlp = nn.Sequential(
+            nn.Linear(dim * 2, hidden), nn.GELU(), nn.Linear(hidden, hidden // 2), nn.GELU(), nn.Linear(hidden // 2, 1)
+        )
+
+    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
+        if text.dim() != 3:
+            raise ValueError("the cross-attn scorer needs the text's token states (batch, seq, dim).")
+        batch, num_labels, dim = labels.shape
+
+        def heads(states: torch.Tensor) -> torch.Tensor:
+            return states.view(batch, -1, self.num_heads, dim // self.num_heads).transpose(1, 2)
+
+        query, key, value = heads(self.q(self.q_norm(labels))), heads(self.k(self.kv_norm(text))), heads(self.v(text))
+        keep = None if text_mask is None else text_mask.bool()[:, None, None, :]
+        dropout = self.attn_dropout if self.training else 0.0
+        context = F.scaled_dot_product_attention(query, key, value, attn_mask=keep, dropout_p=dropout)
+        context = self.norm(self.out(context.transpose(1, 2).reshape(batch, num_labels, dim)))
+        return self.score_mlp(torch.cat([context, labels], dim=-1)).squeeze(-1)
 
 
 def build_scorer(config: GLiClassConfig) -> nn.Module:
@@ -73,4 +152,28 @@ def build_scorer(config: GLiClassConfig) -> nn.Module:
         return DotScorer()
     if config.scorer_type == "weighted-dot":
         return WeightedDotScorer(config.hidden_size)
+    if config.scorer_type == "hopfield":
+        return HopfieldScorer(config.hidden_size)
+    if config.scorer_type == "cross-attn":
+        return CrossAttnScorer(
+            config.hidden_size, config.scorer_num_heads, config.scorer_mlp_hidden_size, config.scorer_attn_dropout
+        )
     return MLPScorer(config.hidden_size)
+
+
+class GLiClassCore(nn.Module):
+    """What every GLiClass core holds besides its encoders: the text and label projectors, the
+    scorer, dropout, the logit scale and the optional logit bias (reference parameter names)."""
+
+    def __init__(self, config: GLiClassConfig, encoder_model: nn.Module) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder_model = encoder_model
+        self.text_projector = FeaturesProjector(config)
+        self.classes_projector = FeaturesProjector(config)
+        self.scorer = build_scorer(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
+        self.logit_bias = None
+        if config.logit_bias_init_value is not None:
+            self.logit_bias = nn.Parameter(torch.tensor(float(config.logit_bias_init_value)))

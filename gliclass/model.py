@@ -19,9 +19,11 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from . import pooling
-from .checkpoint import check_checkpoint_folder
+from .bi_encoder import GLiClassBiEncoder
+from .bi_encoder_inputs import LABEL_TOKENIZER_DIR, load_label_tokenizer
+from .checkpoint import check_loading_info, check_model_location, check_model_type
 from .config import GLiClassConfig
-from .heads import FeaturesProjector, build_scorer
+from .heads import GLiClassCore
 from .losses import masked_cross_entropy, sigmoid_focal_loss
 from .partial_encoder import PositionReadingEncoder
 from .prompt import SPECIAL_TOKENS
@@ -45,26 +47,17 @@ class GLiClassOutput(ModelOutput):
     label_embeddings: torch.Tensor | None = None
 
 
-class GLiClassUniEncoder(nn.Module):
+class GLiClassUniEncoder(GLiClassCore):
     """Backbone plus heads; parameter names match the reference checkpoints."""
 
     def __init__(self, config: GLiClassConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.encoder_model = AutoModel.from_config(config.encoder_config)
-        self.text_projector = FeaturesProjector(config)
-        self.classes_projector = FeaturesProjector(config)
-        self.scorer = build_scorer(config)
-        self.dropout = nn.Dropout(config.dropout)
-        self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
-        self.logit_bias = None
-        if config.logit_bias_init_value is not None:
-            self.logit_bias = nn.Parameter(torch.tensor(float(config.logit_bias_init_value)))
+        super().__init__(config, AutoModel.from_config(config.encoder_config))
         self.position_reader = PositionReadingEncoder.for_encoder(self.encoder_model)
         self.segment_encoder = None
         if config.segment_isolated_layers:
-            markers = (config.class_token_index, config.text_token_index, config.example_token_index)
-            self.segment_encoder = SegmentIsolatedEncoder(self.encoder_model, config.segment_isolated_layers, markers)
+            self.segment_encoder = SegmentIsolatedEncoder(
+                self.encoder_model, config.segment_isolated_layers, config.marker_token_ids()
+            )
 
     def reads_single_positions(self) -> bool:
         """True when the heads read only a few token positions (no span or sequence averages)."""
@@ -74,11 +67,15 @@ class GLiClassUniEncoder(nn.Module):
     def features(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Raw text vectors `(batch, dim)`, label vectors `(batch, labels, dim)` and the label mask."""
+        """Raw text vectors `(batch, dim)`, label vectors `(batch, labels, dim)` and the label mask.
+
+        With `pooling_strategy='pass'` the text side is every token state `(batch, seq, dim)`;
+        `text_mask()` tells which of them the scorer reads.
+        """
         cfg = self.config
         shift = 0 if cfg.embed_class_token else 1
         label_positions, label_mask = pooling.label_token_positions(input_ids, cfg.class_token_index, shift)
-        text_mask = self._text_mask(input_ids, attention_mask)
+        text_mask = self.text_mask(input_ids, attention_mask)
 
         last_layer = cfg.encoder_layer_id in (-1, getattr(cfg.encoder_config, "num_hidden_layers", None))
         if (
@@ -94,7 +91,7 @@ class GLiClassUniEncoder(nn.Module):
             return states[:, 0], states[:, 1:], label_mask
 
         hidden = self._hidden_states(input_ids, attention_mask)
-        text = self._pool_text(hidden, text_mask, attention_mask)
+        text = hidden if cfg.pooling_strategy == "pass" else self._pool_text(hidden, text_mask, attention_mask)
         if cfg.class_token_pooling == "first":
             labels = pooling.gather_positions(hidden, label_positions)
         else:
@@ -126,9 +123,14 @@ class GLiClassUniEncoder(nn.Module):
             labels = labels / (labels.norm(p=2, dim=-1, keepdim=True) + 1e-8)
         return text, labels
 
-    def score(self, text: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
-        """Logits `(batch, labels)` of projected vectors; padded labels get a large negative logit."""
-        logits = self.scorer(text, labels)
+    def score(
+        self, text: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor, text_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits `(batch, labels)` of projected vectors; padded labels get a large negative logit.
+
+        `text_mask` `(batch, seq)` is needed with token-level text (`pooling_strategy='pass'`).
+        """
+        logits = self.scorer(text, labels, label_mask, text_mask)
         if self.config.normalize_features:
             logits = logits * self.logit_scale
         if self.logit_bias is not None:
@@ -138,7 +140,8 @@ class GLiClassUniEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> GLiClassOutput:
         text, labels, label_mask = self.features(input_ids, attention_mask)
         text, labels = self.project(text, labels)
-        logits = self.score(text, labels, label_mask)
+        text_mask = self.text_mask(input_ids, attention_mask) if self.config.pooling_strategy == "pass" else None
+        logits = self.score(text, labels, label_mask, text_mask)
         return GLiClassOutput(logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=labels)
 
     def _hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -150,7 +153,7 @@ class GLiClassUniEncoder(nn.Module):
         )
         return outputs.last_hidden_state if layer == -1 else outputs.hidden_states[layer]
 
-    def _text_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def text_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Tokens the text vector is pooled from: all real tokens, or from `<<SEP>>` on."""
         if not self.config.extract_text_features:
             return attention_mask
@@ -170,7 +173,7 @@ class GLiClassUniEncoder(nn.Module):
         return pooled.clamp(min=0)
 
 
-def _init_heads(core: GLiClassUniEncoder) -> None:
+def _init_heads(core: GLiClassCore) -> None:
     """Variance-preserving init of the heads, so a new model does not start at the all-zero saddle.
 
     With tiny weights both sides of the dot product vanish and so do their gradients; here the
@@ -178,14 +181,18 @@ def _init_heads(core: GLiClassUniEncoder) -> None:
     a text·label dot product starts with a standard deviation near 1.
     """
     dim = core.config.encoder_config.hidden_size
-    for head in (core.text_projector, core.classes_projector, core.scorer):
+    heads = [core.text_projector, core.classes_projector, core.scorer]
+    if isinstance(core, GLiClassBiEncoder):
+        heads.append(core.biencoder_projector)
+    for head in heads:
         for layer in head.modules():
             if isinstance(layer, nn.Linear):
                 std = layer.in_features**-0.5
                 if head is not core.scorer and layer is head.linear_2:
                     std *= dim**-0.25
                 init.normal_(layer.weight, mean=0.0, std=std)
-                init.zeros_(layer.bias)
+                if layer.bias is not None:
+                    init.zeros_(layer.bias)
 
 
 def _start_as_embedder(core: GLiClassUniEncoder, tokenizer: PreTrainedTokenizerBase) -> None:
@@ -216,16 +223,22 @@ def _start_as_embedder(core: GLiClassUniEncoder, tokenizer: PreTrainedTokenizerB
         if start_id is None:
             raise ValueError("start_as_embedder needs a tokenizer with a [CLS] or <s> token to copy.")
         embeddings = core.encoder_model.get_input_embeddings().weight
-        for token_id in (cfg.class_token_index, cfg.text_token_index, cfg.example_token_index):
+        for token_id in cfg.marker_token_ids():
             embeddings[token_id] = embeddings[start_id]
 
 
 class GLiClassModel(PreTrainedModel):
-    """GLiClass uni-encoder classifier: scores any set of candidate labels in one forward pass.
+    """GLiClass classifier: scores any set of candidate labels for a text.
 
-    Load a trained model with `GLiClassModel.from_pretrained(path_or_id)` (its tokenizer comes
-    along as `model.tokenizer`), or start a new one from any encoder with
-    `GLiClassModel.from_backbone(name_or_path, **config_options)`.
+    `config.architecture_type` picks the core (`model.model`): the uni-encoder (labels and text
+    in one encoder pass) or a bi-encoder (a separate label encoder; `bi-encoder-fused` feeds its
+    vectors into the text encoder). Load a trained model with
+    `GLiClassModel.from_pretrained(path_or_id)` (its tokenizer comes along as `model.tokenizer`,
+    a bi-encoder's label tokenizer as `model.label_tokenizer`), or start a new uni-encoder from
+    any encoder with `GLiClassModel.from_backbone(name_or_path, **config_options)`.
+
+    Bi-encoders also score in steps, so label vectors can be computed once and reused:
+    `get_label_features` → `get_text_features` (or `get_fused_features`) → `score`.
     """
 
     config_class = GLiClassConfig
@@ -235,13 +248,14 @@ class GLiClassModel(PreTrainedModel):
 
     def __init__(self, config: GLiClassConfig) -> None:
         super().__init__(config)
-        self.model = GLiClassUniEncoder(config)
+        self.model = GLiClassBiEncoder(config) if config.is_bi_encoder else GLiClassUniEncoder(config)
         self.tokenizer: PreTrainedTokenizerBase | None = None
+        self.label_tokenizer: PreTrainedTokenizerBase | None = None
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
-        if isinstance(module, GLiClassUniEncoder):
+        if isinstance(module, GLiClassCore):
             _init_heads(module)
             init.constant_(module.logit_scale, float(self.config.logit_scale_init_value))
             if module.logit_bias is not None:
@@ -263,20 +277,64 @@ class GLiClassModel(PreTrainedModel):
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
+        class_input_ids: torch.Tensor | None = None,
+        class_attention_mask: torch.Tensor | None = None,
+        labels_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> GLiClassOutput:
-        """Score every `<<LABEL>>` of each row.
+        """Score every label of each row.
 
+        Uni-encoder: the labels are the `<<LABEL>>` tokens of `input_ids`. Bi-encoders: the labels
+        are `class_input_ids`/`class_attention_mask` `(batch, labels, seq)` (label tokenizer),
+        `labels_mask` `(batch, labels)` marking the real ones; see `gliclass.bi_encoder_inputs`.
         `labels`, when given, is `(batch, labels)` with 1 for true labels (soft values allowed);
         the loss follows `config.problem_type`.
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        output = self.model(input_ids, attention_mask)
+        if self.config.is_bi_encoder:
+            if class_input_ids is None or class_attention_mask is None:
+                raise ValueError(f"a {self.config.architecture_type} model needs class_input_ids and class_attention_mask.")
+            logits, label_mask, text, label_vectors = self.model(
+                input_ids, attention_mask, class_input_ids, class_attention_mask, labels_mask
+            )
+            output = GLiClassOutput(logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=label_vectors)
+        else:
+            output = self.model(input_ids, attention_mask)
         if labels is not None:
             output.loss = self.loss(output.logits, labels, output.label_mask)
         return output
+
+    def get_label_features(
+        self,
+        class_input_ids: torch.Tensor,
+        class_attention_mask: torch.Tensor,
+        class_pooling_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Bi-encoders: projected label vectors `(labels, dim)`, one per row of label tokens `(labels, seq)`,
+        pooled over `class_pooling_mask` (default: the real tokens; see `gliclass.bi_encoder`)."""
+        return self._bi_encoder().label_features(class_input_ids, class_attention_mask, class_pooling_mask)
+
+    def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """`bi-encoder`: projected text vectors `(batch, dim)` of text rows (no labels in them)."""
+        return self._bi_encoder().text_features(input_ids, attention_mask)
+
+    def get_fused_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, label_features: torch.Tensor, labels_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`bi-encoder-fused`: text vectors `(batch, dim)` and label vectors `(batch, labels, dim)` of rows
+        whose `<<LABEL>>` tokens take `label_features` `(batch, labels, dim)` (from `get_label_features`)."""
+        return self._bi_encoder().fused_features(input_ids, attention_mask, label_features, labels_mask)
+
+    def score(self, text_features: torch.Tensor, label_features: torch.Tensor, labels_mask: torch.Tensor) -> torch.Tensor:
+        """Bi-encoders: logits `(batch, labels)` of text `(batch, dim)` and label `(batch, labels, dim)` vectors."""
+        return self._bi_encoder().score(text_features, label_features, labels_mask)
+
+    def _bi_encoder(self) -> GLiClassBiEncoder:
+        if not isinstance(self.model, GLiClassBiEncoder):
+            raise ValueError(f"this is a {self.config.architecture_type} model; label and text features are bi-encoder methods.")
+        return self.model
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
         """Training loss for `(batch, labels)` logits and targets."""
@@ -333,22 +391,32 @@ class GLiClassModel(PreTrainedModel):
         """Load a GLiClass checkpoint (ours or the reference package's) and its tokenizer.
 
         Only safetensors weights are read, in float32 unless `dtype=` says otherwise. A local
-        folder is checked first: a missing config, missing or truncated weights give a clear
+        folder is checked first: a missing folder or config, another `model_type`, missing or
+        truncated weights, and weights lacking any tensor of the model (random heads) give a clear
         error instead of a half-loaded model.
         """
-        if Path(name_or_path).is_dir():
-            check_checkpoint_folder(Path(name_or_path))
+        check_model_location(name_or_path)
+        if not isinstance(kwargs.get("config"), GLiClassConfig):
+            check_model_type(name_or_path, kwargs)
         kwargs["use_safetensors"] = True
         kwargs.setdefault("dtype", torch.float32)  # fp16 checkpoints are upcast; pass dtype= to keep them
-        model = super().from_pretrained(name_or_path, *args, **kwargs)
+        report_wanted = kwargs.pop("output_loading_info", False)
+        model, loading_info = super().from_pretrained(name_or_path, *args, output_loading_info=True, **kwargs)
+        check_loading_info(loading_info, name_or_path)
         try:
             model.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
         except (OSError, ValueError):
             model.tokenizer = None
-        return model
+        if model.config.is_bi_encoder:
+            folder = Path(name_or_path).expanduser()
+            model.label_tokenizer = load_label_tokenizer(model.config, folder if folder.is_dir() else None)
+        return (model, loading_info) if report_wanted else model
 
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:
-        """Save config, safetensors weights and, when the model has one, its tokenizer."""
+        """Save config, safetensors weights and the tokenizers the model has (a bi-encoder's label
+        tokenizer in the `label_tokenizer/` subfolder)."""
         super().save_pretrained(save_directory, *args, **kwargs)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(save_directory)
+        if self.label_tokenizer is not None:
+            self.label_tokenizer.save_pretrained(Path(save_directory) / LABEL_TOKENIZER_DIR)

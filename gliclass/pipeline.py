@@ -1,26 +1,42 @@
-"""The `zero-shot-multilabel` pipeline.
+"""The `zero-shot-multilabel` pipeline (transformers' `Pipeline` contract).
 
-Fast path by default (exact scores): one fast-tokenizer call for the whole input, rows sorted by length so
-batches carry little padding, `torch.inference_mode`, CUDA when present, and (for BERT-style
+Fast path by default (exact scores): one fast-tokenizer call for a whole list of texts, rows sorted by
+length so batches carry little padding, no autograd, CUDA when present, and (for BERT-style
 backbones with `first` pooling) the last encoder layer computed only where the heads read.
+Streams (generators, `KeyDataset`) are encoded in chunks of texts, yielding one result per text.
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import Pipeline, PreTrainedTokenizerBase
 
+from .bi_encoder_inputs import BiEncoderBatch, BiEncoderInputBuilder, load_label_tokenizer
 from .model import GLiClassModel
-from .prompt import EncodedRow, PromptEncoder, check_labels, check_text, format_examples, label_with_description
+from .options import (
+    AGGREGATIONS,
+    POSTPROCESS_OPTIONS,
+    PREPROCESS_OPTIONS,
+    check_batch_size,
+    check_device,
+    check_flag,
+    check_threshold,
+    is_per_text,
+    labels_per_text,
+    prompts_per_text,
+)
+from .prompt import EncodedRow, PromptEncoder, check_text, format_examples, label_with_description
 
 TASK = "zero-shot-multilabel"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"  # shipped with the package; see its README.md
-AGGREGATIONS = ("max", "mean")
+STREAM_CHUNK_TEXTS = 256  # texts encoded together when the input is a stream
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -47,9 +63,17 @@ def backbone_max_length(model: GLiClassModel, tokenizer: PreTrainedTokenizerBase
 class ZeroShotMultilabelPipeline(Pipeline):
     """Zero-shot classification with a GLiClass model: all candidate labels in one pass.
 
+    Follows the transformers pipeline contract: keyword arguments given at construction
+    (`candidate_labels`, `threshold`, `multi_label`, `prompt`, `examples`, `windows`,
+    `aggregation`, `batch_size`) are the defaults of every call; a string gives one result, a
+    list a list, and a generator or `KeyDataset` streams one result per text.
+
     Args (construction):
         model: a [`GLiClassModel`] (keeps its tokenizer) or, through `gliclass.pipeline`, a path/hub id.
         tokenizer: overrides the model's tokenizer.
+        device: `"cpu"`, `"cuda"`, `"cuda:1"`, an index or a `torch.device` (None: CUDA when available).
+        dtype: `"auto"` keeps the checkpoint's dtype on accelerators and runs float32 on CPU;
+            a `torch.dtype` (or its name) is used as given; None leaves the model as it is.
         max_length: longest encoder input; defaults to the backbone's limit and may not exceed it.
         fast: opt-in approximate speed mode: bfloat16 autocast (CPU with AVX512-BF16/AMX, or GPU);
             scores move by about 1e-2, the top label rarely. The model itself is not changed.
@@ -66,6 +90,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
         self,
         model: GLiClassModel,
         tokenizer: PreTrainedTokenizerBase | None = None,
+        device: int | str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
         max_length: int | None = None,
         fast: bool = False,
         min_text_tokens: int = 32,
@@ -77,100 +103,175 @@ class ZeroShotMultilabelPipeline(Pipeline):
         tokenizer = tokenizer or model.tokenizer
         if tokenizer is None:
             raise ValueError("this model has no tokenizer; pass tokenizer= (the one saved with the model).")
-        super().__init__(model=model, tokenizer=tokenizer, **kwargs)
+        check_device(device)
+        if kwargs.get("batch_size") is not None:
+            check_batch_size(kwargs["batch_size"])
+        if not isinstance(fast, bool):
+            raise TypeError(f"fast must be True or False, got {fast!r}.")
+        super().__init__(model=model, tokenizer=tokenizer, device=device, **kwargs)
         self.model.eval()
+        set_dtype(self.model, dtype, self.device)
+        if self._batch_size is None:
+            self._batch_size = default_batch_size(self.device)
         self.fast = fast
         if fast:
             _check_fast_mode(self.device)
         limit = backbone_max_length(self.model, tokenizer)
         if max_length is not None and not 8 <= max_length <= limit:
             raise ValueError(f"max_length={max_length} must be between 8 and the backbone's limit {limit}.")
-        self.encoder = PromptEncoder(
-            tokenizer,
-            prompt_first=self.model.config.prompt_first,
-            max_length=max_length or limit,
-            min_text_tokens=min_text_tokens,
-            window_overlap=window_overlap,
-        )
+        if self.model.config.is_bi_encoder:
+            self.label_tokenizer = self.model.label_tokenizer or load_label_tokenizer(
+                self.model.config, self.model.name_or_path or None
+            )
+            self.encoder = BiEncoderInputBuilder(
+                self.model.config,
+                tokenizer,
+                self.label_tokenizer,
+                max_length=max_length or limit,
+                min_text_tokens=min_text_tokens,
+                window_overlap=window_overlap,
+            )
+        else:
+            self.encoder = PromptEncoder(
+                tokenizer,
+                prompt_first=self.model.config.prompt_first,
+                max_length=max_length or limit,
+                min_text_tokens=min_text_tokens,
+                window_overlap=window_overlap,
+            )
 
     def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:
-        return {}, {}, {}
+        """Check the call options and route them to preprocess / forward / postprocess."""
+        unknown = sorted(set(kwargs) - set(PREPROCESS_OPTIONS) - set(POSTPROCESS_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"unknown option(s) {', '.join(map(repr, unknown))}; the options are "
+                f"{', '.join(PREPROCESS_OPTIONS + POSTPROCESS_OPTIONS)} and batch_size."
+            )
+        given = {name: value for name, value in kwargs.items() if value is not None}
+        if "candidate_labels" in given:
+            labels_per_text(given["candidate_labels"], None)
+        if "prompt" in given:
+            prompts_per_text(given["prompt"], None)
+        if "examples" in given:
+            format_examples(given["examples"])
+        for flag in ("windows", "multi_label"):
+            if flag in given:
+                given[flag] = check_flag(flag, given[flag])
+        if "threshold" in given:
+            given["threshold"] = check_threshold(given["threshold"])
+        if "aggregation" in given and given["aggregation"] not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {given['aggregation']!r}.")
+        preprocess = {name: value for name, value in given.items() if name in PREPROCESS_OPTIONS}
+        postprocess = {name: value for name, value in given.items() if name in POSTPROCESS_OPTIONS}
+        return preprocess, {}, postprocess
 
-    def __call__(
-        self,
-        inputs: str | Sequence[str],
-        candidate_labels: str | Sequence[str] | Sequence[Sequence[str]] | None = None,
-        multi_label: bool = True,
-        threshold: float | None = None,
-        prompt: str | Sequence[str] | None = None,
-        examples: Sequence[dict[str, Any]] | None = None,
-        batch_size: int | None = None,
-        windows: bool = False,
-        aggregation: str = "max",
-    ) -> dict[str, Any] | list[dict[str, Any]]:
-        """Classify one text (returns a dict) or a list of texts (returns a list of dicts).
+    def __call__(self, inputs: str | Sequence[str] | Iterable[str], **kwargs: Any) -> Any:
+        """Classify one text (returns a dict), a list of texts (a list of dicts), or stream a
+        generator / `KeyDataset` of texts (yields one dict per text).
 
-        Each result is `{"sequence", "labels", "scores"}` sorted by score. `multi_label=True`
-        gives independent sigmoid scores, `False` a softmax over the candidates. `threshold` keeps
-        labels scoring at or above it. `candidate_labels` may also be one list per text. `prompt`
-        (a task description, or one per text) and few-shot `examples` (`[{"text", "labels"}]`) go
-        into the input. `windows=True` scores long texts in overlapping windows, combined by
-        `aggregation` (`max` or `mean` of the logits) instead of truncating them.
+        Each result is `{"sequence", "labels", "scores"}` sorted by score. Options (each defaults
+        to the value given at construction):
+
+        - `candidate_labels`: list of strings, one comma-separated string, `{label: description}`,
+          or one such set per text (lists of texts only);
+        - `multi_label` (True): independent sigmoid scores; False: a softmax over the candidates;
+        - `threshold`: keep labels scoring at or above it;
+        - `prompt`: a task description (or one per text) put into the input;
+        - `examples`: few-shot examples `[{"text", "labels"}]` put into the input;
+        - `windows` (False): score long texts in overlapping windows combined by `aggregation`
+          (`max` or `mean` of the logits) instead of cutting them;
+        - `batch_size`: encoder rows per forward pass.
         """
-        single = isinstance(inputs, str)
-        texts = [inputs] if single else inputs
-        if candidate_labels is None:
-            raise ValueError("candidate_labels is required.")
-        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1):
-            raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}.")
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}.")
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        prepared = self.preprocess(texts, candidate_labels, prompt, examples, windows)
-        logits = self._forward_rows(prepared["rows"], batch_size or self._batch_size or default_batch_size(self.device))
-        results = self.postprocess(
-            {**prepared, "logits": logits}, multi_label=multi_label, threshold=threshold, aggregation=aggregation
-        )
-        return results[0] if single else results
+        if "batch_size" in kwargs and kwargs["batch_size"] is not None:
+            check_batch_size(kwargs["batch_size"])
+        if isinstance(inputs, str):
+            return super().__call__([inputs], **kwargs)[0]
+        if isinstance(inputs, tuple):
+            inputs = list(inputs)
+        if isinstance(inputs, list) and not inputs:
+            raise ValueError("inputs is an empty list; give at least one text.")
+        return super().__call__(inputs, **kwargs)
+
+    def get_iterator(
+        self,
+        inputs: Iterable[str],
+        num_workers: int,
+        batch_size: int,
+        preprocess_params: dict,
+        forward_params: dict,
+        postprocess_params: dict,
+    ) -> Iterator[dict[str, Any]]:
+        """Results one text at a time: a list is encoded in one go, a stream in chunks of texts."""
+        if "candidate_labels" not in preprocess_params:
+            raise ValueError("candidate_labels is required (at the call or at construction).")
+        return self._results(inputs, batch_size, preprocess_params, postprocess_params)
+
+    def _results(
+        self, inputs: Iterable[str], batch_size: int, preprocess_params: dict, postprocess_params: dict
+    ) -> Iterator[dict[str, Any]]:
+        if isinstance(inputs, list):
+            texts = [check_text(text, f"text {index}") for index, text in enumerate(inputs)]
+            chunks: Iterable[list[str]] = [texts]
+        else:
+            for name in ("candidate_labels", "prompt"):
+                if is_per_text(name, preprocess_params.get(name)):
+                    raise ValueError(f"one {name} entry per text needs a list of texts, not a stream.")
+            chunks = _checked_chunks(_iterate(inputs), max(STREAM_CHUNK_TEXTS, batch_size))
+        cuts = TruncationReport(self.encoder.max_length)
+        for chunk in chunks:
+            model_inputs = self.preprocess(chunk, **preprocess_params)
+            cuts.add(model_inputs["rows"], len(chunk))
+            model_outputs = self.forward(model_inputs, batch_size=batch_size)
+            yield from self.postprocess(model_outputs, **postprocess_params)
+        cuts.warn()
 
     def preprocess(
         self,
-        texts: Sequence[str],
-        candidate_labels: Any,
+        inputs: str | Sequence[str],
+        candidate_labels: Any = None,
         prompt: str | Sequence[str] | None = None,
         examples: Sequence[dict[str, Any]] | None = None,
         windows: bool = False,
     ) -> dict[str, Any]:
         """Validate the inputs and build the encoder rows."""
+        texts = [inputs] if isinstance(inputs, str) else inputs
         if not isinstance(texts, (list, tuple)):
             raise TypeError(f"inputs must be a string or a list of strings, got {type(texts).__name__}.")
         if not texts:
-            raise ValueError("inputs is an empty list.")
+            raise ValueError("inputs is an empty list; give at least one text.")
         texts = [check_text(text, f"text {index}") for index, text in enumerate(texts)]
-        labels = _labels_per_text(candidate_labels, len(texts))
-        prompts = _prompts_per_text(prompt, len(texts))
+        labels = labels_per_text(candidate_labels, len(texts))
+        prompts = prompts_per_text(prompt, len(texts))
         example_string = format_examples(examples)
         shown = [[label_with_description(label, descriptions) for label in names] for names, descriptions in labels]
         names = [names for names, _ in labels]
+        if isinstance(self.encoder, BiEncoderInputBuilder):
+            batch = self.encoder.build(texts, shown, prompts, [example_string] * len(texts), windows=windows)
+            return {"texts": texts, "labels": names, "rows": batch.rows, "bi_encoder_batch": batch}
         rows = self.encoder.encode(texts, shown, prompts, [example_string] * len(texts), windows=windows)
         return {"texts": texts, "labels": names, "rows": rows}
 
-    def _forward(self, model_inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Logits `(rows, labels)` for one padded batch."""
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
-            return self.model(**model_inputs).logits.float().cpu()
+    def _forward(self, model_inputs: dict[str, Any], batch_size: int | None = None) -> dict[str, Any]:
+        """Logits of every encoder row, batched by similar length."""
+        rows = model_inputs["rows"]
+        batch_size = batch_size or self._batch_size
+        if "bi_encoder_batch" in model_inputs:
+            logits = self._forward_bi_encoder(model_inputs["bi_encoder_batch"], batch_size)
+        elif self.model.model.labels_are_independent():
+            logits = self._forward_segments(rows, batch_size)
+        else:
+            logits = [torch.empty(0)] * len(rows)
+            for batch, tensors in self._batches([row.input_ids for row in rows], batch_size):
+                with self._precision():
+                    batch_logits = self.model(**tensors).logits.float().cpu()
+                for slot, index in enumerate(batch):
+                    logits[index] = batch_logits[slot, : rows[index].label_end - rows[index].label_start]
+        return {**model_inputs, "logits": logits}
 
-    def _forward_rows(self, rows: list[EncodedRow], batch_size: int) -> list[torch.Tensor]:
-        """Logits of every row, batched by similar length."""
-        if self.model.model.labels_are_independent():
-            return self._forward_segments(rows, batch_size)
-        logits: list[torch.Tensor] = [torch.empty(0)] * len(rows)
-        for batch, model_inputs in self._batches([row.input_ids for row in rows], batch_size):
-            batch_logits = self._forward(model_inputs)
-            for slot, index in enumerate(batch):
-                logits[index] = batch_logits[slot, : rows[index].label_end - rows[index].label_start]
-        return logits
+    def _precision(self) -> torch.autocast:
+        """bfloat16 autocast in fast mode; otherwise the model's own dtype."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast)
 
     def _forward_segments(self, rows: list[EncodedRow], batch_size: int) -> list[torch.Tensor]:
         """Same logits for models whose labels and text are encoded apart: each distinct label
@@ -183,26 +284,61 @@ class ZeroShotMultilabelPipeline(Pipeline):
         text_vectors = dict(zip(text_pieces, self._segment_vectors(text_pieces, batch_size, labels=False)))
         core = self.model.model
         logits = []
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
+        with self._precision():
             for labels, text in pieces:
                 vectors = torch.stack([label_vectors[label] for label in labels]).unsqueeze(0)
                 mask = torch.ones(1, len(labels), dtype=torch.bool, device=vectors.device)
                 logits.append(core.score(text_vectors[text].unsqueeze(0), vectors, mask)[0].float().cpu())
         return logits
 
+    def _forward_bi_encoder(self, batch: BiEncoderBatch, batch_size: int) -> list[torch.Tensor]:
+        """Logits of bi-encoder rows: each distinct label is encoded once, then each text row."""
+        model = self.model
+        label_pad_id = self.label_tokenizer.pad_token_id if self.label_tokenizer.pad_token_id is not None else 0
+        order = sorted(range(len(batch.labels)), key=lambda index: batch.labels[index].pooled_length)
+        vectors: list[torch.Tensor] = [torch.empty(0)] * len(batch.labels)
+        for begin in range(0, len(order), batch_size):
+            chunk = order[begin : begin + batch_size]
+            tensors = {name: value.to(self.device) for name, value in batch.label_inputs(chunk, label_pad_id).items()}
+            with self._precision():
+                features = model.get_label_features(**tensors)
+            for slot, index in enumerate(chunk):
+                vectors[index] = features[slot]
+        fused = model.config.architecture_type == "bi-encoder-fused"
+        logits: list[torch.Tensor] = [torch.empty(0)] * len(batch.rows)
+        for rows, tensors in self._batches([row.input_ids for row in batch.rows], batch_size):
+            row_labels = [batch.row_labels[index] for index in rows]
+            width, dim = max(map(len, row_labels)), vectors[0].shape[-1]
+            labels = torch.zeros(len(rows), width, dim, dtype=vectors[0].dtype, device=self.device)
+            mask = torch.zeros(labels.shape[:2], dtype=torch.bool, device=self.device)
+            for slot, indices in enumerate(row_labels):
+                labels[slot, : len(indices)] = torch.stack([vectors[index] for index in indices])
+                mask[slot, : len(indices)] = True
+            with self._precision():
+                if fused:
+                    text, labels = model.get_fused_features(tensors["input_ids"], tensors["attention_mask"], labels, mask)
+                else:
+                    text = model.get_text_features(tensors["input_ids"], tensors["attention_mask"])
+                batch_logits = model.score(text, labels, mask).float().cpu()
+            for slot, index in enumerate(rows):
+                logits[index] = batch_logits[slot, : len(row_labels[slot])]
+        return logits
+
     def _segment_vectors(self, segments: list[tuple[int, ...]], batch_size: int, labels: bool) -> list[torch.Tensor]:
         """Projected vectors of one-segment rows (`<<LABEL>> label` or `<<SEP>> text [SEP]`)."""
         core = self.model.model
         vectors: list[torch.Tensor] = [torch.empty(0)] * len(segments)
-        for batch, model_inputs in self._batches(segments, batch_size):
-            with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
-                text, label, _ = core.features(model_inputs["input_ids"], model_inputs["attention_mask"])
+        for batch, tensors in self._batches(segments, batch_size):
+            with self._precision():
+                text, label, _ = core.features(tensors["input_ids"], tensors["attention_mask"])
                 text, label = core.project(text, label)
             for slot, index in enumerate(batch):
                 vectors[index] = label[slot, 0] if labels else text[slot]
         return vectors
 
-    def _batches(self, sequences: Sequence[Sequence[int]], batch_size: int):
+    def _batches(
+        self, sequences: Sequence[Sequence[int]], batch_size: int
+    ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
         """`(indices, padded model inputs)` over `sequences`, batched by similar length."""
         order = sorted(range(len(sequences)), key=lambda index: len(sequences[index]))
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -218,7 +354,11 @@ class ZeroShotMultilabelPipeline(Pipeline):
             yield batch, {"input_ids": input_ids.to(self.device), "attention_mask": attention_mask.to(self.device)}
 
     def postprocess(
-        self, model_outputs: dict[str, Any], multi_label: bool = True, threshold: float | None = None, aggregation: str = "max"
+        self,
+        model_outputs: dict[str, Any],
+        multi_label: bool = True,
+        threshold: float | None = None,
+        aggregation: str = "max",
     ) -> list[dict[str, Any]]:
         """Combine windows and label groups per text, then score, filter and sort."""
         texts, labels = model_outputs["texts"], model_outputs["labels"]
@@ -235,6 +375,34 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 ranked = [pair for pair in ranked if pair[1] >= threshold]
             results.append({"sequence": text, "labels": [p[0] for p in ranked], "scores": [p[1] for p in ranked]})
         return results
+
+
+class TruncationReport:
+    """Counts the texts that were cut to fit the encoder during one call, and warns once."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+        self.texts = 0
+        self.cut: list[int] = []  # tokens dropped, per cut text
+
+    def add(self, rows: Sequence[EncodedRow], texts: int) -> None:
+        """Record one chunk's rows (`texts` texts, numbered from 0 within the chunk)."""
+        dropped: dict[int, int] = {}
+        for row in rows:
+            if row.cut_tokens:
+                dropped[row.text_index] = max(dropped.get(row.text_index, 0), row.cut_tokens)
+        self.cut.extend(dropped.values())
+        self.texts += texts
+
+    def warn(self) -> None:
+        if self.cut:
+            warnings.warn(
+                f"{len(self.cut)} of {self.texts} texts did not fit in {self.max_length} tokens with their labels "
+                f"and were cut: up to {max(self.cut)} tokens dropped ({sum(self.cut) / len(self.cut):.0f} on "
+                "average). Pass windows=True to score whole texts in overlapping windows.",
+                UserWarning,
+                stacklevel=4,
+            )
 
 
 def score_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> torch.Tensor:
@@ -260,36 +428,37 @@ def _aggregate(window_logits: list[torch.Tensor], aggregation: str) -> torch.Ten
     return stacked.amax(0) if aggregation == "max" else stacked.mean(0)
 
 
-def _labels_per_text(candidate_labels: Any, count: int) -> list[tuple[list[str], dict[str, str]]]:
-    """Label names and descriptions for each text (one shared set, or one per text)."""
-    if isinstance(candidate_labels, (list, tuple)) and candidate_labels and all(
-        isinstance(item, (list, tuple, dict)) for item in candidate_labels
-    ):
-        if len(candidate_labels) != count:
-            raise ValueError(f"got {len(candidate_labels)} label lists for {count} texts.")
-        return [_names_and_descriptions(item) for item in candidate_labels]
-    return [_names_and_descriptions(candidate_labels)] * count
+def _iterate(inputs: Iterable[str]) -> Iterator[str]:
+    """Texts of a stream; a map-style dataset (`KeyDataset`) is read by index."""
+    if hasattr(inputs, "__len__") and hasattr(inputs, "__getitem__") and not hasattr(inputs, "__iter__"):
+        return (inputs[index] for index in range(len(inputs)))
+    try:
+        return iter(inputs)
+    except TypeError as error:
+        raise TypeError(f"inputs must be a string, a list of strings or a stream of them, got {type(inputs).__name__}.") from error
 
 
-def _names_and_descriptions(candidate_labels: Any) -> tuple[list[str], dict[str, str]]:
-    if not isinstance(candidate_labels, dict):
-        return check_labels(candidate_labels), {}
-    names = check_labels(list(candidate_labels))
-    descriptions = {}
-    for name, description in candidate_labels.items():
-        if description is not None:
-            descriptions[name] = check_text(description, f"description of label {name!r}")
-    return names, descriptions
+def _checked_chunks(texts: Iterator[str], size: int) -> Iterator[list[str]]:
+    """Chunks of `size` texts, each text checked and named by its position in the whole stream."""
+    counter = itertools.count()
+    while chunk := [check_text(text, f"text {next(counter)}") for text in itertools.islice(texts, size)]:
+        yield chunk
 
 
-def _prompts_per_text(prompt: str | Sequence[str] | None, count: int) -> list[str]:
-    if prompt is None:
-        return [""] * count
-    if isinstance(prompt, str):
-        return [prompt] * count
-    if not isinstance(prompt, (list, tuple)) or len(prompt) != count or not all(isinstance(p, str) for p in prompt):
-        raise TypeError("prompt must be a string or one string per text.")
-    return list(prompt)
+def set_dtype(model: GLiClassModel, dtype: str | torch.dtype | None, device: torch.device) -> None:
+    """Put `model` in `dtype`: `"auto"` runs float32 on CPU (half precision is slow and lossy there)
+    and keeps the checkpoint's dtype elsewhere; None leaves the model alone."""
+    if dtype is None:
+        return
+    if dtype == "auto":
+        if device.type == "cpu" and model.dtype in HALF_DTYPES:
+            model.float()
+        return
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None) if dtype in ("float32", "float16", "bfloat16", "float64") else None
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be 'auto', a floating torch.dtype or its name, got {dtype!r}.")
+    model.to(dtype)
 
 
 def _check_fast_mode(device: torch.device) -> None:
@@ -310,6 +479,7 @@ def pipeline(
     model: str | Path | GLiClassModel | None = None,
     tokenizer: PreTrainedTokenizerBase | None = None,
     device: int | str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
     **kwargs: Any,
 ) -> ZeroShotMultilabelPipeline:
     """Build the `zero-shot-multilabel` pipeline from a path, a hub id or a model object.
@@ -317,17 +487,21 @@ def pipeline(
     Same as `transformers.pipeline("zero-shot-multilabel", ...)` once `gliclass` is imported.
     Without `model`, the default model shipped inside the package is used (offline; see
     `gliclass/default_model/README.md`). `device` follows transformers (None: CUDA when available,
-    else CPU).
+    else CPU). `dtype`: None loads float32; `"auto"` and torch dtypes as in the pipeline class.
+    Other keyword arguments are the pipeline's options and the defaults of every call.
     """
     if task != TASK:
         raise ValueError(f"gliclass.pipeline only provides the {TASK!r} task, got {task!r}.")
+    check_device(device)
     if model is None:
         if not (DEFAULT_MODEL_DIR / "config.json").is_file():
-            raise ValueError(
+            raise OSError(
                 f"no model given and the default model is missing from this installation ({DEFAULT_MODEL_DIR}); "
                 "pass model= (a GLiClass folder, hub id or GLiClassModel)."
             )
         model = DEFAULT_MODEL_DIR
     if isinstance(model, (str, Path)):
-        model = GLiClassModel.from_pretrained(model)
-    return ZeroShotMultilabelPipeline(model=model, tokenizer=tokenizer, device=device, task=TASK, **kwargs)
+        model = GLiClassModel.from_pretrained(model, dtype=dtype or torch.float32)
+    elif not isinstance(model, GLiClassModel):
+        raise TypeError(f"model must be a path, a hub id or a GLiClassModel, got {type(model).__name__}.")
+    return ZeroShotMultilabelPipeline(model=model, tokenizer=tokenizer, device=device, dtype=dtype, task=TASK, **kwargs)

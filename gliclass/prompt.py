@@ -7,6 +7,10 @@ nothing has to be cut:
     text first:    {text}<<LABEL>>l1<<LABEL>>l2<<SEP>>{prompt}{examples}
     examples:      <<EXAMPLE>>{text} \\nLabels:\\n {l1, l2}...<<SEP>>
 
+`<<LABEL>>` and `<<SEP>>` must be tokens of the tokenizer. `<<EXAMPLE>>` need not be: checkpoints
+trained without it get the same string, whose marker is then split as plain text (as the
+reference package does).
+
 Nothing the user gave is dropped silently: when a row is too long the text is cut (or split
 into overlapping windows), never the labels; when the labels alone leave too little room they
 are split into groups scored in separate rows.
@@ -14,6 +18,7 @@ are split into groups scored in separate rows.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,17 +29,25 @@ LABEL_TOKEN = "<<LABEL>>"
 SEP_TOKEN = "<<SEP>>"
 EXAMPLE_TOKEN = "<<EXAMPLE>>"
 SPECIAL_TOKENS = (LABEL_TOKEN, SEP_TOKEN, EXAMPLE_TOKEN)
+REQUIRED_TOKENS = (LABEL_TOKEN, SEP_TOKEN)  # the tokens a uni-encoder's tokenizer must have
+# Unicode categories that render as nothing: controls, format characters (zero-width space,
+# joiners, BOM), separators, surrogates.
+INVISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Zs", "Zl", "Zp")
 
 
 @dataclass(frozen=True)
 class EncodedRow:
-    """One encoder input: `input_ids` scoring `labels[label_start:label_end]` of text `text_index`."""
+    """One encoder input: `input_ids` scoring `labels[label_start:label_end]` of text `text_index`.
+
+    `cut_tokens` counts the text tokens that did not fit and were dropped (0 with windows).
+    """
 
     input_ids: list[int]
     text_index: int
     label_start: int
     label_end: int
     window: int
+    cut_tokens: int = 0
 
 
 def format_examples(examples: Sequence[dict[str, Any]] | None) -> str:
@@ -78,12 +91,17 @@ def check_text(text: Any, what: str = "text") -> str:
     """Validate one input text."""
     if not isinstance(text, str):
         raise TypeError(f"{what} must be a string, got {type(text).__name__}.")
-    if not text.strip():
-        raise ValueError(f"{what} is empty.")
+    if not has_visible_characters(text):
+        raise ValueError(f"{what} is empty (nothing but whitespace, zero-width or control characters).")
     for token in SPECIAL_TOKENS:
         if token in text:
             raise ValueError(f"{what} contains the reserved token {token}.")
     return text
+
+
+def has_visible_characters(text: str) -> bool:
+    """False when `text` holds only whitespace, zero-width (format) and control characters."""
+    return any(not char.isspace() and unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text)
 
 
 def _checked_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[str]]]:
@@ -108,6 +126,8 @@ class PromptEncoder:
     left, overlapping by this many tokens, instead of being truncated.
     """
 
+    required_tokens: tuple[str, ...] = REQUIRED_TOKENS  # tokens the tokenizer must have
+
     def __init__(
         self,
         tokenizer: PreTrainedTokenizerBase,
@@ -118,7 +138,7 @@ class PromptEncoder:
     ) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise TypeError("GLiClass needs a fast (Rust) tokenizer for character offsets.")
-        missing = [token for token in SPECIAL_TOKENS if token not in tokenizer.get_vocab()]
+        missing = [token for token in self.required_tokens if token not in tokenizer.get_vocab()]
         if missing:
             raise ValueError(f"the tokenizer lacks the GLiClass tokens {missing}; was it saved with the model?")
         self.tokenizer = tokenizer
@@ -223,7 +243,7 @@ class PromptEncoder:
         if room < 1:
             raise ValueError(f"text {index}: the labels, prompt and examples alone exceed max_length={self.max_length}.")
         if not windows:
-            return [EncodedRow(prefix + text_ids[:room] + suffix, index, start, end, 0)]
+            return [EncodedRow(prefix + text_ids[:room] + suffix, index, start, end, 0, len(text_ids) - room)]
         stride = max(1, room - min(self.window_overlap, room // 2))
         starts = list(range(0, max(1, len(text_ids) - room + stride), stride))
         return [

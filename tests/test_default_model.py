@@ -69,5 +69,5 @@ def test_cli_without_model_uses_the_shipped_one() -> None:
 
 def test_missing_default_model_is_a_clear_error(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(sys.modules["gliclass.pipeline"], "DEFAULT_MODEL_DIR", tmp_path)
-    with pytest.raises(ValueError, match="default model is missing"):
+    with pytest.raises(OSError, match="default model is missing"):
         gliclass.pipeline("zero-shot-multilabel")

@@ -137,5 +137,11 @@ def test_bad_checkpoint_folders_give_clear_errors(make_model, tmp_path):
 def test_unsupported_reference_options_are_refused(make_model):
     with pytest.raises(ValueError, match="use_lstm"):
         make_model(use_lstm=True)
-    with pytest.raises(ValueError, match="scorer_type"):
-        make_model(scorer_type="hopfield")
+    with pytest.raises(ValueError, match="scorer_type='decoder-kv'"):
+        make_model(scorer_type="decoder-kv")
+
+
+@pytest.mark.parametrize("architecture", ["encoder-decoder", "encoder-decoder-cls", "decoder-kv", "something-new"])
+def test_other_architectures_are_refused_by_name(make_model, architecture):
+    with pytest.raises(ValueError, match=f"architecture_type='{architecture}'"):
+        make_model(architecture_type=architecture)

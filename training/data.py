@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gliclass import jsonl
+from gliclass.checkpoint import looks_like_hub_id
 from gliclass.prompt import check_labels
 
 
@@ -54,6 +56,8 @@ def load_set(source: Any, name: str | None = None, weight: float = 1.0, split: s
         examples = list(read_jsonl(Path(source)))
         labels = _labels_in(examples)
         return LabelledSet(name or Path(source).stem, examples, labels, _is_multi_label(examples), weight)
+    if isinstance(source, Path) or (isinstance(source, str) and not looks_like_hub_id(source)):
+        raise OSError(f"data path {source} does not exist.")
     return _load_hf(source, name, weight, split or "train", **columns)
 
 
@@ -66,16 +70,7 @@ def read_jsonl(path: Path, known_labels: Sequence[str] | None = None) -> Iterabl
 
 def jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
     """`(file:line, decoded JSON)` for every non-empty line of a JSONL file."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{where}: not valid JSON ({error.msg}).") from error
-            yield where, record
+    return jsonl.read_jsonl(path, error=DataError)
 
 
 def parse_record(record: Any, where: str, known: set[str] | None = None) -> Example:

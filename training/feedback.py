@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gliclass.cli import run_command
 from gliclass.prompt import check_labels
 
 from .data import DataError, jsonl_records
@@ -91,4 +92,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command("python -m training.feedback", main))

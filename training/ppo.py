@@ -10,11 +10,13 @@ latest one. Every `PPOArguments` field is an option (`--samples-per-text`, `--kl
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from gliclass import GLiClassModel
+from gliclass.cli import run_command
 from gliclass.prompt import check_labels
 
 from .data import load_set
@@ -79,4 +81,4 @@ def _optional(convert: type) -> Any:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command("python -m training.ppo", main))

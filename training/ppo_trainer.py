@@ -40,7 +40,7 @@ from gliclass.prompt import PromptEncoder
 from .episodes import Episode, EpisodeCollator, EpisodeSet
 from .ppo_objective import ValueHead, label_log_probs, masked_mean, normalise_advantages, ppo_loss, row_mean, unit_mask
 from .rewards import Reward, check_reward
-from .trainer import STATE_FILE, _latest_checkpoint, _mixed_precision, _start_epoch, parameter_groups, save_checkpoint
+from .trainer import STATE_FILE, _mixed_precision, _start_epoch, parameter_groups, resume_checkpoint, save_checkpoint
 
 ARGS_FILE = "ppo_args.json"
 
@@ -159,7 +159,7 @@ class PPOTrainer:
         model.eval()  # no dropout: the first update starts exactly at the rollout policy
 
         state = {"step": 0, "epoch": 0, "batches_in_epoch": 0, "elapsed": 0.0}
-        checkpoint = _latest_checkpoint(self.output_dir) if resume is True else (Path(resume) if resume else None)
+        checkpoint = resume_checkpoint(self.output_dir, resume)
         if checkpoint is not None:
             accelerator.load_state(str(checkpoint))
             state = json.loads((checkpoint / STATE_FILE).read_text())

@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gliclass import GLiClassModel
+from gliclass.cli import run_command
 
 from .baselines import BiEncoderBaseline, CrossEncoderBaseline
 from .batches import ZeroShotTrainingSet
@@ -109,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def read_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise OSError(f"config file {path} does not exist.")
     text = path.read_text()
     if path.suffix == ".json":
         return json.loads(text)
@@ -121,4 +125,4 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command("python -m training.train", main))

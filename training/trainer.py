@@ -125,7 +125,7 @@ class Trainer:
         scheduler = get_scheduler(
             args.scheduler, optimizer, num_warmup_steps=int(args.warmup_ratio * total_steps), num_training_steps=total_steps
         )
-        checkpoint = _latest_checkpoint(self.output_dir) if resume is True else (Path(resume) if resume else None)
+        checkpoint = resume_checkpoint(self.output_dir, resume)
         calibration = None
         if checkpoint is None and args.calibrate_batches:
             scale, bias = calibrate_scores(self.model, itertools.islice(loader, args.calibrate_batches))
@@ -300,6 +300,18 @@ def _start_epoch(loader: Any, epoch: int) -> None:
 def _checkpoints(folder: Path) -> list[Path]:
     found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and (p / STATE_FILE).is_file()]
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
+    """The checkpoint to continue from: the latest in `output_dir` (`resume=True`), the one named,
+    or None (`resume=False`). Asking to resume when there is nothing to resume is an error."""
+    if not resume:
+        return None
+    checkpoint = _latest_checkpoint(output_dir) if resume is True else Path(resume)
+    if checkpoint is None or not checkpoint.is_dir():
+        where = output_dir if resume is True else resume
+        raise ValueError(f"nothing to resume: no checkpoint in {where}; start without resume.")
+    return checkpoint
 
 
 def _latest_checkpoint(folder: Path) -> Path | None:

@@ -1,0 +1,110 @@
+"""Checks of the pipeline's arguments: each bad value gets a `TypeError`/`ValueError` naming it."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .prompt import SPECIAL_TOKENS, check_labels, check_text
+
+PREPROCESS_OPTIONS = ("candidate_labels", "prompt", "examples", "windows")
+POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation")
+AGGREGATIONS = ("max", "mean")
+
+
+def check_device(device: int | str | torch.device | None) -> None:
+    """Raise `ValueError` for a device this machine does not have (`cuda` without a GPU, ...).
+
+    None and integers follow transformers (None or 0: CUDA when available, else CPU; -1: CPU).
+    """
+    if device is None or (isinstance(device, int) and not isinstance(device, bool)):
+        return
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device {device!r} is not a device name such as 'cpu', 'cuda' or 'cuda:1'.") from error
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} is not available: this machine has no usable CUDA GPU; use 'cpu'.")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} is not available: {torch.cuda.device_count()} CUDA GPU(s) here.")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} is not available on this machine; use 'cpu'.")
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """A positive integer (numpy integers accepted)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    return int(batch_size)
+
+
+def check_threshold(threshold: Any) -> float:
+    """A number in [0, 1] (numpy scalars accepted) as a float."""
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold must be a number in [0, 1], got {threshold!r} ({type(threshold).__name__}).")
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}.")
+    return float(threshold)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """True or False (numpy booleans accepted)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
+    return bool(value)
+
+
+def is_per_text(name: str, value: Any) -> bool:
+    """Whether a `candidate_labels` or `prompt` value gives one entry per text."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    if name == "prompt":
+        return True
+    return all(isinstance(item, (list, tuple, dict)) for item in value)
+
+
+def labels_per_text(candidate_labels: Any, count: int | None) -> list[tuple[list[str], dict[str, str]]]:
+    """Label names and descriptions for each of `count` texts (one shared set, or one per text).
+
+    With `count=None` the value is only checked.
+    """
+    if candidate_labels is None:
+        raise ValueError("candidate_labels is required (at the call or at construction).")
+    if is_per_text("candidate_labels", candidate_labels):
+        if count is not None and len(candidate_labels) != count:
+            raise ValueError(f"got {len(candidate_labels)} label lists for {count} texts.")
+        return [names_and_descriptions(item) for item in candidate_labels]
+    return [names_and_descriptions(candidate_labels)] * (count or 1)
+
+
+def names_and_descriptions(candidate_labels: Any) -> tuple[list[str], dict[str, str]]:
+    """One label set: a list, a comma-separated string, or `{label: description or None}`."""
+    if not isinstance(candidate_labels, dict):
+        return check_labels(candidate_labels), {}
+    names = check_labels(list(candidate_labels))
+    descriptions = {}
+    for name, description in candidate_labels.items():
+        if description is not None:
+            descriptions[name] = check_text(description, f"description of label {name!r}")
+    return names, descriptions
+
+
+def prompts_per_text(prompt: str | Sequence[str] | None, count: int | None) -> list[str]:
+    """The prompt of each of `count` texts (`""` when none); with `count=None` only checked."""
+    if prompt is None:
+        return [""] * (count or 1)
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, (list, tuple)) or not all(isinstance(item, str) for item in prompts):
+        raise TypeError("prompt must be a string or one string per text.")
+    if not isinstance(prompt, str) and count is not None and len(prompts) != count:
+        raise ValueError(f"got {len(prompts)} prompts for {count} texts.")
+    for item in prompts:
+        for token in SPECIAL_TOKENS:
+            if token in item:
+                raise ValueError(f"prompt {item!r} contains the reserved token {token}.")
+    return [prompt] * (count or 1) if isinstance(prompt, str) else list(prompts)

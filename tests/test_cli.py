@@ -1,0 +1,140 @@
+"""The installed command lines as users call them: every input checked before any output,
+one `error:` line with FILE:LINE and exit code 2 for a user mistake, no traceback."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GLICLASS = shutil.which("gliclass", path=str(Path(sys.executable).parent)) or shutil.which("gliclass")
+LABELS = "sports,politics"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, backbone_dir):
+    import torch
+
+    from gliclass import GLiClassModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("cli") / "model"
+    GLiClassModel.from_backbone(str(backbone_dir)).save_pretrained(folder)
+    return folder
+
+
+def classify(model_dir, *args, stdin=None):
+    command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels", LABELS, *args]
+    return subprocess.run(command, capture_output=True, text=stdin is None or isinstance(stdin, str), input=stdin)
+
+
+def assert_one_error_line(result, *fragments):
+    stderr = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert not result.stdout, "nothing may be written before every input is checked"
+    errors = [line for line in stderr.splitlines() if line.startswith("gliclass: error: ")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+def test_the_installed_script_exists():
+    assert GLICLASS is not None
+
+
+def test_output_lines_keep_the_input_fields(model_dir, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "the team won", "id": 7, "meta": {"src": "x"}}\n\n{"text": "parliament voted", "id": 8}\n')
+    result = classify(model_dir, "--input", str(data), "--threshold", "0")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == [7, 8] and lines[0]["meta"] == {"src": "x"}
+    assert all(sorted(line["labels"]) == ["politics", "sports"] and len(line["scores"]) == 2 for line in lines)
+
+
+def test_input_labels_are_never_overwritten(model_dir, tmp_path):
+    data = tmp_path / "gold.jsonl"
+    data.write_text('{"text": "the team won", "labels": ["sports"]}\n')
+    result = classify(model_dir, "--input", str(data))
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert line["labels"] == ["sports"] and sorted(line["predicted_labels"]) == ["politics", "sports"]
+
+
+def test_standard_input(model_dir):
+    result = classify(model_dir, "--input", "-", stdin='{"text": "the team won"}\n{"text": "stocks fell"}\n')
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == ["the team won", "stocks fell"]
+
+
+def test_an_empty_text_late_in_the_file_fails_before_any_output(model_dir, tmp_path):
+    data = tmp_path / "many.jsonl"
+    lines = [json.dumps({"text": f"text number {i}"}) for i in range(299)] + [json.dumps({"text": "\u200b \u200b"})]
+    data.write_text("\n".join(lines) + "\n")
+    assert_one_error_line(classify(model_dir, "--input", str(data)), f"{data}:300:", "empty")
+
+
+@pytest.mark.parametrize(
+    "content, line, fragment",
+    [
+        (b'{"text": "fine"}\n{"text": "caf\xe9"}\n', 2, "not valid UTF-8"),
+        (b'{"text": "fine"}\n{"text": "cut off', 2, "not valid JSON"),
+        (b'{"text": "fine"}\n["a list"]\n', 2, "JSON object"),
+        (b'{"text": "fine"}\n{"title": "no text"}\n', 2, "no 'text' field"),
+        (b'{"text": "fine"}\n\n{"text": 12}\n', 3, "must be a string"),
+    ],
+)
+def test_broken_lines_are_named_by_file_and_line(model_dir, tmp_path, content, line, fragment):
+    data = tmp_path / "broken.jsonl"
+    data.write_bytes(content)
+    assert_one_error_line(classify(model_dir, "--input", str(data)), f"{data}:{line}:", fragment)
+
+
+def test_broken_standard_input_is_named_too(model_dir):
+    assert_one_error_line(classify(model_dir, "--input", "-", stdin=b'{"text": "ok"}\n{oops}\n'), "<stdin>:2:")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--threshold", "2", "hi"], "--threshold"),
+        (["--batch-size", "0", "hi"], "--batch-size"),
+        (["--device", "cuda:7", "hi"], "--device"),
+        (["--prompt", "a <<SEP>> b", "hi"], "--prompt"),
+        (["fine", " \u200b "], "TEXT argument 2"),
+        (["--input", "/no/such/file.jsonl"], "does not exist"),
+    ],
+)
+def test_bad_arguments_are_one_error_line(model_dir, args, fragment):
+    assert_one_error_line(classify(model_dir, *args), fragment)
+
+
+def test_a_missing_model_folder_says_so(tmp_path):
+    command = [GLICLASS, "classify", "--model", str(tmp_path / "nope"), "--labels", LABELS, "hi"]
+    assert_one_error_line(subprocess.run(command, capture_output=True, text=True), "does not exist")
+
+
+def test_bad_labels_are_one_error_line(model_dir):
+    command = [GLICLASS, "classify", "--model", str(model_dir), "--labels", "a,,b", "hi"]
+    assert_one_error_line(subprocess.run(command, capture_output=True, text=True), "--labels", "empty label")
+
+
+@pytest.mark.parametrize(
+    "module, args, fragment",
+    [
+        ("training.ppo", ["--train", "/no/such/data.jsonl", "--out", "OUT"], "data path /no/such/data.jsonl does not exist"),
+        ("training.ppo", ["--train", "DATA", "--out", "OUT", "--resume"], "nothing to resume"),
+        ("training.train", ["--config", "/no/such/config.yaml"], "config file /no/such/config.yaml does not exist"),
+    ],
+)
+def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, module, args, fragment):
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"text": "the team won", "labels": ["sports"]}\n{"text": "vote", "labels": ["politics"]}\n')
+    args = [str(data) if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in args]
+    if module == "training.ppo":
+        args = ["--model", str(model_dir), *args]
+    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"python -m {module}: error: {fragment}" in result.stderr

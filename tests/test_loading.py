@@ -1,0 +1,70 @@
+"""Loading never creates random parts and never half-loads: clear errors for what users get wrong."""
+
+import json
+
+import pytest
+import transformers
+from safetensors.torch import load_file, save_file
+
+import gliclass
+from gliclass import GLiClassModel
+
+
+@pytest.fixture
+def saved(make_model, tmp_path):
+    folder = tmp_path / "model"
+    make_model().save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("prefix", ["model.scorer", "model.text_projector", "model.classes_projector", "model.logit_scale"])
+def test_weights_missing_head_tensors_are_refused(make_model, tmp_path, prefix):
+    folder = tmp_path / "model"
+    make_model(scorer_type="mlp").save_pretrained(folder)
+    weights = load_file(folder / "model.safetensors")
+    kept = {name: tensor for name, tensor in weights.items() if not name.startswith(prefix)}
+    assert len(kept) < len(weights)
+    save_file(kept, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="missing"):
+        GLiClassModel.from_pretrained(folder)
+    with pytest.raises(ValueError, match="missing"):
+        transformers.pipeline("zero-shot-multilabel", model=str(folder), device="cpu")
+    with pytest.raises(ValueError, match="missing"):
+        gliclass.pipeline(model=folder, device="cpu")
+
+
+def test_weights_with_foreign_tensors_are_refused(saved):
+    weights = load_file(saved / "model.safetensors")
+    weights["model.calibrator.weight"] = weights["model.logit_scale"].clone()
+    save_file(weights, saved / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="unexpected"):
+        GLiClassModel.from_pretrained(saved)
+
+
+def test_an_unknown_model_type_is_refused(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["model_type"] = "bert"
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="model_type='bert'"):
+        GLiClassModel.from_pretrained(saved)
+    with pytest.raises(ValueError, match="not a GLiClass checkpoint"):
+        gliclass.pipeline(model=saved, device="cpu")
+
+
+@pytest.mark.parametrize("path", ["./no/such/model", "/no/such/folder", "runs/a/b/final", "../model", "~/missing"])
+def test_a_missing_local_folder_says_so(path):
+    with pytest.raises(OSError, match="does not exist"):
+        GLiClassModel.from_pretrained(path)
+    with pytest.raises(OSError, match="does not exist"):
+        gliclass.pipeline(model=path, device="cpu")
+
+
+def test_a_file_instead_of_a_folder_says_so(saved):
+    with pytest.raises(OSError, match="is a file"):
+        GLiClassModel.from_pretrained(saved / "config.json")
+
+
+def test_a_clean_checkpoint_loads_and_reports_no_problems(saved):
+    model, info = GLiClassModel.from_pretrained(saved, output_loading_info=True)
+    assert isinstance(model, GLiClassModel)
+    assert not any(info.get(key) for key in ("missing_keys", "unexpected_keys", "mismatched_keys"))

@@ -1,0 +1,175 @@
+"""The transformers pipeline contract: defaults, dtype/device, construction options, streaming,
+and clear errors for bad arguments."""
+
+import warnings
+
+import datasets
+import numpy as np
+import pytest
+import torch
+import transformers
+from transformers.pipelines.pt_utils import KeyDataset
+
+import gliclass
+from gliclass import DEFAULT_MODEL_DIR, ZeroShotMultilabelPipeline
+
+LABELS = ["sports", "politics", "business"]
+TEXTS = ["the team won the match", "parliament passed the budget bill", "stocks fell sharply"]
+
+
+@pytest.fixture(scope="module")
+def default_pipe():
+    return transformers.pipeline("zero-shot-multilabel", device="cpu")
+
+
+def test_transformers_pipeline_without_model_uses_the_shipped_model(default_pipe):
+    assert isinstance(default_pipe, ZeroShotMultilabelPipeline)
+    assert default_pipe.model.name_or_path == str(DEFAULT_MODEL_DIR)
+    assert default_pipe.model.dtype == torch.float32  # float16 checkpoint, run in float32 on CPU ("auto")
+    result = default_pipe("The team won the championship final last night.", candidate_labels=LABELS)
+    assert result["labels"][0] == "sports"
+
+
+def test_transformers_pipeline_on_the_float16_folder_honours_dtype(default_pipe):
+    text = "The team won the championship final last night."
+    half = transformers.pipeline("zero-shot-multilabel", model=str(DEFAULT_MODEL_DIR), dtype=torch.float16, device="cpu")
+    assert half.model.dtype == torch.float16
+    full = default_pipe(text, candidate_labels=LABELS)
+    approx = half(text, candidate_labels=LABELS)
+    assert approx["labels"] == full["labels"]
+    assert approx["scores"] == pytest.approx(full["scores"], abs=2e-2)
+    as_name = gliclass.pipeline(model=DEFAULT_MODEL_DIR, dtype="bfloat16", device="cpu")
+    assert as_name.model.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="dtype"):
+        gliclass.pipeline(model=DEFAULT_MODEL_DIR, dtype="int8", device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", torch.device("cuda")])
+def test_an_unavailable_device_is_a_clear_error(make_model, device):
+    with pytest.raises(ValueError, match="not available"):
+        gliclass.pipeline(model=make_model(), device=device)
+    with pytest.raises(ValueError, match="not available"):
+        transformers.pipeline("zero-shot-multilabel", model=str(DEFAULT_MODEL_DIR), device=device)
+
+
+def test_construction_options_are_the_defaults_of_every_call(make_model):
+    model = make_model()
+    options = dict(
+        candidate_labels=LABELS, threshold=0.3, multi_label=False, prompt="Topic:", windows=True, aggregation="mean",
+        examples=[{"text": "the match ended", "labels": ["sports"]}], batch_size=2,
+    )
+    preset = gliclass.pipeline(model=model, device="cpu", **options)
+    plain = gliclass.pipeline(model=model, device="cpu")
+    assert preset(TEXTS) == plain(TEXTS, **options)
+    assert preset(TEXTS) != plain(TEXTS, candidate_labels=LABELS)
+    # a call option overrides the construction default
+    assert preset(TEXTS, threshold=0.0, multi_label=True) == plain(TEXTS, **{**options, "threshold": 0.0, "multi_label": True})
+
+
+def test_transformers_pipeline_passes_construction_options(saved_tiny_model):
+    preset = transformers.pipeline("zero-shot-multilabel", model=str(saved_tiny_model), device="cpu",
+                                   candidate_labels=LABELS, threshold=0.5, batch_size=2)
+    plain = gliclass.pipeline(model=saved_tiny_model, device="cpu")
+    assert preset(TEXTS) == plain(TEXTS, candidate_labels=LABELS, threshold=0.5, batch_size=2)
+
+
+@pytest.fixture
+def saved_tiny_model(make_model, tmp_path):
+    make_model().save_pretrained(tmp_path / "model")
+    return tmp_path / "model"
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, "8", True])
+def test_bad_batch_size_is_refused_at_construction_and_call(make_model, batch_size):
+    model = make_model()
+    with pytest.raises(ValueError, match="batch_size"):
+        gliclass.pipeline(model=model, device="cpu", batch_size=batch_size)
+    with pytest.raises(ValueError, match="batch_size"):
+        gliclass.pipeline(model=model, device="cpu")(TEXTS, candidate_labels=LABELS, batch_size=batch_size)
+
+
+def test_numpy_scalars_are_accepted(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    plain = clf(TEXTS, candidate_labels=LABELS, threshold=0.4)
+    assert clf(TEXTS, candidate_labels=LABELS, threshold=np.float32(0.4)) == plain
+    assert clf(TEXTS, candidate_labels=LABELS, threshold=np.float64(0.4), multi_label=np.bool_(True)) == plain
+    assert clf(TEXTS, candidate_labels=LABELS, batch_size=np.int64(2)) == clf(TEXTS, candidate_labels=LABELS, batch_size=2)
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        (dict(threshold=True), TypeError, "threshold"),
+        (dict(threshold="0.5"), TypeError, "threshold"),
+        (dict(threshold=1.5), ValueError, "threshold"),
+        (dict(threshold=float("nan")), ValueError, "threshold"),
+        (dict(multi_label="yes"), TypeError, "multi_label"),
+        (dict(multi_label=1), TypeError, "multi_label"),
+        (dict(windows="no"), TypeError, "windows"),
+        (dict(prompt="Topic <<SEP>> of"), ValueError, "reserved token"),
+        (dict(prompt=["one", "two"]), ValueError, "2 prompts for 3 texts"),
+        (dict(aggregation="sum"), ValueError, "aggregation"),
+        (dict(treshold=0.5), TypeError, "treshold"),
+        (dict(candidate_labels=[]), ValueError, "empty"),
+    ],
+)
+def test_bad_options_are_refused_at_the_call_and_at_construction(make_model, options, error, message):
+    model = make_model()
+    call = {"candidate_labels": LABELS, **options}
+    with pytest.raises(error, match=message):
+        gliclass.pipeline(model=model, device="cpu")(TEXTS, **call)
+    if "prompt" not in options or isinstance(options["prompt"], str):  # per-text prompts are fine until texts come
+        with pytest.raises(error, match=message):
+            gliclass.pipeline(model=model, device="cpu", **call)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u200b\u200b", "\u200b \u2060\ufeff", "\x00\x07\n", "\u00a0\u3000"])
+def test_texts_without_visible_characters_are_refused(make_model, text):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    with pytest.raises(ValueError, match="text 1 is empty"):
+        clf(["fine", text], candidate_labels=LABELS)
+    with pytest.raises(ValueError, match="text 1 is empty"):
+        list(clf((t for t in ["fine", text]), candidate_labels=LABELS))
+
+
+def test_missing_labels_and_empty_inputs(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    with pytest.raises(ValueError, match="candidate_labels is required"):
+        clf(TEXTS)
+    with pytest.raises(ValueError, match="empty list"):
+        clf([], candidate_labels=LABELS)
+    with pytest.raises(TypeError, match="inputs must be"):
+        clf(42, candidate_labels=LABELS)
+
+
+def test_datasets_and_generators_stream_one_result_per_text(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    expected = clf(TEXTS * 3, candidate_labels=LABELS)
+    dataset = datasets.Dataset.from_dict({"text": TEXTS * 3, "id": list(range(9))})
+    streamed = list(clf(KeyDataset(dataset, "text"), candidate_labels=LABELS, batch_size=2))
+    assert _same_results(streamed, expected)
+    generated = clf((text for text in TEXTS * 3), candidate_labels=LABELS)
+    first = next(iter(generated))
+    assert _same_results([first], expected[:1])
+    with pytest.raises(ValueError, match="per text needs a list"):
+        list(clf((text for text in TEXTS), candidate_labels=[LABELS] * 3))
+
+
+def _same_results(got, expected):
+    assert [r["labels"] for r in got] == [r["labels"] for r in expected]
+    for mine, theirs in zip(got, expected):
+        assert mine["scores"] == pytest.approx(theirs["scores"], abs=1e-5)
+    return True
+
+
+def test_cut_texts_warn_once_per_call_with_counts(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu", max_length=40)
+    long_text = "the team won the championship " * 20
+    with pytest.warns(UserWarning, match=r"1 of 2 texts did not fit in 40 tokens .* windows=True") as caught:
+        clf([long_text, "short text"], candidate_labels=LABELS)
+    assert len([w for w in caught if "did not fit" in str(w.message)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf([long_text, "short text"], candidate_labels=LABELS, windows=True)
+        clf(["short text"], candidate_labels=LABELS)

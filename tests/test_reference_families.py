@@ -1,0 +1,246 @@
+"""Every released checkpoint family of the reference package loads here and scores as it does there.
+
+Golden fixtures: tests/fixtures/reference_families/<case>/ (tiny random checkpoints of each family,
+made with gliclass==0.1.21 by tests/fixtures/make_family_fixtures.py; see each case's README.md).
+Also unit tests of the pieces those families need: the hopfield and cross-attn scorers and the
+bi-encoder architectures.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from transformers import AutoModel, BertConfig
+
+import gliclass
+from gliclass import GLiClassConfig, GLiClassModel
+from gliclass.bi_encoder_inputs import BiEncoderInputBuilder, load_label_tokenizer
+from gliclass.prompt import EXAMPLE_TOKEN, PromptEncoder, format_examples
+
+FAMILIES = Path(__file__).parent / "fixtures" / "reference_families"
+CASES = sorted(p for p in FAMILIES.iterdir() if (p / "expected.json").is_file()) if FAMILIES.is_dir() else []
+TOLERANCE = 1e-4
+
+
+def max_abs_diff(ours: torch.Tensor, expected: list[float]) -> float:
+    return (ours.float() - torch.tensor(expected)).abs().max().item()
+
+
+def load_case(case: Path) -> tuple[GLiClassModel, dict]:
+    model = AutoModel.from_pretrained(case).eval()
+    assert isinstance(model, GLiClassModel)
+    assert (model.label_tokenizer is not None) == model.config.is_bi_encoder  # found in <case>/label_tokenizer/
+    return model, json.loads((case / "expected.json").read_text())
+
+
+def reference_examples(model: GLiClassModel, item: dict) -> list | None:
+    """The plain bi-encoder refuses few-shot examples (the reference drops them silently)."""
+    return None if model.config.architecture_type == "bi-encoder" else item["examples"]
+
+
+def test_every_family_has_a_fixture():
+    configs = [json.loads((case / "config.json").read_text()) for case in CASES]
+    seen = {(c.get("architecture_type"), c["encoder_config"]["model_type"], c.get("scorer_type")) for c in configs}
+    assert {"uni-encoder", "bi-encoder", "bi-encoder-fused"} <= {architecture for architecture, _, _ in seen}
+    assert {"bert", "deberta-v2", "modernbert"} <= {backbone for _, backbone, _ in seen}
+    assert {"simple", "mlp", "hopfield", "cross-attn"} <= {scorer for _, _, scorer in seen}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_reference_checkpoint_gives_reference_token_ids_and_logits(case):
+    model, expected = load_case(case)
+    config = model.config
+    if config.encoder_config.model_type != "bert":  # the BERT-only shortcuts stay off
+        assert config.is_bi_encoder or model.model.position_reader is None
+    worst = 0.0
+    for item in expected["items"]:
+        prompt, examples = item["prompt"] or "", format_examples(reference_examples(model, item))
+        if config.is_bi_encoder:
+            builder = BiEncoderInputBuilder(config, model.tokenizer, model.label_tokenizer, max_length=512)
+            batch = builder.build([item["text"]], [item["labels"]], [prompt], [examples])
+            labels = [ids[: sum(mask)] for ids, mask in zip(item["label_input_ids"], item["label_attention_mask"])]
+            assert [list(label.input_ids) for label in batch.labels] == labels
+            [row] = batch.rows
+            inputs = batch.model_inputs(model.tokenizer.pad_token_id, model.label_tokenizer.pad_token_id)
+        else:
+            [row] = PromptEncoder(model.tokenizer, config.prompt_first, 512).encode(
+                [item["text"]], [item["labels"]], [prompt], [examples]
+            )
+            inputs = {"input_ids": torch.tensor([row.input_ids])}
+        assert row.input_ids == item["input_ids"]
+        for grad in (False, True):  # the shortcut (no grad) and the full forward
+            with torch.set_grad_enabled(grad):
+                worst = max(worst, max_abs_diff(model(**inputs).logits[0].detach(), item["logits"]))
+    print(f"{case.name}: max |logit diff| = {worst:.2e}")
+    assert worst <= TOLERANCE
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_reference_checkpoint_gives_reference_pipeline_scores(case):
+    """Through `transformers.pipeline`, as users load a released checkpoint."""
+    model, expected = load_case(case)
+    clf = transformers.pipeline("zero-shot-multilabel", model=str(case), device="cpu")
+    worst = 0.0
+    for item in expected["items"]:
+        multi = item["classification_type"] == "multi-label"
+        result = clf(
+            item["text"],
+            candidate_labels=item["labels"],
+            prompt=item["prompt"],
+            examples=reference_examples(model, item),
+            multi_label=multi,
+        )
+        scores = dict(zip(result["labels"], result["scores"]))
+        worst = max(worst, max_abs_diff(torch.tensor([scores[label] for label in item["labels"]]), item["scores"]))
+    print(f"{case.name}: max |score diff| = {worst:.2e}")
+    assert worst <= TOLERANCE
+
+
+def test_tokenizer_without_example_token_encodes_examples_as_plain_text():
+    case = FAMILIES / "bert_uni_encoder"
+    model, expected = load_case(case)
+    assert EXAMPLE_TOKEN not in model.tokenizer.get_vocab()
+    assert not model.config.has_example_token
+    assert model.config.marker_token_ids() == (model.config.class_token_index, model.config.text_token_index)
+    item = next(item for item in expected["items"] if item["examples"])
+    [row] = gliclass.pipeline(model=model, device="cpu").preprocess([item["text"]], item["labels"], examples=item["examples"])[
+        "rows"
+    ]
+    assert row.input_ids == item["input_ids"]
+
+
+def test_plain_bi_encoder_refuses_examples():
+    model, expected = load_case(FAMILIES / "bi_encoder")
+    item = next(item for item in expected["items"] if item["examples"])
+    with pytest.raises(ValueError, match="examples"):
+        gliclass.pipeline(model=model, device="cpu")(item["text"], candidate_labels=item["labels"], examples=item["examples"])
+
+
+# --- unit tests on tiny models --------------------------------------------------------------------
+
+
+@pytest.fixture
+def bi_encoder(backbone_dir, tmp_path):
+    """Factory: a tiny bi-encoder (`fused=False`) or fused bi-encoder on the test BERT."""
+    from transformers import AutoTokenizer
+
+    def make(fused: bool = False, **options) -> GLiClassModel:
+        torch.manual_seed(0)
+        tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
+        label_tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
+        extra = {}
+        if fused:
+            tokenizer.add_tokens(["<<LABEL>>", "<<SEP>>"], special_tokens=True)
+            extra = dict(class_token_index=len(tokenizer) - 2, text_token_index=len(tokenizer) - 1)
+        small = dict(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=128
+        )
+        config = GLiClassConfig(
+            encoder_config=BertConfig(vocab_size=len(tokenizer), **small),
+            encoder_model=str(backbone_dir),
+            label_model_config=BertConfig(vocab_size=len(label_tokenizer), **{**small, "hidden_size": 16}),
+            label_model_name=str(backbone_dir),
+            architecture_type="bi-encoder-fused" if fused else "bi-encoder",
+            **extra,
+            **options,
+        )
+        model = GLiClassModel(config).eval()
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.normal_(0, 0.3)
+        model.tokenizer, model.label_tokenizer = tokenizer, label_tokenizer
+        return model
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(scorer_type="hopfield"), dict(scorer_type="cross-attn", pooling_strategy="pass", scorer_num_heads=4)],
+)
+def test_new_scorers_give_one_logit_per_label_independent_of_padding(make_model, options):
+    model = make_model(**options)
+    texts = ["the team won the match", "stocks fell as the central bank raised rates again today"]
+    encoder = PromptEncoder(model.tokenizer, True, max_length=128)
+    rows = encoder.encode(texts, [["sports", "business"], ["a", "b", "c"]], ["", ""], ["", ""])
+    ids = torch.zeros(2, max(len(r.input_ids) for r in rows), dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, r in enumerate(rows):
+        ids[i, : len(r.input_ids)], mask[i, : len(r.input_ids)] = torch.tensor(r.input_ids), 1
+    with torch.no_grad():
+        batched = model(ids, mask)
+        assert batched.logits.shape == (2, 3) and batched.label_mask[0].tolist() == [True, True, False]
+        for i, r in enumerate(rows):
+            alone = model(torch.tensor([r.input_ids])).logits[0]
+            torch.testing.assert_close(batched.logits[i, : len(alone)], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_cross_attn_needs_token_level_text():
+    with pytest.raises(ValueError, match="pooling_strategy='pass'"):
+        encoder = BertConfig(hidden_size=32, num_attention_heads=4)
+        GLiClassConfig(encoder_config=encoder, encoder_model="x", scorer_type="cross-attn")
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("pooling", ["first", "avg"])
+def test_bi_encoder_pipeline_equals_forward_and_labels_are_encoded_once(bi_encoder, fused, pooling):
+    model = bi_encoder(fused=fused, pooling_strategy=pooling)
+    clf = gliclass.pipeline(model=model, device="cpu")
+    texts = ["the team won the match", "stocks fell as the central bank raised rates again today"]
+    labels = ["sports", "business", "science and technology"]
+    results = clf(texts, candidate_labels=labels, prompt="Topic:", batch_size=1)
+    builder = BiEncoderInputBuilder(model.config, model.tokenizer, model.label_tokenizer, max_length=128)
+    for text, result in zip(texts, results):
+        batch = builder.build([text], [labels], ["Topic:"], [""])
+        with torch.no_grad():
+            logits = model(**batch.model_inputs(model.tokenizer.pad_token_id, model.label_tokenizer.pad_token_id)).logits[0]
+        scores = dict(zip(result["labels"], result["scores"]))
+        torch.testing.assert_close(torch.tensor([scores[label] for label in labels]), torch.sigmoid(logits), atol=1e-5, rtol=0)
+    batch = builder.build(texts, [labels, labels], ["", ""], ["", ""])
+    assert len(batch.labels) == len(labels)  # each label once for all texts
+    assert batch.row_labels == [[0, 1, 2], [0, 1, 2]]
+
+
+def test_label_vectors_do_not_depend_on_batch_padding(bi_encoder):
+    model = bi_encoder(pooling_strategy="avg")
+    ids = [model.label_tokenizer(label)["input_ids"] for label in ["sports", "science and technology"]]
+    width = max(map(len, ids)) + 3
+    padded = torch.zeros(2, width, dtype=torch.long)
+    mask = torch.zeros_like(padded)
+    for row, sequence in enumerate(ids):
+        padded[row, : len(sequence)], mask[row, : len(sequence)] = torch.tensor(sequence), 1
+    with torch.no_grad():
+        together = model.get_label_features(padded, mask)
+        for row, sequence in enumerate(ids):
+            alone = model.get_label_features(torch.tensor([sequence]), torch.ones(1, len(sequence), dtype=torch.long))
+            torch.testing.assert_close(together[row], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_bi_encoder_features_and_score_shapes(bi_encoder):
+    model = bi_encoder()
+    with torch.no_grad():
+        labels = model.get_label_features(torch.tensor([[2, 10, 3], [2, 11, 3]]), torch.ones(2, 3, dtype=torch.long))
+        text = model.get_text_features(torch.tensor([[2, 12, 13, 3]]), torch.ones(1, 4, dtype=torch.long))
+        logits = model.score(text, labels.unsqueeze(0), torch.ones(1, 2, dtype=torch.bool))
+    assert labels.shape == (2, 32) and text.shape == (1, 32) and logits.shape == (1, 2)
+    with pytest.raises(ValueError, match="fused_features"):
+        bi_encoder(fused=True).get_text_features(torch.tensor([[2, 3]]), torch.ones(1, 2, dtype=torch.long))
+
+
+def test_bi_encoder_round_trip_keeps_the_label_tokenizer(bi_encoder, tmp_path):
+    model = bi_encoder(fused=True)
+    model.save_pretrained(tmp_path / "model")
+    assert (tmp_path / "model" / "label_tokenizer").is_dir()
+    loaded = GLiClassModel.from_pretrained(tmp_path / "model").eval()
+    assert load_label_tokenizer(loaded.config, tmp_path / "model").get_vocab() == model.label_tokenizer.get_vocab()
+    state = loaded.state_dict()
+    assert all(torch.equal(value, state[name]) for name, value in model.state_dict().items())
+
+
+def test_missing_label_tokenizer_is_a_clear_error(bi_encoder, tmp_path):
+    config = bi_encoder().config
+    config.label_model_name = str(tmp_path / "nowhere")
+    with pytest.raises(OSError, match="label tokenizer"):
+        load_label_tokenizer(config, tmp_path)
