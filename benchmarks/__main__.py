@@ -3,7 +3,12 @@
 Systems are given as `--system KIND=PATH_OR_ID` (repeatable), KIND one of gliclass, cross-encoder,
 embedding; `@minilm` is the packaged all-MiniLM-L6-v2 and `untrained:BACKBONE` a random head on a
 backbone (timing only). Results go to `--out` as `<name>.md` and `<name>.json` (and `<name>.png`
-for speed).
+for speed); without `--out`, to a new folder `runs/benchmarks/<date-time>/` (git-ignored), so a run
+never overwrites the committed results: pass `--out benchmarks/results` to refresh those on purpose.
+
+`accuracy --suite paper` reads the suite's datasets from the hub; `--hub-dir DIR` reads them instead
+from local copies saved with `DatasetDict.save_to_disk` at `DIR/<hub id>` (`DIR/<hub id>/<config>` for
+a dataset with a config), same splits, columns and label features: an offline run of the same parsing.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .loading import default_eval_dir
-from .report import DEFAULT_OUT, command_line, cpu_count, environment, write_run
+from .report import command_line, cpu_count, environment, new_run_folder, write_run
 from .suites import SUITES
 from .systems import DEFAULT_TEMPLATE, PACKAGED_MINILM, UNTRAINED, SystemSpec, parse_system
 
 ACCURACY_DEFAULT_SYSTEMS = [f"embedding={PACKAGED_MINILM}"]
-SPEED_DEFAULT_SYSTEMS = [f"gliclass={UNTRAINED}{PACKAGED_MINILM}", f"cross-encoder={UNTRAINED}{PACKAGED_MINILM}",
-                         f"embedding={PACKAGED_MINILM}"]
+SPEED_DEFAULT_SYSTEMS = [
+    f"gliclass={UNTRAINED}{PACKAGED_MINILM}",
+    f"cross-encoder={UNTRAINED}{PACKAGED_MINILM}",
+    f"embedding={PACKAGED_MINILM}",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,22 +49,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     accuracy = commands.add_parser("accuracy", help="macro-F1, micro-F1, accuracy (and mAP) per dataset and system")
     source = accuracy.add_mutually_exclusive_group()
-    source.add_argument("--data-dir", type=Path, default=None, help="folders of meta.json + test.jsonl (default: the shared eval sets)")
+    source.add_argument(
+        "--data-dir", type=Path, default=None, help="folders of meta.json + test.jsonl (default: the shared eval sets)"
+    )
     source.add_argument("--suite", choices=sorted(SUITES), help="hub datasets of a published suite (needs the hub)")
     accuracy.add_argument("--datasets", type=_names, default=None, help="comma-separated dataset names (default: all)")
-    accuracy.add_argument("--threshold", type=_unit, default=0.5, help="multi-label decision threshold on scores (default 0.5)")
-    accuracy.add_argument("--limit", type=_positive, default=None, help="at most N examples per dataset (seeded sample)")
+    accuracy.add_argument(
+        "--threshold", type=_unit, default=0.5, help="multi-label decision threshold on scores (default 0.5)"
+    )
+    accuracy.add_argument(
+        "--limit", type=_positive, default=None, help="at most N examples per dataset (seeded sample)"
+    )
     accuracy.add_argument("--cache-dir", default=None, help="cache folder for the datasets library")
+    accuracy.add_argument(
+        "--hub-dir",
+        type=Path,
+        default=None,
+        help="with --suite: local save_to_disk copies at DIR/<hub id>[/<config>] instead of the hub",
+    )
     _common(accuracy, "accuracy", ACCURACY_DEFAULT_SYSTEMS)
     accuracy.set_defaults(run=run_accuracy_command)
 
     speed = commands.add_parser("speed", help="texts/s and peak memory against the number of labels")
-    speed.add_argument("--data-dir", type=Path, default=None, help="eval folders the texts and label names come from (default: shared)")
+    speed.add_argument(
+        "--data-dir", type=Path, default=None, help="eval folders the texts and label names come from (default: shared)"
+    )
     speed.add_argument("--texts", type=_positive, default=128, help="texts per timed run (default 128)")
-    speed.add_argument("--labels", type=_counts, default=(1, 2, 4, 8, 16, 32, 64, 128), help="label counts, comma-separated")
-    speed.add_argument("--embedding-labels", type=_counts, default=(1000, 10000),
-                       help="extra label counts for embedding systems (label vectors cached); '' for none")
-    speed.add_argument("--repeats", type=_positive, default=5, help="interleaved timed rounds per label count (default 5)")
+    speed.add_argument(
+        "--labels", type=_counts, default=(1, 2, 4, 8, 16, 32, 64, 128), help="label counts, comma-separated"
+    )
+    speed.add_argument(
+        "--embedding-labels",
+        type=_counts,
+        default=(1000, 10000),
+        help="extra label counts for embedding systems (label vectors cached); '' for none",
+    )
+    speed.add_argument(
+        "--repeats", type=_positive, default=5, help="interleaved timed rounds per label count (default 5)"
+    )
     speed.add_argument("--reference-python", default=None, help="python of a venv with the reference gliclass package")
     speed.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
     _common(speed, "speed", SPEED_DEFAULT_SYSTEMS)
@@ -70,14 +100,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _common(parser: argparse.ArgumentParser, name: str, default_systems: list[str]) -> None:
-    parser.add_argument("--system", dest="systems", type=_system, action="append", default=None, metavar="KIND=PATH_OR_ID",
-                        help=f"repeatable; KIND: gliclass, cross-encoder, embedding (default: {' '.join(default_systems)})")
-    parser.add_argument("--template", default=DEFAULT_TEMPLATE, help=f"cross-encoder hypothesis (default {DEFAULT_TEMPLATE!r})")
+    parser.add_argument(
+        "--system",
+        dest="systems",
+        type=_system,
+        action="append",
+        default=None,
+        metavar="KIND=PATH_OR_ID",
+        help=f"repeatable; KIND: gliclass, cross-encoder, embedding (default: {' '.join(default_systems)})",
+    )
+    parser.add_argument(
+        "--template", default=DEFAULT_TEMPLATE, help=f"cross-encoder hypothesis (default {DEFAULT_TEMPLATE!r})"
+    )
     parser.add_argument("--batch-size", type=_positive, default=32, help="rows per forward pass (default 32)")
-    parser.add_argument("--threads", type=_positive, default=cpu_count(), help="torch threads (default: the CPUs available)")
+    parser.add_argument(
+        "--threads", type=_positive, default=cpu_count(), help="torch threads (default: the CPUs available)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and untrained heads (default 0)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: a new runs/benchmarks/<date-time>; never benchmarks/results unless given)",
+    )
     parser.add_argument("--name", default=name, help=f"output file stem (default {name!r})")
     parser.set_defaults(default_systems=default_systems)
 
@@ -92,10 +138,12 @@ def run_accuracy_command(args: argparse.Namespace, argv: list[str]) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
+    if args.hub_dir and not args.suite:
+        raise ValueError("--hub-dir holds copies of a suite's hub datasets: give --suite too.")
     if args.suite:
-        sets = suite_sets(args.suite, args.datasets, args.limit, args.seed, args.cache_dir)
+        sets = suite_sets(args.suite, args.datasets, args.limit, args.seed, args.cache_dir, args.hub_dir)
     else:
-        sets = local_sets(args.data_dir or default_eval_dir(), args.datasets, args.limit, args.seed, args.cache_dir)
+        sets = local_sets(args.data_dir or default_eval_dir(), args.datasets, args.limit, args.seed)
     results = run_accuracy(sets, specs, args.threshold, args.device, args.batch_size, args.seed, args.template)
     command = command_line(argv)
     payload = {
@@ -104,15 +152,25 @@ def run_accuracy_command(args: argparse.Namespace, argv: list[str]) -> int:
         "settings": _settings(args),
         "environment": environment(),
         "systems": [{"name": spec.name, "kind": spec.kind, "model": spec.model} for spec in specs],
-        "datasets": [{"name": item.data.name, "examples": len(item.data.texts), "labels": len(item.data.labels),
-                      "multi_label": item.data.multi_label, "source": item.source} for item in sets],
+        "datasets": [
+            {
+                "name": item.data.name,
+                "examples": len(item.data.examples),
+                "labels": len(item.data.labels),
+                "multi_label": item.data.multi_label,
+                "source": item.source,
+            }
+            for item in sets
+        ],
         "results": results,
         "means": mean_scores(sets, results),
     }
     limit = f"at most {args.limit} examples per set (seeded sample)" if args.limit else "all examples"
-    markdown = (f"# Zero-shot accuracy\n\n`{command}`\n\n{len(sets)} datasets, {limit}; single-label sets by top "
-                f"label, multi-label sets by score ≥ {args.threshold}. Seed {args.seed}.\n\n" + accuracy_markdown(sets, results))
-    for path in write_run(args.out, args.name, markdown, payload):
+    markdown = (
+        f"# Zero-shot accuracy\n\n`{command}`\n\n{len(sets)} datasets, {limit}; single-label sets by top "
+        f"label, multi-label sets by score ≥ {args.threshold}. Seed {args.seed}.\n\n" + accuracy_markdown(sets, results)
+    )
+    for path in write_run(args.out or new_run_folder(), args.name, markdown, payload):
         print(f"wrote {path}")
     return 0
 
@@ -123,16 +181,29 @@ def run_speed_command(args: argparse.Namespace, argv: list[str]) -> int:
     from .speed import SpeedSettings, run_speed, settings_dict, speed_markdown
 
     specs = _systems(args)
-    settings = SpeedSettings(args.texts, args.labels, args.embedding_labels, args.repeats, args.threads, args.batch_size,
-                             args.seed, args.device, args.template)
+    settings = SpeedSettings(
+        args.texts,
+        args.labels,
+        args.embedding_labels,
+        args.repeats,
+        args.threads,
+        args.batch_size,
+        args.seed,
+        args.device,
+        args.template,
+    )
     eval_dir = args.data_dir or default_eval_dir()
     try:
         texts, _ = sample_texts_and_labels(args.texts, seed=args.seed, root=eval_dir)
     except ValueError as error:  # random.sample: more texts asked for than there are
         raise ValueError(f"--texts {args.texts}: the eval sets under {eval_dir} hold fewer texts.") from error
-    needed = max(settings.label_counts + (settings.embedding_label_counts if any(s.kind == "embedding" for s in specs) else ()))
+    needed = max(
+        settings.label_counts + (settings.embedding_label_counts if any(s.kind == "embedding" for s in specs) else ())
+    )
     pool = label_pool(needed, eval_dir, args.seed)
-    reference_model = next((spec.model for spec in specs if spec.kind == "gliclass" and not spec.model.startswith(UNTRAINED)), None)
+    reference_model = next(
+        (spec.model for spec in specs if spec.kind == "gliclass" and not spec.model.startswith(UNTRAINED)), None
+    )
     results = run_speed(specs, texts, pool, settings, args.reference_python, reference_model)
     command = command_line(argv)
     payload = {
@@ -145,13 +216,18 @@ def run_speed_command(args: argparse.Namespace, argv: list[str]) -> int:
         "results": results,
     }
     untrained = [spec.name for spec in specs if spec.model.startswith(UNTRAINED)]
-    note = f"\n\nUntrained systems (random heads, timing only, not classifiers): {', '.join(untrained)}." if untrained else ""
+    note = (
+        f"\n\nUntrained systems (random heads, timing only, not classifiers): {', '.join(untrained)}."
+        if untrained
+        else ""
+    )
     markdown = f"# Speed\n\n`{command}`{note}\n\n" + speed_markdown(results, settings)
-    paths = list(write_run(args.out, args.name, markdown, payload))
+    out = args.out or new_run_folder()
+    paths = list(write_run(out, args.name, markdown, payload))
     if not args.no_plot:
         from .plot import plot_speed
 
-        paths.append(plot_speed(payload, args.out / f"{args.name}.png"))
+        paths.append(plot_speed(payload, out / f"{args.name}.png"))
     for path in paths:
         print(f"wrote {path}")
     return 0
@@ -177,7 +253,9 @@ def _systems(args: argparse.Namespace) -> list[SystemSpec]:
 
 def _settings(args: argparse.Namespace) -> dict:
     skip = {"run", "default_systems", "systems"}
-    return {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items() if key not in skip}
+    return {
+        key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items() if key not in skip
+    }
 
 
 def _system(text: str) -> SystemSpec:

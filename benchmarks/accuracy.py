@@ -1,7 +1,8 @@
 """Zero-shot accuracy of each system on each labelled set: macro-F1 (headline), micro-F1, accuracy, mAP.
 
-Single-label sets predict the top-scoring label; multi-label sets every label scoring at or above
-the threshold, and also report the mean average precision of the full ranking.
+Metrics from `gliclass.evaluation`: single-label sets predict the top-scoring label (a tie goes to
+the label listed first); multi-label sets every label scoring at or above the threshold, and also
+report the mean average precision of the full ranking.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from typing import Any
 
 import torch
 
-from gliclass.metrics import f1_scores, mean_average_precision
+from gliclass.evaluation import metrics_from_scores
 
-from .data import LabelledSet
 from .loading import BenchmarkSet
 from .report import markdown_table
 from .systems import DEFAULT_TEMPLATE, SystemSpec, build_system
@@ -23,25 +23,16 @@ from .systems import DEFAULT_TEMPLATE, SystemSpec, build_system
 METRICS = ("macro_f1", "micro_f1", "accuracy", "mean_average_precision")
 
 
-def evaluate(data: LabelledSet, scores: torch.Tensor, threshold: float = 0.5) -> dict[str, float]:
-    """Metrics of one `(texts, labels)` score table against the gold labels."""
-    if tuple(scores.shape) != (len(data.texts), len(data.labels)):
-        raise ValueError(f"{data.name}: scores have shape {tuple(scores.shape)}, expected {(len(data.texts), len(data.labels))}.")
-    order = torch.argsort(scores, dim=1, descending=True, stable=True).tolist()
-    ranked = [[data.labels[index] for index in row] for row in order]
-    if data.multi_label:
-        predicted = [[data.labels[index] for index in (row >= threshold).nonzero().flatten().tolist()] for row in scores]
-    else:
-        predicted = [row[:1] for row in ranked]
-    metrics = f1_scores(data.targets, predicted)
-    if data.multi_label:
-        metrics["mean_average_precision"] = mean_average_precision(data.targets, ranked)
-    return metrics
-
-
-def run_accuracy(sets: Sequence[BenchmarkSet], specs: Sequence[SystemSpec], threshold: float = 0.5,
-                 device: str = "cpu", batch_size: int = 32, seed: int = 0, template: str = DEFAULT_TEMPLATE,
-                 log: Any = print) -> dict[str, dict[str, dict[str, float]]]:
+def run_accuracy(
+    sets: Sequence[BenchmarkSet],
+    specs: Sequence[SystemSpec],
+    threshold: float = 0.5,
+    device: str = "cpu",
+    batch_size: int = 32,
+    seed: int = 0,
+    template: str = DEFAULT_TEMPLATE,
+    log: Any = print,
+) -> dict[str, dict[str, dict[str, float]]]:
     """`{system name: {dataset name: metrics + seconds}}`, one system loaded at a time."""
     results: dict[str, dict[str, dict[str, float]]] = {}
     for spec in specs:
@@ -53,9 +44,12 @@ def run_accuracy(sets: Sequence[BenchmarkSet], specs: Sequence[SystemSpec], thre
             start = time.perf_counter()
             scores = system.scores(data.texts, data.labels)
             seconds = time.perf_counter() - start
-            metrics = evaluate(data, scores, threshold) | {"seconds": round(seconds, 3)}
-            results[spec.name][data.name] = metrics
-            log(f"{spec.name:<40} {data.name:<24} macro-F1 {metrics['macro_f1']:.3f}  ({len(data.texts)} texts, {seconds:.1f}s)")
+            metrics = metrics_from_scores(scores, data.labels, data.gold, data.multi_label, threshold)
+            results[spec.name][data.name] = metrics | {"seconds": round(seconds, 3)}
+            log(
+                f"{spec.name:<40} {data.name:<24} macro-F1 {metrics['macro_f1']:.3f}  "
+                f"({len(data.examples)} texts, {seconds:.1f}s)"
+            )
         del system
     return results
 
@@ -64,8 +58,12 @@ def accuracy_markdown(sets: Sequence[BenchmarkSet], results: dict[str, dict[str,
     """One table per metric (datasets x systems, plus the mean); mAP only over multi-label sets."""
     systems = list(results)
     sections = []
-    titles = {"macro_f1": "Macro-F1", "micro_f1": "Micro-F1", "accuracy": "Accuracy (exact match)",
-              "mean_average_precision": "Mean average precision (multi-label sets)"}
+    titles = {
+        "macro_f1": "Macro-F1",
+        "micro_f1": "Micro-F1",
+        "accuracy": "Accuracy (exact match)",
+        "mean_average_precision": "Mean average precision (multi-label sets)",
+    }
     for metric in METRICS:
         names = [item.data.name for item in sets if metric != "mean_average_precision" or item.data.multi_label]
         if not names:
@@ -81,7 +79,9 @@ def accuracy_markdown(sets: Sequence[BenchmarkSet], results: dict[str, dict[str,
     return "\n\n".join(sections)
 
 
-def mean_scores(sets: Sequence[BenchmarkSet], results: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+def mean_scores(
+    sets: Sequence[BenchmarkSet], results: dict[str, dict[str, dict[str, float]]]
+) -> dict[str, dict[str, float]]:
     """`{system: {metric: mean over the sets that have it}}`."""
     means: dict[str, dict[str, float]] = {}
     for system, per_set in results.items():

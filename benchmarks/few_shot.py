@@ -78,18 +78,30 @@ def main() -> None:
             progress=False,
         )
         few_shot = evaluate_set(tuned, test)
-        rows.append({
-            "dataset": name, "train_examples": len(train_idx), "test_examples": len(test_idx),
-            "zero_shot": zero_shot, "few_shot": few_shot, "finetune_seconds": time.time() - started,
-        })
-        print(f"{name}: zero-shot {zero_shot['macro_f1']:.3f} -> {args.shots}-shot {few_shot['macro_f1']:.3f}", flush=True)
+        rows.append(
+            {
+                "dataset": name,
+                "train_examples": len(train_idx),
+                "test_examples": len(test_idx),
+                "zero_shot": zero_shot,
+                "few_shot": few_shot,
+                "finetune_seconds": time.time() - started,
+            }
+        )
+        print(
+            f"{name}: zero-shot {zero_shot['macro_f1']:.3f} -> {args.shots}-shot {few_shot['macro_f1']:.3f}", flush=True
+        )
     print(f"\n| dataset | train | test | zero-shot macro-F1 | {args.shots}-shot macro-F1 |\n|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['dataset']} | {row['train_examples']} | {row['test_examples']} | "
-              f"{row['zero_shot']['macro_f1']:.3f} | {row['few_shot']['macro_f1']:.3f} |")
+        print(
+            f"| {row['dataset']} | {row['train_examples']} | {row['test_examples']} | "
+            f"{row['zero_shot']['macro_f1']:.3f} | {row['few_shot']['macro_f1']:.3f} |"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"command": sys.argv, "settings": vars(args), "results": rows}, indent=2, default=str))
+        args.json.write_text(
+            json.dumps({"command": sys.argv, "settings": vars(args), "results": rows}, indent=2, default=str)
+        )
 
 
 if __name__ == "__main__":

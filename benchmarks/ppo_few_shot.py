@@ -25,10 +25,10 @@ import torch
 
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
 from training import LabelledSet, evaluate_set, finetune, load_set
-from training.episodes import Episode, episodes_from_examples, episodes_from_feedback
-from training.feedback_data import FeedbackRecord
-from training.ppo_trainer import PPOArguments, PPOTrainer
-from training.rewards import get_reward
+from training.feedback.data import FeedbackRecord
+from training.ppo.episodes import Episode, episodes_from_examples, episodes_from_feedback
+from training.ppo.rewards import get_reward
+from training.ppo.trainer import PPOArguments, PPOTrainer
 
 from .data import data_dir
 from .few_shot import split_k_shot
@@ -42,19 +42,26 @@ def simulated_feedback(model: GLiClassModel, pool: LabelledSet, top: int) -> lis
     records = []
     for example, result in zip(pool.examples, results):
         shown = result["labels"][:top]
-        records.append(FeedbackRecord(
-            example.text, list(pool.labels),
-            accepted=[label for label in shown if label in example.targets],
-            rejected=[label for label in shown if label not in example.targets],
-        ))
+        records.append(
+            FeedbackRecord(
+                example.text,
+                list(pool.labels),
+                accepted=[label for label in shown if label in example.targets],
+                rejected=[label for label in shown if label not in example.targets],
+            )
+        )
     return records
 
 
-def run_ppo(model_path: str, episodes: list[Episode], reward: str, weight: float, options: dict[str, Any]) -> tuple[GLiClassModel, dict]:
+def run_ppo(
+    model_path: str, episodes: list[Episode], reward: str, weight: float, options: dict[str, Any]
+) -> tuple[GLiClassModel, dict]:
     """PPO from the starting model; returns the model and the last logged metrics."""
     with tempfile.TemporaryDirectory() as scratch:
         args = PPOArguments(output_dir=scratch, save_final_model=False, progress=False, logging_steps=1, **options)
-        model = PPOTrainer(GLiClassModel.from_pretrained(model_path), args, episodes, get_reward(reward, weight)).train()
+        model = PPOTrainer(
+            GLiClassModel.from_pretrained(model_path), args, episodes, get_reward(reward, weight)
+        ).train()
         log = [json.loads(line) for line in (Path(scratch) / "metrics.jsonl").read_text().splitlines()]
     return model, {"first": log[0], "mid": log[len(log) // 2], "last": log[-1]}
 
@@ -72,7 +79,9 @@ def main() -> None:
     parser.add_argument("--label-reward", default="recall_weighted", help="reward for PPO from full labels")
     parser.add_argument("--label-positive-weight", type=float, default=3.0, help="for a recall_weighted label reward")
     parser.add_argument("--feedback-reward", default="recall_weighted", help="reward for PPO from feedback")
-    parser.add_argument("--feedback-positive-weight", type=float, default=6.0, help="for a recall_weighted feedback reward")
+    parser.add_argument(
+        "--feedback-positive-weight", type=float, default=6.0, help="for a recall_weighted feedback reward"
+    )
     parser.add_argument("--ppo-steps", type=int, default=40, help="PPO steps (rollouts of --batch-size texts)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--samples-per-text", type=int, default=32)
@@ -85,8 +94,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"command: python -m benchmarks.ppo_few_shot {' '.join(sys.argv[1:])}", flush=True)
     ppo_options = dict(
-        max_steps=args.ppo_steps, batch_size=args.batch_size, samples_per_text=args.samples_per_text,
-        temperature=args.temperature, encoder_lr=args.encoder_lr, head_lr=args.head_lr, kl_coef=args.kl_coef, seed=args.seed,
+        max_steps=args.ppo_steps,
+        batch_size=args.batch_size,
+        samples_per_text=args.samples_per_text,
+        temperature=args.temperature,
+        encoder_lr=args.encoder_lr,
+        head_lr=args.head_lr,
+        kl_coef=args.kl_coef,
+        seed=args.seed,
     )
     rows = []
     for name in args.datasets.split(","):
@@ -95,38 +110,71 @@ def main() -> None:
         pool = LabelledSet(name, [dataset.examples[i] for i in train_idx], dataset.labels, dataset.multi_label)
         test = LabelledSet(name, [dataset.examples[i] for i in test_idx], dataset.labels, dataset.multi_label)
         start = GLiClassModel.from_pretrained(args.model)
-        row: dict[str, Any] = {"dataset": name, "train_examples": len(train_idx), "test_examples": len(test_idx), "seconds": {}}
+        row: dict[str, Any] = {
+            "dataset": name,
+            "train_examples": len(train_idx),
+            "test_examples": len(test_idx),
+            "seconds": {},
+        }
         row["zero_shot"] = evaluate_set(start, test)
 
         began = time.time()
         examples = [{"text": e.text, "labels": list(e.targets)} for e in pool.examples]
-        tuned = finetune(GLiClassModel.from_pretrained(args.model), examples, labels=dataset.labels, epochs=args.finetune_epochs, seed=args.seed, progress=False)
+        tuned = finetune(
+            GLiClassModel.from_pretrained(args.model),
+            examples,
+            labels=dataset.labels,
+            epochs=args.finetune_epochs,
+            seed=args.seed,
+            progress=False,
+        )
         row["seconds"]["supervised"] = time.time() - began
         row["supervised"] = evaluate_set(tuned, test)
 
         began = time.time()
-        tuned, row["ppo_labels_log"] = run_ppo(args.model, episodes_from_examples(pool.examples, dataset.labels), args.label_reward, args.label_positive_weight, ppo_options)
+        tuned, row["ppo_labels_log"] = run_ppo(
+            args.model,
+            episodes_from_examples(pool.examples, dataset.labels),
+            args.label_reward,
+            args.label_positive_weight,
+            ppo_options,
+        )
         row["seconds"]["ppo_labels"] = time.time() - began
         row["ppo_labels"] = evaluate_set(tuned, test)
 
         feedback = simulated_feedback(start, pool, args.feedback_top)
         row["feedback"] = {
-            "accepted": sum(len(r.accepted) for r in feedback), "rejected": sum(len(r.rejected) for r in feedback),
+            "accepted": sum(len(r.accepted) for r in feedback),
+            "rejected": sum(len(r.rejected) for r in feedback),
             "gold_labels": sum(len(e.targets) for e in pool.examples),
         }
         began = time.time()
-        tuned, row["ppo_feedback_log"] = run_ppo(args.model, episodes_from_feedback(feedback), args.feedback_reward, args.feedback_positive_weight, ppo_options)
+        tuned, row["ppo_feedback_log"] = run_ppo(
+            args.model,
+            episodes_from_feedback(feedback),
+            args.feedback_reward,
+            args.feedback_positive_weight,
+            ppo_options,
+        )
         row["seconds"]["ppo_feedback"] = time.time() - began
         row["ppo_feedback"] = evaluate_set(tuned, test)
         rows.append(row)
         print(f"{name}: " + ", ".join(f"{column} {row[column]['macro_f1']:.3f}" for column in COLUMNS), flush=True)
 
-    print("\n| dataset | train | test | zero-shot | supervised | PPO (labels) | PPO (top-3 feedback) |\n|---|---|---|---|---|---|---|")
+    print(
+        "\n| dataset | train | test | zero-shot | supervised | PPO (labels) | PPO (top-3 feedback) |"
+        "\n|---|---|---|---|---|---|---|"
+    )
     for row in rows:
-        print(f"| {row['dataset']} | {row['train_examples']} | {row['test_examples']} | "
-              + " | ".join(f"{row[column]['macro_f1']:.3f}" for column in COLUMNS) + " |")
+        print(
+            f"| {row['dataset']} | {row['train_examples']} | {row['test_examples']} | "
+            + " | ".join(f"{row[column]['macro_f1']:.3f}" for column in COLUMNS)
+            + " |"
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"command": sys.argv, "settings": vars(args), "results": rows}, indent=2, default=str))
+    args.json.write_text(
+        json.dumps({"command": sys.argv, "settings": vars(args), "results": rows}, indent=2, default=str)
+    )
     print(f"\nwrote {args.json}")
 
 

@@ -2,7 +2,8 @@
 
 Protocol: one JSON command per stdin line, one JSON reply per stdout line.
   {"cmd": "load", "model": DIR, "threads": N, "batch_size": B}
-  {"cmd": "run", "texts": [...], "labels": [...], "scores": true|false, "batch_size": B?} -> {"seconds": t, "scores": [[...]]}
+  {"cmd": "run", "texts": [...], "labels": [...], "scores": true|false, "batch_size": B?}
+      -> {"seconds": t, "scores": [[...]]}
 Start it with `python -I` so that this repository's own `gliclass` is not importable.
 """
 
@@ -11,8 +12,9 @@ import sys
 import time
 
 import torch
-from gliclass import GLiClassModel, ZeroShotClassificationPipeline
 from transformers import AutoTokenizer
+
+from gliclass import GLiClassModel, ZeroShotClassificationPipeline
 
 
 def main() -> None:
@@ -31,7 +33,9 @@ def main() -> None:
             reply = {"ok": True}
         else:
             start = time.perf_counter()
-            results = pipe(command["texts"], command["labels"], threshold=0.0, batch_size=command.get("batch_size", batch_size))
+            results = pipe(
+                command["texts"], command["labels"], threshold=0.0, batch_size=command.get("batch_size", batch_size)
+            )
             seconds = time.perf_counter() - start
             reply = {"seconds": seconds}
             if command.get("scores"):

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+RUNS = Path(__file__).resolve().parent.parent / "runs" / "benchmarks"  # git-ignored
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -49,6 +49,15 @@ def environment() -> dict[str, Any]:
         "versions": versions,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+
+
+def new_run_folder() -> Path:
+    """A folder for one run's results that no earlier run used: `runs/benchmarks/<date-time>[-N]`."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder, copy = RUNS / stamp, 2
+    while folder.exists():
+        folder, copy = RUNS / f"{stamp}-{copy}", copy + 1
+    return folder
 
 
 def write_run(out: Path, name: str, markdown: str, payload: dict[str, Any]) -> tuple[Path, Path]:

@@ -58,8 +58,15 @@ class Participant:
     reference: bool = False
 
 
-def run_speed(specs: Sequence[SystemSpec], texts: Sequence[str], pool: Sequence[str], settings: SpeedSettings,
-              reference_python: str | None = None, reference_model: str | None = None, log: Any = print) -> dict[str, list[dict]]:
+def run_speed(
+    specs: Sequence[SystemSpec],
+    texts: Sequence[str],
+    pool: Sequence[str],
+    settings: SpeedSettings,
+    reference_python: str | None = None,
+    reference_model: str | None = None,
+    log: Any = print,
+) -> dict[str, list[dict]]:
     """`{system name: [{labels, seconds, texts_per_second, peak_rss_mib, ...} per label count]}`."""
     participants = _start(specs, settings, reference_python, reference_model)
     try:
@@ -82,11 +89,14 @@ def run_speed(specs: Sequence[SystemSpec], texts: Sequence[str], pool: Sequence[
             participant.worker.close()
 
 
-def _start(specs: Sequence[SystemSpec], settings: SpeedSettings, reference_python: str | None,
-           reference_model: str | None) -> list[Participant]:
+def _start(
+    specs: Sequence[SystemSpec], settings: SpeedSettings, reference_python: str | None, reference_model: str | None
+) -> list[Participant]:
     if reference_python and not reference_model:
         raise ValueError("--reference-python needs a saved GLiClass checkpoint: pass --system gliclass=PATH.")
-    names = [spec.name for spec in specs] + ([f"reference {SystemSpec('gliclass', reference_model).name}"] if reference_python else [])
+    names = [spec.name for spec in specs] + (
+        [f"reference {SystemSpec('gliclass', reference_model).name}"] if reference_python else []
+    )
     if len(set(names)) != len(names):
         raise ValueError(f"two systems share a name: {names}; give each a different model.")
     participants = []
@@ -96,14 +106,26 @@ def _start(specs: Sequence[SystemSpec], settings: SpeedSettings, reference_pytho
     if reference_python:
         name = names[-1]
         worker = Worker.reference(name, reference_python)
-        participants.append(Participant(name, "gliclass", reference_model, settings.label_counts, worker, reference=True))
+        participants.append(
+            Participant(name, "gliclass", reference_model, settings.label_counts, worker, reference=True)
+        )
     return participants
 
 
 def _load_command(participant: Participant, settings: SpeedSettings) -> dict[str, Any]:
-    command = {"cmd": "load", "model": participant.model, "threads": settings.threads, "batch_size": settings.batch_size}
+    command = {
+        "cmd": "load",
+        "model": participant.model,
+        "threads": settings.threads,
+        "batch_size": settings.batch_size,
+    }
     if not participant.reference:
-        command |= {"kind": participant.kind, "device": settings.device, "seed": settings.seed, "template": settings.template}
+        command |= {
+            "kind": participant.kind,
+            "device": settings.device,
+            "seed": settings.seed,
+            "template": settings.template,
+        }
     return command
 
 
@@ -125,12 +147,19 @@ def _measure(active: list[Participant], texts: list[str], labels: list[str], rep
     rows = []
     for participant, times, row in zip(active, seconds, extra):
         speeds = [len(texts) / value for value in times]
-        rows.append({
-            "labels": len(labels),
-            "seconds": [round(value, 4) for value in times],
-            "texts_per_second": {"median": len(texts) / statistics.median(times), "min": min(speeds), "max": max(speeds)},
-            "peak_rss_mib": participant.worker.peak_memory_mb(),
-        } | row)
+        rows.append(
+            {
+                "labels": len(labels),
+                "seconds": [round(value, 4) for value in times],
+                "texts_per_second": {
+                    "median": len(texts) / statistics.median(times),
+                    "min": min(speeds),
+                    "max": max(speeds),
+                },
+                "peak_rss_mib": participant.worker.peak_memory_mb(),
+            }
+            | row
+        )
     return rows
 
 
@@ -154,10 +183,14 @@ def speed_markdown(results: dict[str, list[dict]], settings: SpeedSettings) -> s
     ]
     cached = [name for name in systems if any("label_cache_seconds" in row for row in results[name])]
     if cached:
-        cache_rows = [[f"{count:,}"] + [cell(name, count, lambda row: f"{row['label_cache_seconds']:.2f}") for name in cached]
-                      for count in counts]
-        sections.append("### Label vectors, computed once and cached (seconds, not in texts/s)\n\n"
-                        + markdown_table(["labels"] + cached, cache_rows))
+        cache_rows = [
+            [f"{count:,}"] + [cell(name, count, lambda row: f"{row['label_cache_seconds']:.2f}") for name in cached]
+            for count in counts
+        ]
+        sections.append(
+            "### Label vectors, computed once and cached (seconds, not in texts/s)\n\n"
+            + markdown_table(["labels"] + cached, cache_rows)
+        )
     return "\n\n".join(sections)
 
 

@@ -28,6 +28,7 @@ import torch
 
 import gliclass
 from gliclass import GLiClassModel
+from gliclass.padding import length_sorted_batches, pad_id_of, pad_rows
 from gliclass.pipeline import score_table
 
 from .data import sample_texts_and_labels
@@ -40,7 +41,11 @@ class ReferenceWorker:
 
     def __init__(self, python: str, model: Path, threads: int, batch_size: int) -> None:
         self.process = subprocess.Popen(
-            [python, "-I", str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tempfile.gettempdir()
+            [python, "-I", str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=tempfile.gettempdir(),
         )
         self.ask({"cmd": "load", "model": str(model), "threads": threads, "batch_size": batch_size})
 
@@ -59,25 +64,20 @@ class ReferenceWorker:
         self.process.wait(timeout=60)
 
 
-def bare_forward_seconds(clf: gliclass.ZeroShotMultilabelPipeline, texts: list[str], labels: list[str], batch_size: int) -> float:
+def bare_forward_seconds(
+    clf: gliclass.ZeroShotMultilabelPipeline, texts: list[str], labels: list[str], batch_size: int
+) -> float:
     """Time of the encoder alone over the pipeline's own rows, sorted by length."""
-    rows = clf.preprocess(texts, labels)["rows"]
-    rows.sort(key=lambda row: len(row.input_ids))
-    encoder = clf.model.model.encoder_model
-    batches = []
-    for begin in range(0, len(rows), batch_size):
-        chunk = rows[begin : begin + batch_size]
-        width = max(len(row.input_ids) for row in chunk)
-        ids = torch.zeros(len(chunk), width, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for slot, row in enumerate(chunk):
-            ids[slot, : len(row.input_ids)] = torch.tensor(row.input_ids)
-            mask[slot, : len(row.input_ids)] = 1
-        batches.append((ids, mask))
+    rows = [row.input_ids for row in clf.preprocess(texts, labels)["rows"]]
+    encoder = clf.model.text_encoder
+    batches = [
+        pad_rows([rows[index] for index in batch], pad_id_of(clf.tokenizer))
+        for batch in length_sorted_batches([len(row) for row in rows], batch_size)
+    ]
     start = time.perf_counter()
     with torch.inference_mode():
-        for ids, mask in batches:
-            encoder(input_ids=ids, attention_mask=mask)
+        for batch in batches:
+            encoder(**batch)
     return time.perf_counter() - start
 
 
@@ -111,11 +111,21 @@ def main() -> None:
     model_dir = args.model or make_checkpoint(Path(tempfile.mkdtemp()) / "minilm-gliclass")
     exact = gliclass.pipeline(model=model_dir, device=args.device)
     fast = gliclass.pipeline(model=exact.model, device=args.device, fast=True)
-    reference = ReferenceWorker(args.reference_python, model_dir, args.threads, args.batch_size) if args.reference_python else None
+    reference = (
+        ReferenceWorker(args.reference_python, model_dir, args.threads, args.batch_size)
+        if args.reference_python
+        else None
+    )
 
     print(f"command: {' '.join(sys.argv)}")
-    print(f"{args.texts} texts from the eval sets, batch size {args.batch_size}, {args.threads} threads, device {args.device}")
-    header = f"{'labels':>6} {'reference':>10} {'exact':>8} {'fast':>8} {'ceiling':>8} {'exact/ref':>9} {'fast/ref':>8} {'exact/ceil':>10} {'max|Δ|':>9} {'top1 fast':>9}"
+    print(
+        f"{args.texts} texts from the eval sets, batch size {args.batch_size}, {args.threads} threads, "
+        f"device {args.device}"
+    )
+    header = (
+        f"{'labels':>6} {'reference':>10} {'exact':>8} {'fast':>8} {'ceiling':>8} {'exact/ref':>9} {'fast/ref':>8} "
+        f"{'exact/ceil':>10} {'max|Δ|':>9} {'top1 fast':>9}"
+    )
     print(header)
     report = []
     for count in label_counts:
@@ -148,11 +158,21 @@ def main() -> None:
             f"{speed['exact'] / ref:>9.2f} {speed['fast'] / ref:>8.2f} {speed['exact'] / speed['ceiling']:>10.2f} "
             f"{max_diff:>9.1e} {top1:>9.3f}"
         )
-        report.append({"labels": count, "texts_per_second": speed, "seconds": timings, "max_abs_diff_vs_reference": max_diff, "fast_top1_agreement": top1})
+        report.append(
+            {
+                "labels": count,
+                "texts_per_second": speed,
+                "seconds": timings,
+                "max_abs_diff_vs_reference": max_diff,
+                "fast_top1_agreement": top1,
+            }
+        )
     if reference:
         reference.close()
     if args.json:
-        args.json.write_text(json.dumps({"settings": vars(args) | {"model": str(model_dir)}, "results": report}, indent=2, default=str))
+        args.json.write_text(
+            json.dumps({"settings": vars(args) | {"model": str(model_dir)}, "results": report}, indent=2, default=str)
+        )
 
 
 if __name__ == "__main__":

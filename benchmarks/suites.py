@@ -83,7 +83,12 @@ PAPER_SUITE: tuple[HubDataset, ...] = (
     HubDataset("cap_sotu", "MoritzLaurer/cap_sotu", label_column="labels"),
     HubDataset("rotten_tomatoes", "cornell-movie-review-data/rotten_tomatoes", label_column="label", names=SENTIMENT),
     HubDataset(
-        "massive", "AmazonScience/massive", config="en-US", revision=PARQUET_EXPORT, text_column="utt", label_column="intent"
+        "massive",
+        "AmazonScience/massive",
+        config="en-US",
+        revision=PARQUET_EXPORT,
+        text_column="utt",
+        label_column="intent",
     ),
     HubDataset("banking77", "PolyAI/banking77", revision=PARQUET_EXPORT, label_column="label"),
     HubDataset("snips", "benayas/snips", label_column="category"),

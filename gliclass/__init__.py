@@ -4,6 +4,8 @@ from transformers import AutoConfig, AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .config import GLiClassConfig
+from .data import LabelledSet, load_set
+from .evaluation import evaluate
 from .model import GLiClassModel, GLiClassOutput
 from .pipeline import DEFAULT_MODEL_DIR, TASK, ZeroShotMultilabelPipeline, pipeline
 from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
@@ -26,8 +28,11 @@ __all__ = [
     "GLiClassConfig",
     "GLiClassModel",
     "GLiClassOutput",
+    "LabelledSet",
     "PromptEncoder",
     "ZeroShotMultilabelPipeline",
+    "evaluate",
+    "load_set",
     "pipeline",
 ]
 __version__ = "0.1.0"

@@ -22,18 +22,18 @@ labels are batched.
 from __future__ import annotations
 
 import torch
-from torch import nn
 from transformers import AutoModel
 
 from . import pooling
 from .config import GLiClassConfig
 from .heads import BiEncoderProjector, GLiClassCore
 
-PADDED_LABEL_LOGIT = -1e3  # the reference's value for the padded labels of a bi-encoder row
-
 
 class GLiClassBiEncoder(GLiClassCore):
     """Text encoder, label encoder and heads of the `bi-encoder` and `bi-encoder-fused` architectures."""
+
+    padded_label_logit = -1e3  # the reference's value for the padded labels of a bi-encoder row
+    scales_logits_always = True  # the reference scales by `logit_scale` whatever `normalize_features` says
 
     def __init__(self, config: GLiClassConfig) -> None:
         super().__init__(config, AutoModel.from_config(config.encoder_config))
@@ -57,17 +57,21 @@ class GLiClassBiEncoder(GLiClassCore):
         """
         states = self.label_encoder(input_ids=class_input_ids, attention_mask=class_attention_mask).last_hidden_state
         pooled = self._pool(states, class_attention_mask if class_pooling_mask is None else class_pooling_mask)
-        return self._normalized(self.classes_projector(self.biencoder_projector(pooled)))
+        return self.project_labels(self.biencoder_projector(pooled))
 
     def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Projected text vectors `(batch, dim)` (`bi-encoder` only: a fused text needs its labels)."""
         if self.fused:
             raise ValueError("a bi-encoder-fused model encodes the text with its labels; use fused_features().")
         states = self.encoder_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self._project_text(states, attention_mask)
+        return self.project_text(self._pool(states, attention_mask))
 
     def fused_features(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, label_vectors: torch.Tensor, labels_mask: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        label_vectors: torch.Tensor,
+        labels_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Text vectors `(batch, dim)` and label vectors `(batch, labels, dim)` of `bi-encoder-fused` rows.
 
@@ -83,15 +87,12 @@ class GLiClassBiEncoder(GLiClassCore):
         states = self.encoder_model(inputs_embeds=embeddings, attention_mask=attention_mask).last_hidden_state
         labels = torch.zeros_like(label_vectors, dtype=states.dtype)
         labels[labels_mask] = states[is_label]
-        return self._project_text(states, attention_mask), labels
+        return self.project_text(self._pool(states, attention_mask)), labels
 
-    def score(self, text: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
-        """Logits `(batch, labels)`; the reference scales them by `logit_scale` whatever `normalize_features` says."""
-        label_mask = label_mask.bool()
-        logits = self.scorer(text, labels, label_mask, None) * self.logit_scale
-        if self.logit_bias is not None:
-            logits = logits + self.logit_bias
-        return logits.masked_fill(~label_mask, PADDED_LABEL_LOGIT)
+    @property
+    def encodes_labels_apart(self) -> bool:
+        """True for `bi-encoder`: text vectors never see the labels (the fused text does)."""
+        return not self.fused
 
     def forward(
         self,
@@ -123,11 +124,3 @@ class GLiClassBiEncoder(GLiClassCore):
 
     def _pool(self, states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return pooling.pool_text(states, attention_mask, self.config.pooling_strategy)
-
-    def _project_text(self, states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self._normalized(self.dropout(self.text_projector(self._pool(states, attention_mask))))
-
-    def _normalized(self, vectors: torch.Tensor) -> torch.Tensor:
-        if not self.config.normalize_features:
-            return vectors
-        return nn.functional.normalize(vectors, p=2, dim=-1, eps=1e-8)

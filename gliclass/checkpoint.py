@@ -11,6 +11,8 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
+from .prompt import LABEL_TOKEN, SEP_TOKEN
+
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -56,6 +58,8 @@ def check_model_type(name_or_path: str | os.PathLike, kwargs: dict[str, Any]) ->
             raise
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise OSError(f"{name_or_path} is not a local folder, and fetching it from the hub failed: {reason}") from error
+    if not isinstance(config, dict):
+        raise ValueError(f"the config.json of {name_or_path} holds {type(config).__name__}, not a JSON object.")
     model_type = config.get("model_type")
     if model_type != MODEL_TYPE:
         raise ValueError(
@@ -124,3 +128,17 @@ def check_safetensors_file(path: Path) -> None:
         raise ValueError(
             f"weights file {path} is truncated: {size} bytes, the header needs {8 + header_size + data_end}."
         )
+
+
+def check_marker_tokens(config: Any, tokenizer: Any) -> None:
+    """Raise `ValueError` when the config's `<<LABEL>>`/`<<SEP>>` ids are not the tokenizer's:
+    the model would read the wrong positions and drop labels silently."""
+    if config.architecture_type == "bi-encoder":  # its text rows hold no markers
+        return
+    vocabulary = tokenizer.get_vocab()
+    for token, name in ((LABEL_TOKEN, "class_token_index"), (SEP_TOKEN, "text_token_index")):
+        if vocabulary.get(token) != getattr(config, name):
+            raise ValueError(
+                f"config {name}={getattr(config, name)} but the tokenizer's {token} is {vocabulary.get(token)}; "
+                "the tokenizer does not belong to this model."
+            )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,14 +32,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gliclass", description="Zero-shot text classification with GLiClass.")
     commands = parser.add_subparsers(dest="command", required=True)
     classify = commands.add_parser("classify", help="classify texts given on the command line or in a JSONL file")
-    classify.add_argument("--model", default=None, help="GLiClass model folder or hub id (default: the model shipped in the package)")
+    classify.add_argument(
+        "--model", default=None, help="GLiClass model folder or hub id (default: the model shipped in the package)"
+    )
     classify.add_argument("--labels", required=True, help='candidate labels, comma-separated: "sports, politics"')
     classify.add_argument("--threshold", type=float, default=None, help="keep labels scoring at least this")
     classify.add_argument("--single-label", action="store_true", help="softmax over the labels instead of sigmoid")
     classify.add_argument("--prompt", default=None, help="task description put into the input")
     classify.add_argument(
-        "--input", default=None,
-        help="JSONL file (or - for standard input) whose lines have a 'text' field; other fields are kept in the output",
+        "--input",
+        default=None,
+        help="JSONL file (- for standard input) whose lines have a 'text' field; other fields are kept in the output",
     )
     classify.add_argument("--batch-size", type=int, default=None)
     classify.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
@@ -74,7 +78,11 @@ def _classify(args: argparse.Namespace) -> int:
     logging.disable_progress_bar()
     classifier = pipeline(model=args.model, device=args.device, fast=args.fast)
     show_progress = args.input is not None
-    with tqdm(total=len(records), desc="classifying", unit="text", file=sys.stderr, disable=not show_progress) as bar:
+    with (
+        tqdm(total=len(records), desc="classifying", unit="text", file=sys.stderr, disable=not show_progress) as bar,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
         for begin in range(0, len(records), CHUNK_TEXTS):
             chunk = records[begin : begin + CHUNK_TEXTS]
             results = classifier([record["text"] for record in chunk], **options)
@@ -82,6 +90,8 @@ def _classify(args: argparse.Namespace) -> int:
                 print(json.dumps(_output_line(record, result, fields, args.input is None), ensure_ascii=False))
             sys.stdout.flush()
             bar.update(len(chunk))
+    for warning in caught:  # one line each, after the results
+        print(f"gliclass: warning: {_one_line(warning.message)}", file=sys.stderr)
     return 0
 
 
@@ -139,13 +149,17 @@ def _read_records(path: str) -> list[dict[str, Any]]:
 
 
 def _prediction_fields(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    """`labels`/`scores`, or `predicted_labels`/`predicted_scores` when the input uses those names
-    (so that no input field is overwritten)."""
-    if any(name in record for record in records for name in PREDICTION_FIELDS):
-        print("gliclass: the input has 'labels'/'scores' fields; predictions go to "
-              "'predicted_labels'/'predicted_scores'.", file=sys.stderr)
-        return ("predicted_labels", "predicted_scores")
-    return PREDICTION_FIELDS
+    """`labels`/`scores`, or with a `predicted_` prefix (repeated as needed) when the input already
+    uses those names: no input field is ever overwritten."""
+    fields = PREDICTION_FIELDS
+    while any(name in record for record in records for name in fields):
+        fields = tuple(f"predicted_{name}" for name in fields)
+    if fields != PREDICTION_FIELDS:
+        print(
+            f"gliclass: note: the input has fields named like the predictions; they go to {fields[0]!r}/{fields[1]!r}.",
+            file=sys.stderr,
+        )
+    return fields
 
 
 def _output_line(record: dict[str, Any], result: dict[str, Any], fields: tuple[str, str], bare: bool) -> dict[str, Any]:

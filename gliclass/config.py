@@ -17,7 +17,7 @@ BI_ENCODER_ARCHITECTURES = ("bi-encoder", "bi-encoder-fused")
 TEXT_POOLINGS = ("first", "avg", "max", "last", "pass")
 LABEL_POOLINGS = ("first", "average")
 SCORERS = ("simple", "weighted-dot", "mlp", "hopfield", "cross-attn")
-# Encoders whose layers this library runs one by one (partial_encoder, segment_attention).
+# Encoders whose layers this library runs one by one (position_reader, segment_attention).
 BERT_STYLE_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
 PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 
@@ -171,10 +171,13 @@ class GLiClassConfig(PretrainedConfig):
         if (self.scorer_type == "cross-attn") != (self.pooling_strategy == "pass"):
             raise ValueError(
                 f"scorer_type={self.scorer_type!r} with pooling_strategy={self.pooling_strategy!r}: the "
-                "'cross-attn' scorer reads every token state and needs pooling_strategy='pass', which no other scorer reads."
+                "'cross-attn' scorer reads every token state and needs pooling_strategy='pass', "
+                "which no other scorer reads."
             )
         if self.scorer_type == "cross-attn" and self.hidden_size % self.scorer_num_heads:
-            raise ValueError(f"hidden_size={self.hidden_size} is not divisible by scorer_num_heads={self.scorer_num_heads}.")
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not divisible by scorer_num_heads={self.scorer_num_heads}."
+            )
         if self.architecture_type in BI_ENCODER_ARCHITECTURES:
             self._validate_bi_encoder()
         num_layers = getattr(self.encoder_config, "num_hidden_layers", None)
@@ -197,19 +200,23 @@ class GLiClassConfig(PretrainedConfig):
         return 0 <= self.example_token_index < self.vocab_size
 
     def marker_token_ids(self) -> tuple[int, ...]:
-        """Ids that start a new segment of a uni-encoder input: `<<LABEL>>`, `<<SEP>>` and `<<EXAMPLE>>` when it exists."""
+        """Ids that start a new segment of a uni-encoder input: `<<LABEL>>`, `<<SEP>>`, and `<<EXAMPLE>>`
+        when it exists."""
         markers = (self.class_token_index, self.text_token_index)
         return markers + (self.example_token_index,) if self.has_example_token else markers
 
     def _validate_bi_encoder(self) -> None:
         if self.label_model_config is None or not self.label_model_name:
             raise ValueError(
-                f"architecture_type={self.architecture_type!r} needs label_model_config and label_model_name (the label encoder)."
+                f"architecture_type={self.architecture_type!r} needs label_model_config and label_model_name "
+                "(the label encoder)."
             )
         if self.pooling_strategy == "pass" or self.scorer_type == "cross-attn":
             raise ValueError(f"architecture_type={self.architecture_type!r} does not support scorer_type='cross-attn'.")
         if self.segment_isolated_layers:
-            raise ValueError(f"segment_isolated_layers works with the uni-encoder only, not {self.architecture_type!r}.")
+            raise ValueError(
+                f"segment_isolated_layers works with the uni-encoder only, not {self.architecture_type!r}."
+            )
 
     def _validate_segment_isolation(self, num_layers: int | None) -> None:
         isolated = self.segment_isolated_layers
@@ -220,7 +227,9 @@ class GLiClassConfig(PretrainedConfig):
         if not self.prompt_first:
             raise ValueError("segment_isolated_layers needs prompt_first=True (labels before the text).")
         if self.pooling_strategy == "pass":
-            raise ValueError("segment_isolated_layers does not work with the 'cross-attn' scorer (pooling_strategy='pass').")
+            raise ValueError(
+                "segment_isolated_layers does not work with the 'cross-attn' scorer (pooling_strategy='pass')."
+            )
         model_type = self.encoder_config.model_type
         absolute = getattr(self.encoder_config, "position_embedding_type", "absolute") == "absolute"
         if model_type not in BERT_STYLE_MODEL_TYPES or not absolute:

@@ -51,7 +51,9 @@ class BiEncoderProjector(nn.Module):
 class DotScorer(nn.Module):
     """Score = text · label."""
 
-    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
+    def forward(
+        self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None
+    ) -> torch.Tensor:
         return torch.einsum("bd,bkd->bk", text, labels)
 
 
@@ -62,11 +64,11 @@ class WeightedDotScorer(nn.Module):
         super().__init__()
         self.proj_text = nn.Linear(dim, dim * 2)
         self.proj_label = nn.Linear(dim, dim * 2)
-        self.out_mlp = nn.Sequential(
-            nn.Linear(dim * 3, dim * 4), nn.Dropout(dropout), nn.ReLU(), nn.Linear(dim * 4, 1)
-        )
+        self.out_mlp = nn.Sequential(nn.Linear(dim * 3, dim * 4), nn.Dropout(dropout), nn.ReLU(), nn.Linear(dim * 4, 1))
 
-    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
+    def forward(
+        self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None
+    ) -> torch.Tensor:
         text_a, text_b = self.proj_text(text).unsqueeze(1).chunk(2, dim=-1)
         label_a, label_b = self.proj_label(labels).chunk(2, dim=-1)
         text_a = text_a.expand_as(label_a)
@@ -82,7 +84,9 @@ class MLPScorer(nn.Module):
             nn.Linear(dim * 2, hidden), nn.ReLU(), nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, 1)
         )
 
-    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
+    def forward(
+        self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None
+    ) -> torch.Tensor:
         return self.mlp(torch.cat([text.unsqueeze(1).expand_as(labels), labels], dim=-1)).squeeze(-1)
 
 
@@ -103,7 +107,9 @@ class HopfieldScorer(nn.Module):
         )
         self.beta = beta
 
-    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
+    def forward(
+        self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None
+    ) -> torch.Tensor:
         affinity = torch.einsum("bkd,bd->bk", self.q_proj(labels), self.k_proj(text)) * self.beta
         if label_mask is not None:
             affinity = affinity.masked_fill(~label_mask.bool(), float("-inf"))
@@ -130,7 +136,9 @@ class CrossAttnScorer(nn.Module):
             nn.Linear(dim * 2, hidden), nn.GELU(), nn.Linear(hidden, hidden // 2), nn.GELU(), nn.Linear(hidden // 2, 1)
         )
 
-    def forward(self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None) -> torch.Tensor:
+    def forward(
+        self, text: torch.Tensor, labels: torch.Tensor, label_mask: Mask = None, text_mask: Mask = None
+    ) -> torch.Tensor:
         if text.dim() != 3:
             raise ValueError("the cross-attn scorer needs the text's token states (batch, seq, dim).")
         batch, num_labels, dim = labels.shape
@@ -177,3 +185,40 @@ class GLiClassCore(nn.Module):
         self.logit_bias = None
         if config.logit_bias_init_value is not None:
             self.logit_bias = nn.Parameter(torch.tensor(float(config.logit_bias_init_value)))
+
+    padded_label_logit = -1e4  # the logit of a padded label slot
+    scales_logits_always = False  # bi-encoders scale by `logit_scale` even without normalize_features
+
+    def score(
+        self,
+        text: torch.Tensor,
+        labels: torch.Tensor,
+        label_mask: torch.Tensor,
+        text_mask: torch.Tensor | None = None,
+        calibrated: bool = True,
+    ) -> torch.Tensor:
+        """Logits `(batch, labels)` of projected vectors; padded labels get a large negative logit.
+
+        `text_mask` `(batch, seq)` is needed with token-level text (`pooling_strategy='pass'`).
+        `calibrated=False` gives the scorer's raw output (no logit scale, no bias).
+        """
+        label_mask = label_mask.bool()
+        logits = self.scorer(text, labels, label_mask, text_mask)
+        if calibrated and (self.scales_logits_always or self.config.normalize_features):
+            logits = logits * self.logit_scale
+        if calibrated and self.logit_bias is not None:
+            logits = logits + self.logit_bias
+        return logits.masked_fill(~label_mask, self.padded_label_logit)
+
+    def project_text(self, text: torch.Tensor) -> torch.Tensor:
+        """Projected (and, with `normalize_features`, unit-length) text vectors."""
+        return self.normalized(self.dropout(self.text_projector(text)))
+
+    def project_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """Projected (and, with `normalize_features`, unit-length) label vectors."""
+        return self.normalized(self.classes_projector(labels))
+
+    def normalized(self, vectors: torch.Tensor) -> torch.Tensor:
+        if not self.config.normalize_features:
+            return vectors
+        return vectors / (vectors.norm(p=2, dim=-1, keepdim=True) + 1e-8)

@@ -23,7 +23,7 @@ def read_jsonl(path: str | Path, error: type[ValueError] = ValueError) -> Iterat
     path = Path(path)
     if path.is_dir():
         raise OSError(f"{path} is a folder, not a JSONL file.")
-    if not path.is_file():
+    if not path.exists():  # pipes and process substitutions (`<(...)`) are read like files
         raise OSError(f"{path} does not exist.")
     with path.open("rb") as handle:
         yield from _records(handle, str(path), error)
@@ -37,7 +37,9 @@ def _records(handle: BinaryIO, name: str, error: type[ValueError]) -> Iterator[t
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as problem:
-            raise error(f"{where}: not valid UTF-8 (byte {raw[problem.start]:#04x} at column {problem.start + 1}).") from None
+            raise error(
+                f"{where}: not valid UTF-8 (byte {raw[problem.start]:#04x} at column {problem.start + 1})."
+            ) from None
         if not line.strip():
             continue
         try:

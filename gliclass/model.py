@@ -20,16 +20,14 @@ from transformers.utils import ModelOutput
 
 from . import pooling
 from .bi_encoder import GLiClassBiEncoder
-from .bi_encoder_inputs import LABEL_TOKENIZER_DIR, load_label_tokenizer
 from .checkpoint import check_loading_info, check_model_location, check_model_type
 from .config import GLiClassConfig
 from .heads import GLiClassCore
+from .labels_apart import LABEL_TOKENIZER_DIR, load_label_tokenizer
 from .losses import masked_cross_entropy, sigmoid_focal_loss
-from .partial_encoder import PositionReadingEncoder
+from .position_reader import PositionReadingRunner
 from .prompt import SPECIAL_TOKENS
-from .segment_attention import SegmentIsolatedEncoder
-
-PADDED_LABEL_LOGIT = -1e4
+from .segment_attention import SegmentIsolatedRunner
 
 
 @dataclass
@@ -47,22 +45,61 @@ class GLiClassOutput(ModelOutput):
     label_embeddings: torch.Tensor | None = None
 
 
+class LayerRunner:
+    """Callable `(input_ids, attention_mask) -> states (batch, seq, dim)` of the encoder layer the
+    heads read (`encoder_layer_id`). Shares the encoder's parameters; it is not an `nn.Module`."""
+
+    def __init__(self, encoder: nn.Module, layer: int) -> None:
+        self.encoder = encoder
+        self.layer = layer
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        outputs = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=self.layer != -1, return_dict=True
+        )
+        return outputs.last_hidden_state if self.layer == -1 else outputs.hidden_states[self.layer]
+
+
 class GLiClassUniEncoder(GLiClassCore):
-    """Backbone plus heads; parameter names match the reference checkpoints."""
+    """Backbone plus heads; parameter names match the reference checkpoints.
+
+    The backbone runner is chosen once, from the config: segment-isolated layers
+    (`segment_attention`) or the plain encoder, plus, where the heads read single positions of
+    the last layer of a BERT-style encoder, the exact shortcut that runs that layer only there
+    (`position_reader`, used without autograd).
+    """
 
     def __init__(self, config: GLiClassConfig) -> None:
         super().__init__(config, AutoModel.from_config(config.encoder_config))
-        self.position_reader = PositionReadingEncoder.for_encoder(self.encoder_model)
-        self.segment_encoder = None
+        layer = config.encoder_layer_id
         if config.segment_isolated_layers:
-            self.segment_encoder = SegmentIsolatedEncoder(
-                self.encoder_model, config.segment_isolated_layers, config.marker_token_ids()
-            )
+            markers = config.marker_token_ids()
+            self.backbone = SegmentIsolatedRunner(self.encoder_model, config.segment_isolated_layers, markers, layer)
+        else:
+            self.backbone = LayerRunner(self.encoder_model, layer)
+        last_layer = layer in (-1, getattr(config.encoder_config, "num_hidden_layers", None))
+        self.position_reader = None
+        if self.reads_single_positions() and last_layer and not config.segment_isolated_layers:
+            self.position_reader = PositionReadingRunner.for_encoder(self.encoder_model)
 
     def reads_single_positions(self) -> bool:
         """True when the heads read only a few token positions (no span or sequence averages)."""
         cfg = self.config
         return cfg.pooling_strategy in ("first", "last") and cfg.class_token_pooling == "first"
+
+    @property
+    def encodes_labels_apart(self) -> bool:
+        """True when a label's vector depends on the label alone and the text's on the text alone.
+
+        So it is when every layer up to the one the heads read is segment-isolated and the text
+        is pooled from `<<SEP>>` on; labels and texts can then be encoded apart (and labels once).
+        """
+        cfg = self.config
+        if not cfg.segment_isolated_layers or not cfg.extract_text_features:
+            return False
+        depth = cfg.encoder_config.num_hidden_layers
+        read = cfg.encoder_layer_id if cfg.encoder_layer_id >= 0 else depth + 1 + cfg.encoder_layer_id
+        return cfg.segment_isolated_layers >= read
 
     def features(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
@@ -76,82 +113,57 @@ class GLiClassUniEncoder(GLiClassCore):
         shift = 0 if cfg.embed_class_token else 1
         label_positions, label_mask = pooling.label_token_positions(input_ids, cfg.class_token_index, shift)
         text_mask = self.text_mask(input_ids, attention_mask)
-
-        last_layer = cfg.encoder_layer_id in (-1, getattr(cfg.encoder_config, "num_hidden_layers", None))
-        if (
-            self.reads_single_positions()
-            and last_layer
-            and self.segment_encoder is None
-            and self.position_reader is not None
-            and not self.training
-            and not torch.is_grad_enabled()
-        ):
+        if self.position_reader is not None and not self.training and not torch.is_grad_enabled():
             text_position = pooling.edge_positions(text_mask.bool(), cfg.pooling_strategy).unsqueeze(1)
             states = self.position_reader(input_ids, attention_mask, torch.cat([text_position, label_positions], 1))
             return states[:, 0], states[:, 1:], label_mask
 
-        hidden = self._hidden_states(input_ids, attention_mask)
+        hidden = self.backbone(input_ids, attention_mask)
         text = hidden if cfg.pooling_strategy == "pass" else self._pool_text(hidden, text_mask, attention_mask)
         if cfg.class_token_pooling == "first":
             labels = pooling.gather_positions(hidden, label_positions)
         else:
             end = cfg.text_token_index if cfg.extract_text_features else None
             labels = pooling.label_span_mean(
-                hidden, input_ids, attention_mask, cfg.class_token_index, end, cfg.embed_class_token, label_mask.shape[1]
+                hidden,
+                input_ids,
+                attention_mask,
+                cfg.class_token_index,
+                end,
+                cfg.embed_class_token,
+                label_mask.shape[1],
             )
         return text, labels, label_mask
 
-    def labels_are_independent(self) -> bool:
-        """True when a label's vector depends on the label alone and the text's on the text alone.
+    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Projected vectors `(batch, dim)` of text rows (`[CLS] <<SEP>> text [SEP]`, no labels)."""
+        self._check_apart()
+        text, _, _ = self.features(input_ids, attention_mask)
+        return self.project_text(text)
 
-        So it is when every layer up to the one the heads read is segment-isolated and the text
-        is pooled from `<<SEP>>` on; labels and texts can then be encoded apart (and labels once).
-        """
-        cfg = self.config
-        if self.segment_encoder is None or not cfg.extract_text_features:
-            return False
-        depth = cfg.encoder_config.num_hidden_layers
-        read = cfg.encoder_layer_id if cfg.encoder_layer_id >= 0 else depth + 1 + cfg.encoder_layer_id
-        return cfg.segment_isolated_layers >= read
-
-    def project(self, text: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Projected (and, with `normalize_features`, unit-length) text and label vectors."""
-        text = self.dropout(self.text_projector(text))
-        labels = self.classes_projector(labels)
-        if self.config.normalize_features:
-            text = text / (text.norm(p=2, dim=-1, keepdim=True) + 1e-8)
-            labels = labels / (labels.norm(p=2, dim=-1, keepdim=True) + 1e-8)
-        return text, labels
-
-    def score(
-        self, text: torch.Tensor, labels: torch.Tensor, label_mask: torch.Tensor, text_mask: torch.Tensor | None = None
+    def label_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, pooling_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Logits `(batch, labels)` of projected vectors; padded labels get a large negative logit.
+        """Projected vectors `(labels, dim)` of label rows (`<<LABEL>> label`, one label per row).
 
-        `text_mask` `(batch, seq)` is needed with token-level text (`pooling_strategy='pass'`).
-        """
-        logits = self.scorer(text, labels, label_mask, text_mask)
-        if self.config.normalize_features:
-            logits = logits * self.logit_scale
-        if self.logit_bias is not None:
-            logits = logits + self.logit_bias
-        return logits.masked_fill(~label_mask, PADDED_LABEL_LOGIT)
+        `pooling_mask` is for bi-encoders; label spans here are pooled over their real tokens."""
+        self._check_apart()
+        _, labels, _ = self.features(input_ids, attention_mask)
+        return self.project_labels(labels[:, 0])
+
+    def _check_apart(self) -> None:
+        if not self.encodes_labels_apart:
+            raise ValueError(
+                "labels and texts of this model are encoded together (not every layer is segment-isolated); "
+                "score joint rows with forward()."
+            )
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> GLiClassOutput:
         text, labels, label_mask = self.features(input_ids, attention_mask)
-        text, labels = self.project(text, labels)
+        text, labels = self.project_text(text), self.project_labels(labels)
         text_mask = self.text_mask(input_ids, attention_mask) if self.config.pooling_strategy == "pass" else None
         logits = self.score(text, labels, label_mask, text_mask)
         return GLiClassOutput(logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=labels)
-
-    def _hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        layer = self.config.encoder_layer_id
-        if self.segment_encoder is not None:
-            return self.segment_encoder(input_ids, attention_mask)[layer]
-        outputs = self.encoder_model(
-            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=layer != -1, return_dict=True
-        )
-        return outputs.last_hidden_state if layer == -1 else outputs.hidden_states[layer]
 
     def text_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Tokens the text vector is pooled from: all real tokens, or from `<<SEP>>` on."""
@@ -163,7 +175,7 @@ class GLiClassUniEncoder(GLiClassCore):
     def _pool_text(self, hidden: torch.Tensor, text_mask: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         strategy = self.config.pooling_strategy
         pooled = pooling.pool_text(hidden, text_mask, strategy)
-        if not self.config.extract_text_features or strategy == "first" or self.segment_encoder is not None:
+        if not self.config.extract_text_features or strategy == "first" or self.config.segment_isolated_layers:
             return pooled  # segment-isolated models pool the text segment alone (not reference-compatible anyway)
         # The reference pools the `<<SEP>>`-onward tokens inside a zero-filled buffer as long as the
         # whole input: an average over all real tokens, and a max that includes zero.
@@ -207,7 +219,9 @@ def _start_as_embedder(core: GLiClassUniEncoder, tokenizer: PreTrainedTokenizerB
     probe = torch.linspace(-4, 4, 81)
     activation = core.text_projector.act
     if not torch.allclose(activation(probe) - activation(-probe), probe, atol=1e-5):
-        raise ValueError(f"start_as_embedder needs an activation with act(x) - act(-x) = x; {cfg.projector_hidden_act!r} is not.")
+        raise ValueError(
+            f"start_as_embedder needs an activation with act(x) - act(-x) = x; {cfg.projector_hidden_act!r} is not."
+        )
     identity = torch.eye(dim)
     with torch.no_grad():
         for projector in (core.text_projector, core.classes_projector):
@@ -261,6 +275,11 @@ class GLiClassModel(PreTrainedModel):
             if module.logit_bias is not None:
                 init.constant_(module.logit_bias, float(self.config.logit_bias_init_value))
 
+    @property
+    def text_encoder(self) -> nn.Module:
+        """The transformer backbone that reads the text (`model.encoder_model` in the state dict)."""
+        return self.model.encoder_model
+
     def get_input_embeddings(self) -> nn.Module:
         return self.model.encoder_model.get_input_embeddings()
 
@@ -287,7 +306,7 @@ class GLiClassModel(PreTrainedModel):
 
         Uni-encoder: the labels are the `<<LABEL>>` tokens of `input_ids`. Bi-encoders: the labels
         are `class_input_ids`/`class_attention_mask` `(batch, labels, seq)` (label tokenizer),
-        `labels_mask` `(batch, labels)` marking the real ones; see `gliclass.bi_encoder_inputs`.
+        `labels_mask` `(batch, labels)` marking the real ones; see `gliclass.labels_apart`.
         `labels`, when given, is `(batch, labels)` with 1 for true labels (soft values allowed);
         the loss follows `config.problem_type`.
         """
@@ -295,46 +314,67 @@ class GLiClassModel(PreTrainedModel):
             attention_mask = torch.ones_like(input_ids)
         if self.config.is_bi_encoder:
             if class_input_ids is None or class_attention_mask is None:
-                raise ValueError(f"a {self.config.architecture_type} model needs class_input_ids and class_attention_mask.")
+                raise ValueError(
+                    f"a {self.config.architecture_type} model needs class_input_ids and class_attention_mask."
+                )
             logits, label_mask, text, label_vectors = self.model(
                 input_ids, attention_mask, class_input_ids, class_attention_mask, labels_mask
             )
-            output = GLiClassOutput(logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=label_vectors)
+            output = GLiClassOutput(
+                logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=label_vectors
+            )
         else:
             output = self.model(input_ids, attention_mask)
         if labels is not None:
             output.loss = self.loss(output.logits, labels, output.label_mask)
         return output
 
+    @property
+    def encodes_labels_apart(self) -> bool:
+        """True when label vectors depend on the label alone and text vectors on the text alone
+        (`bi-encoder`, or a uni-encoder with every layer segment-isolated): labels can then be
+        encoded once with `get_label_features`, texts with `get_text_features`, and `score`d."""
+        return self.model.encodes_labels_apart
+
     def get_label_features(
-        self,
-        class_input_ids: torch.Tensor,
-        class_attention_mask: torch.Tensor,
-        class_pooling_mask: torch.Tensor | None = None,
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, pooling_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Bi-encoders: projected label vectors `(labels, dim)`, one per row of label tokens `(labels, seq)`,
-        pooled over `class_pooling_mask` (default: the real tokens; see `gliclass.bi_encoder`)."""
-        return self._bi_encoder().label_features(class_input_ids, class_attention_mask, class_pooling_mask)
+        """Projected label vectors `(labels, dim)`, one per row of label tokens `(labels, seq)`.
+
+        Rows are built by `gliclass.labels_apart` (uni-encoder: `<<LABEL>> label`; bi-encoder: the
+        label tokenizer's ids); a bi-encoder pools over `pooling_mask` (default: the real tokens).
+        """
+        return self.model.label_features(input_ids, attention_mask, pooling_mask)
 
     def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """`bi-encoder`: projected text vectors `(batch, dim)` of text rows (no labels in them)."""
-        return self._bi_encoder().text_features(input_ids, attention_mask)
+        """Projected text vectors `(batch, dim)` of text rows that hold no labels."""
+        return self.model.text_features(input_ids, attention_mask)
 
     def get_fused_features(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, label_features: torch.Tensor, labels_mask: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        label_features: torch.Tensor,
+        labels_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """`bi-encoder-fused`: text vectors `(batch, dim)` and label vectors `(batch, labels, dim)` of rows
         whose `<<LABEL>>` tokens take `label_features` `(batch, labels, dim)` (from `get_label_features`)."""
-        return self._bi_encoder().fused_features(input_ids, attention_mask, label_features, labels_mask)
+        if not isinstance(self.model, GLiClassBiEncoder) or not self.model.fused:
+            raise ValueError(
+                f"get_fused_features is for bi-encoder-fused models, not {self.config.architecture_type!r}."
+            )
+        return self.model.fused_features(input_ids, attention_mask, label_features, labels_mask)
 
-    def score(self, text_features: torch.Tensor, label_features: torch.Tensor, labels_mask: torch.Tensor) -> torch.Tensor:
-        """Bi-encoders: logits `(batch, labels)` of text `(batch, dim)` and label `(batch, labels, dim)` vectors."""
-        return self._bi_encoder().score(text_features, label_features, labels_mask)
-
-    def _bi_encoder(self) -> GLiClassBiEncoder:
-        if not isinstance(self.model, GLiClassBiEncoder):
-            raise ValueError(f"this is a {self.config.architecture_type} model; label and text features are bi-encoder methods.")
-        return self.model
+    def score(
+        self,
+        text_features: torch.Tensor,
+        label_features: torch.Tensor,
+        label_mask: torch.Tensor,
+        calibrated: bool = True,
+    ) -> torch.Tensor:
+        """Logits `(batch, labels)` of text `(batch, dim)` and label `(batch, labels, dim)` vectors;
+        `calibrated=False` gives the scorer's raw similarity (no logit scale or bias)."""
+        return self.model.score(text_features, label_features, label_mask, calibrated=calibrated)
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
         """Training loss for `(batch, labels)` logits and targets."""
@@ -380,7 +420,7 @@ class GLiClassModel(PreTrainedModel):
             **config_options,
         )
         model = cls(config)
-        model.model.encoder_model.load_state_dict(encoder.state_dict())
+        model.text_encoder.load_state_dict(encoder.state_dict())
         model.tokenizer = tokenizer
         if start_as_embedder:
             _start_as_embedder(model.model, tokenizer)
@@ -401,7 +441,13 @@ class GLiClassModel(PreTrainedModel):
         kwargs["use_safetensors"] = True
         kwargs.setdefault("dtype", torch.float32)  # fp16 checkpoints are upcast; pass dtype= to keep them
         report_wanted = kwargs.pop("output_loading_info", False)
-        model, loading_info = super().from_pretrained(name_or_path, *args, output_loading_info=True, **kwargs)
+        try:
+            model, loading_info = super().from_pretrained(name_or_path, *args, output_loading_info=True, **kwargs)
+        except RuntimeError as error:  # e.g. a tensor of another shape than the config describes
+            reason = str(error).strip().splitlines()[0]
+            raise ValueError(
+                f"the weights of {name_or_path} do not fit the model its config describes: {reason}"
+            ) from error
         check_loading_info(loading_info, name_or_path)
         try:
             model.tokenizer = AutoTokenizer.from_pretrained(name_or_path)

@@ -16,13 +16,24 @@ POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation")
 AGGREGATIONS = ("max", "mean")
 
 
-def check_device(device: int | str | torch.device | None) -> None:
-    """Raise `ValueError` for a device this machine does not have (`cuda` without a GPU, ...).
+def check_device(device: int | str | torch.device | None) -> int | str | torch.device | None:
+    """The device as transformers takes it (`"1"` becomes the index 1); `ValueError` for a device
+    this machine does not have (`cuda` or an accelerator index without a GPU, ...).
 
-    None and integers follow transformers (None or 0: CUDA when available, else CPU; -1: CPU).
+    None: CUDA when available, else CPU; -1: CPU; an index N >= 0: accelerator N.
     """
-    if device is None or (isinstance(device, int) and not isinstance(device, bool)):
-        return
+    if isinstance(device, str) and device.strip().lstrip("-").isdigit():
+        device = int(device)
+    if device is None or device == -1:
+        return device
+    if isinstance(device, bool):
+        raise ValueError(f"device must be a device name or index, got {device!r}.")
+    if isinstance(device, int):
+        if device < -1:
+            raise ValueError(f"device index {device} is invalid; use -1 for the CPU or 0, 1, ... for a GPU.")
+        if torch.cuda.is_available() or torch.backends.mps.is_available():
+            return device
+        raise ValueError(f"device {device} is not available: this machine has no GPU; use 'cpu' (or -1).")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
@@ -34,6 +45,7 @@ def check_device(device: int | str | torch.device | None) -> None:
             raise ValueError(f"device {device!r} is not available: {torch.cuda.device_count()} CUDA GPU(s) here.")
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {device!r} is not available on this machine; use 'cpu'.")
+    return device
 
 
 def check_batch_size(batch_size: Any) -> int:

@@ -9,15 +9,19 @@ Streams (generators, `KeyDataset`) are encoded in chunks of texts, yielding one 
 from __future__ import annotations
 
 import itertools
+import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from types import GeneratorType
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import Pipeline, PreTrainedTokenizerBase
 
-from .bi_encoder_inputs import BiEncoderBatch, BiEncoderInputBuilder, load_label_tokenizer
+from .checkpoint import check_marker_tokens
+from .labels_apart import LabelsApartBatch, LabelsApartInputs, load_label_tokenizer
 from .model import GLiClassModel
 from .options import (
     AGGREGATIONS,
@@ -31,12 +35,14 @@ from .options import (
     labels_per_text,
     prompts_per_text,
 )
+from .padding import length_sorted_batches, pad_id_of, pad_rows
 from .prompt import EncodedRow, PromptEncoder, check_text, format_examples, label_with_description
 
 TASK = "zero-shot-multilabel"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"  # shipped with the package; see its README.md
 STREAM_CHUNK_TEXTS = 256  # texts encoded together when the input is a stream
 HALF_DTYPES = (torch.float16, torch.bfloat16)
+INTERNAL_PACKAGES = ("gliclass", "transformers", "torch")  # frames a warning skips to reach the user's code
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -79,6 +85,10 @@ class ZeroShotMultilabelPipeline(Pipeline):
             scores move by about 1e-2, the top label rarely. The model itself is not changed.
         min_text_tokens: tokens kept for the text before labels are split into groups.
         window_overlap: overlap between text windows when `windows=True`.
+        encode_labels_apart: None (default): encode each distinct label once and each text once
+            when the model allows it (`model.encodes_labels_apart`, bi-encoders); False: score
+            joint rows `[CLS] <<LABEL>>l1 ... <<SEP>> text` even then (same scores, slower).
+            Texts encoded apart keep the whole encoder length for themselves.
     """
 
     _load_tokenizer = True
@@ -96,6 +106,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
         fast: bool = False,
         min_text_tokens: int = 32,
         window_overlap: int = 64,
+        encode_labels_apart: bool | None = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(model, GLiClassModel):
@@ -103,11 +114,12 @@ class ZeroShotMultilabelPipeline(Pipeline):
         tokenizer = tokenizer or model.tokenizer
         if tokenizer is None:
             raise ValueError("this model has no tokenizer; pass tokenizer= (the one saved with the model).")
-        check_device(device)
+        device = check_device(device)
         if kwargs.get("batch_size") is not None:
             check_batch_size(kwargs["batch_size"])
         if not isinstance(fast, bool):
             raise TypeError(f"fast must be True or False, got {fast!r}.")
+        check_marker_tokens(model.config, tokenizer)
         super().__init__(model=model, tokenizer=tokenizer, device=device, **kwargs)
         self.model.eval()
         set_dtype(self.model, dtype, self.device)
@@ -119,20 +131,18 @@ class ZeroShotMultilabelPipeline(Pipeline):
         limit = backbone_max_length(self.model, tokenizer)
         if max_length is not None and not 8 <= max_length <= limit:
             raise ValueError(f"max_length={max_length} must be between 8 and the backbone's limit {limit}.")
-        if self.model.config.is_bi_encoder:
-            self.label_tokenizer = self.model.label_tokenizer or load_label_tokenizer(
-                self.model.config, self.model.name_or_path or None
-            )
-            self.encoder = BiEncoderInputBuilder(
-                self.model.config,
-                tokenizer,
-                self.label_tokenizer,
-                max_length=max_length or limit,
-                min_text_tokens=min_text_tokens,
-                window_overlap=window_overlap,
+        apart = _check_labels_apart(self.model, encode_labels_apart)
+        if apart:
+            label_tokenizer = None
+            if self.model.config.is_bi_encoder:
+                label_tokenizer = self.model.label_tokenizer or load_label_tokenizer(
+                    self.model.config, self.model.name_or_path or None
+                )
+            self.row_builder = LabelsApartInputs.for_model(
+                self.model.config, tokenizer, label_tokenizer, max_length or limit, min_text_tokens, window_overlap
             )
         else:
-            self.encoder = PromptEncoder(
+            self.row_builder = PromptEncoder(
                 tokenizer,
                 prompt_first=self.model.config.prompt_first,
                 max_length=max_length or limit,
@@ -187,10 +197,12 @@ class ZeroShotMultilabelPipeline(Pipeline):
             check_batch_size(kwargs["batch_size"])
         if isinstance(inputs, str):
             return super().__call__([inputs], **kwargs)[0]
-        if isinstance(inputs, tuple):
+        if isinstance(inputs, Sequence | np.ndarray) or _is_column(inputs):  # tuples, arrays, Series, columns
             inputs = list(inputs)
         if isinstance(inputs, list) and not inputs:
             raise ValueError("inputs is an empty list; give at least one text.")
+        if not isinstance(inputs, list | GeneratorType | torch.utils.data.Dataset) and isinstance(inputs, Iterable):
+            inputs = (text for text in inputs)  # any other iterable (an iterator, a map) streams
         return super().__call__(inputs, **kwargs)
 
     def get_iterator(
@@ -210,15 +222,15 @@ class ZeroShotMultilabelPipeline(Pipeline):
     def _results(
         self, inputs: Iterable[str], batch_size: int, preprocess_params: dict, postprocess_params: dict
     ) -> Iterator[dict[str, Any]]:
-        if isinstance(inputs, list):
+        if isinstance(inputs, list):  # an empty list here is an empty stream: nothing to yield
             texts = [check_text(text, f"text {index}") for index, text in enumerate(inputs)]
-            chunks: Iterable[list[str]] = [texts]
+            chunks: Iterable[list[str]] = [texts] if texts else []
         else:
             for name in ("candidate_labels", "prompt"):
                 if is_per_text(name, preprocess_params.get(name)):
                     raise ValueError(f"one {name} entry per text needs a list of texts, not a stream.")
             chunks = _checked_chunks(_iterate(inputs), max(STREAM_CHUNK_TEXTS, batch_size))
-        cuts = TruncationReport(self.encoder.max_length)
+        cuts = TruncationReport(self.row_builder.max_length)
         for chunk in chunks:
             model_inputs = self.preprocess(chunk, **preprocess_params)
             cuts.add(model_inputs["rows"], len(chunk))
@@ -246,20 +258,18 @@ class ZeroShotMultilabelPipeline(Pipeline):
         example_string = format_examples(examples)
         shown = [[label_with_description(label, descriptions) for label in names] for names, descriptions in labels]
         names = [names for names, _ in labels]
-        if isinstance(self.encoder, BiEncoderInputBuilder):
-            batch = self.encoder.build(texts, shown, prompts, [example_string] * len(texts), windows=windows)
-            return {"texts": texts, "labels": names, "rows": batch.rows, "bi_encoder_batch": batch}
-        rows = self.encoder.encode(texts, shown, prompts, [example_string] * len(texts), windows=windows)
+        if isinstance(self.row_builder, LabelsApartInputs):
+            batch = self.row_builder.build(texts, shown, prompts, [example_string] * len(texts), windows=windows)
+            return {"texts": texts, "labels": names, "rows": batch.rows, "labels_apart": batch}
+        rows = self.row_builder.encode(texts, shown, prompts, [example_string] * len(texts), windows=windows)
         return {"texts": texts, "labels": names, "rows": rows}
 
     def _forward(self, model_inputs: dict[str, Any], batch_size: int | None = None) -> dict[str, Any]:
         """Logits of every encoder row, batched by similar length."""
         rows = model_inputs["rows"]
         batch_size = batch_size or self._batch_size
-        if "bi_encoder_batch" in model_inputs:
-            logits = self._forward_bi_encoder(model_inputs["bi_encoder_batch"], batch_size)
-        elif self.model.model.labels_are_independent():
-            logits = self._forward_segments(rows, batch_size)
+        if "labels_apart" in model_inputs:
+            logits = self._forward_apart(model_inputs["labels_apart"], batch_size)
         else:
             logits = [torch.empty(0)] * len(rows)
             for batch, tensors in self._batches([row.input_ids for row in rows], batch_size):
@@ -273,32 +283,12 @@ class ZeroShotMultilabelPipeline(Pipeline):
         """bfloat16 autocast in fast mode; otherwise the model's own dtype."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast)
 
-    def _forward_segments(self, rows: list[EncodedRow], batch_size: int) -> list[torch.Tensor]:
-        """Same logits for models whose labels and text are encoded apart: each distinct label
-        segment and text segment is encoded once, however many rows share it."""
-        config = self.model.config
-        pieces = [_split_row(row.input_ids, config.class_token_index, config.text_token_index) for row in rows]
-        label_pieces = list(dict.fromkeys(label for labels, _ in pieces for label in labels))
-        text_pieces = list(dict.fromkeys(text for _, text in pieces))
-        label_vectors = dict(zip(label_pieces, self._segment_vectors(label_pieces, batch_size, labels=True)))
-        text_vectors = dict(zip(text_pieces, self._segment_vectors(text_pieces, batch_size, labels=False)))
-        core = self.model.model
-        logits = []
-        with self._precision():
-            for labels, text in pieces:
-                vectors = torch.stack([label_vectors[label] for label in labels]).unsqueeze(0)
-                mask = torch.ones(1, len(labels), dtype=torch.bool, device=vectors.device)
-                logits.append(core.score(text_vectors[text].unsqueeze(0), vectors, mask)[0].float().cpu())
-        return logits
-
-    def _forward_bi_encoder(self, batch: BiEncoderBatch, batch_size: int) -> list[torch.Tensor]:
-        """Logits of bi-encoder rows: each distinct label is encoded once, then each text row."""
+    def _forward_apart(self, batch: LabelsApartBatch, batch_size: int) -> list[torch.Tensor]:
+        """Logits of rows whose labels are encoded apart: each distinct label once, then each text row."""
         model = self.model
-        label_pad_id = self.label_tokenizer.pad_token_id if self.label_tokenizer.pad_token_id is not None else 0
-        order = sorted(range(len(batch.labels)), key=lambda index: batch.labels[index].pooled_length)
+        label_pad_id = pad_id_of(self.row_builder.label_tokenizer)
         vectors: list[torch.Tensor] = [torch.empty(0)] * len(batch.labels)
-        for begin in range(0, len(order), batch_size):
-            chunk = order[begin : begin + batch_size]
+        for chunk in length_sorted_batches([label.pooled_length for label in batch.labels], batch_size):
             tensors = {name: value.to(self.device) for name, value in batch.label_inputs(chunk, label_pad_id).items()}
             with self._precision():
                 features = model.get_label_features(**tensors)
@@ -316,7 +306,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 mask[slot, : len(indices)] = True
             with self._precision():
                 if fused:
-                    text, labels = model.get_fused_features(tensors["input_ids"], tensors["attention_mask"], labels, mask)
+                    text, labels = model.get_fused_features(
+                        tensors["input_ids"], tensors["attention_mask"], labels, mask
+                    )
                 else:
                     text = model.get_text_features(tensors["input_ids"], tensors["attention_mask"])
                 batch_logits = model.score(text, labels, mask).float().cpu()
@@ -324,34 +316,14 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 logits[index] = batch_logits[slot, : len(row_labels[slot])]
         return logits
 
-    def _segment_vectors(self, segments: list[tuple[int, ...]], batch_size: int, labels: bool) -> list[torch.Tensor]:
-        """Projected vectors of one-segment rows (`<<LABEL>> label` or `<<SEP>> text [SEP]`)."""
-        core = self.model.model
-        vectors: list[torch.Tensor] = [torch.empty(0)] * len(segments)
-        for batch, tensors in self._batches(segments, batch_size):
-            with self._precision():
-                text, label, _ = core.features(tensors["input_ids"], tensors["attention_mask"])
-                text, label = core.project(text, label)
-            for slot, index in enumerate(batch):
-                vectors[index] = label[slot, 0] if labels else text[slot]
-        return vectors
-
     def _batches(
         self, sequences: Sequence[Sequence[int]], batch_size: int
     ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
         """`(indices, padded model inputs)` over `sequences`, batched by similar length."""
-        order = sorted(range(len(sequences)), key=lambda index: len(sequences[index]))
-        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        for begin in range(0, len(order), batch_size):
-            batch = order[begin : begin + batch_size]
-            width = max(len(sequences[index]) for index in batch)
-            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for slot, index in enumerate(batch):
-                ids = sequences[index]
-                input_ids[slot, : len(ids)] = torch.tensor(ids)
-                attention_mask[slot, : len(ids)] = 1
-            yield batch, {"input_ids": input_ids.to(self.device), "attention_mask": attention_mask.to(self.device)}
+        pad_id = pad_id_of(self.tokenizer)
+        for batch in length_sorted_batches([len(sequence) for sequence in sequences], batch_size):
+            tensors = pad_rows([sequences[index] for index in batch], pad_id)
+            yield batch, {name: tensor.to(self.device) for name, tensor in tensors.items()}
 
     def postprocess(
         self,
@@ -397,12 +369,21 @@ class TruncationReport:
     def warn(self) -> None:
         if self.cut:
             warnings.warn(
-                f"{len(self.cut)} of {self.texts} texts did not fit in {self.max_length} tokens with their labels "
-                f"and were cut: up to {max(self.cut)} tokens dropped ({sum(self.cut) / len(self.cut):.0f} on "
-                "average). Pass windows=True to score whole texts in overlapping windows.",
+                f"{len(self.cut)} of {self.texts} texts did not fit in {self.max_length} tokens (with whatever shares "
+                f"their rows: labels, prompt, examples) and were cut: up to {max(self.cut)} tokens dropped "
+                f"({sum(self.cut) / len(self.cut):.0f} on average). Pass windows=True to score whole texts in "
+                "overlapping windows.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_caller_stacklevel(),
             )
+
+
+def _caller_stacklevel() -> int:
+    """The `stacklevel` that points a warning at the first caller outside gliclass and transformers."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in INTERNAL_PACKAGES:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def score_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> torch.Tensor:
@@ -413,14 +394,6 @@ def score_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> tor
         for label, score in zip(result["labels"], result["scores"]):
             table[row, column[label]] = score
     return table
-
-
-def _split_row(input_ids: Sequence[int], label_id: int, text_id: int) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
-    """A labels-first row's label segments (`<<LABEL>>` up to the next marker) and its text segment (`<<SEP>>` on)."""
-    text_start = input_ids.index(text_id)
-    starts = [position for position in range(text_start) if input_ids[position] == label_id] + [text_start]
-    labels = [tuple(input_ids[begin:end]) for begin, end in zip(starts, starts[1:])]
-    return labels, tuple(input_ids[text_start:])
 
 
 def _aggregate(window_logits: list[torch.Tensor], aggregation: str) -> torch.Tensor:
@@ -435,7 +408,19 @@ def _iterate(inputs: Iterable[str]) -> Iterator[str]:
     try:
         return iter(inputs)
     except TypeError as error:
-        raise TypeError(f"inputs must be a string, a list of strings or a stream of them, got {type(inputs).__name__}.") from error
+        raise TypeError(
+            f"inputs must be a string, a list of strings or a stream of them, got {type(inputs).__name__}."
+        ) from error
+
+
+def _is_column(inputs: Any) -> bool:
+    """A sized, indexable column of texts (pandas `Series`, a `datasets` column)."""
+    return (
+        hasattr(inputs, "__len__")
+        and hasattr(inputs, "__getitem__")
+        and hasattr(inputs, "__iter__")
+        and not (isinstance(inputs, dict | torch.utils.data.Dataset))
+    )
 
 
 def _checked_chunks(texts: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -454,11 +439,12 @@ def set_dtype(model: GLiClassModel, dtype: str | torch.dtype | None, device: tor
         if device.type == "cpu" and model.dtype in HALF_DTYPES:
             model.float()
         return
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype, None) if dtype in ("float32", "float16", "bfloat16", "float64") else None
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(f"dtype must be 'auto', a floating torch.dtype or its name, got {dtype!r}.")
-    model.to(dtype)
+    resolved = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
+    if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
+        raise ValueError(
+            f"dtype must be 'auto', a floating torch.dtype or its name ('float16', 'half', ...), got {dtype!r}."
+        )
+    model.to(resolved)
 
 
 def _check_fast_mode(device: torch.device) -> None:
@@ -492,7 +478,7 @@ def pipeline(
     """
     if task != TASK:
         raise ValueError(f"gliclass.pipeline only provides the {TASK!r} task, got {task!r}.")
-    check_device(device)
+    device = check_device(device)
     if model is None:
         if not (DEFAULT_MODEL_DIR / "config.json").is_file():
             raise OSError(
@@ -505,3 +491,17 @@ def pipeline(
     elif not isinstance(model, GLiClassModel):
         raise TypeError(f"model must be a path, a hub id or a GLiClassModel, got {type(model).__name__}.")
     return ZeroShotMultilabelPipeline(model=model, tokenizer=tokenizer, device=device, dtype=dtype, task=TASK, **kwargs)
+
+
+def _check_labels_apart(model: GLiClassModel, wanted: bool | None) -> bool:
+    """Whether the pipeline encodes labels apart from the texts (see `encode_labels_apart`)."""
+    possible = model.config.is_bi_encoder or model.encodes_labels_apart
+    if wanted is None:
+        return possible
+    if not isinstance(wanted, bool):
+        raise TypeError(f"encode_labels_apart must be True, False or None, got {wanted!r}.")
+    if wanted and not possible:
+        raise ValueError("encode_labels_apart=True: this model encodes labels together with the text.")
+    if not wanted and model.config.is_bi_encoder:
+        raise ValueError("encode_labels_apart=False: a bi-encoder always encodes its labels apart.")
+    return wanted

@@ -30,9 +30,12 @@ SEP_TOKEN = "<<SEP>>"
 EXAMPLE_TOKEN = "<<EXAMPLE>>"
 SPECIAL_TOKENS = (LABEL_TOKEN, SEP_TOKEN, EXAMPLE_TOKEN)
 REQUIRED_TOKENS = (LABEL_TOKEN, SEP_TOKEN)  # the tokens a uni-encoder's tokenizer must have
-# Unicode categories that render as nothing: controls, format characters (zero-width space,
-# joiners, BOM), separators, surrogates.
-INVISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Zs", "Zl", "Zp")
+# Unicode categories that render as nothing on their own: controls, format characters (zero-width
+# space, joiners, BOM), separators, surrogates, combining and enclosing marks (no base character),
+# and letters/symbols drawn blank (Hangul fillers, the blank Braille pattern).
+INVISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Me")
+BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+SHOWN_LABEL_CHARACTERS = 80  # a label named in an error is cut to this many characters
 
 
 @dataclass(frozen=True)
@@ -69,22 +72,44 @@ def check_labels(labels: Any) -> list[str]:
     if isinstance(labels, str):
         labels = [part.strip() for part in labels.split(",")]
     if not isinstance(labels, (list, tuple)):
-        raise TypeError(f"candidate_labels must be a list of strings or a comma-separated string, got {type(labels).__name__}.")
+        raise TypeError(
+            f"candidate_labels must be a list of strings or a comma-separated string, got {type(labels).__name__}."
+        )
     if not labels:
         raise ValueError("candidate_labels is empty; give at least one label.")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for label in labels:
         if not isinstance(label, str):
             raise TypeError(f"every candidate label must be a string, got {label!r} ({type(label).__name__}).")
-        if not label.strip():
-            raise ValueError("candidate_labels contains an empty label.")
+        if not has_visible_characters(label):
+            raise ValueError(f"candidate_labels contains an empty label ({label!r}).")
         for token in SPECIAL_TOKENS:
             if token in label:
-                raise ValueError(f"candidate label {label!r} contains the reserved token {token}.")
-        if label in seen:
-            raise ValueError(f"candidate label {label!r} is given twice.")
-        seen.add(label)
+                raise ValueError(f"candidate label {shown(label)} contains the reserved token {token}.")
+        check_encodable(label, f"candidate label {shown(label)}")
+        if label.strip() in seen:
+            first = seen[label.strip()]
+            same = "is given twice" if first == label else f"and {first!r} differ only in surrounding spaces"
+            raise ValueError(f"candidate label {shown(label)} {same}.")
+        seen[label.strip()] = label
     return list(labels)
+
+
+def shown(label: str) -> str:
+    """`repr(label)`, cut for error messages."""
+    if len(label) <= SHOWN_LABEL_CHARACTERS:
+        return repr(label)
+    return repr(label[:SHOWN_LABEL_CHARACTERS]) + f"... ({len(label)} characters)"
+
+
+def check_encodable(text: str, what: str) -> None:
+    """Raise `ValueError` for lone surrogates (`\\ud800`): valid JSON, but not text a tokenizer takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{what} holds a lone surrogate {text[error.start]!r} at character {error.start}; not valid Unicode text."
+        ) from None
 
 
 def check_text(text: Any, what: str = "text") -> str:
@@ -93,6 +118,7 @@ def check_text(text: Any, what: str = "text") -> str:
         raise TypeError(f"{what} must be a string, got {type(text).__name__}.")
     if not has_visible_characters(text):
         raise ValueError(f"{what} is empty (nothing but whitespace, zero-width or control characters).")
+    check_encodable(text, what)
     for token in SPECIAL_TOKENS:
         if token in text:
             raise ValueError(f"{what} contains the reserved token {token}.")
@@ -101,7 +127,10 @@ def check_text(text: Any, what: str = "text") -> str:
 
 def has_visible_characters(text: str) -> bool:
     """False when `text` holds only whitespace, zero-width (format) and control characters."""
-    return any(not char.isspace() and unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text)
+    return any(
+        not char.isspace() and char not in BLANK_CHARACTERS and unicodedata.category(char) not in INVISIBLE_CATEGORIES
+        for char in text
+    )
 
 
 def _checked_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[str]]]:
@@ -194,13 +223,18 @@ class PromptEncoder:
         """
         overhead = self._length(self.build_string("", [], prompt, examples)[0], special=True)
         budget = self.max_length - overhead - min(self.min_text_tokens, self.max_length // 4)
+        if budget < 1:
+            raise ValueError(
+                f"the prompt and examples take {overhead} of the max_length={self.max_length} tokens; "
+                "too little is left for the labels and the text."
+            )
         groups: list[tuple[int, int]] = []
         start, used = 0, 0
         for index, label in enumerate(labels):
             cost = self._label_length(label)
             if cost > budget:
                 raise ValueError(
-                    f"label {label!r} needs {cost} tokens; with the prompt and examples only {budget} fit "
+                    f"label {shown(label)} needs {cost} tokens; with the prompt and examples only {budget} fit "
                     f"(max_length={self.max_length}, min_text_tokens={self.min_text_tokens})."
                 )
             if used + cost > budget:
@@ -236,12 +270,16 @@ class PromptEncoder:
             if not is_special and span[0] <= first < span[1]
         ]
         if not text_positions:
-            raise ValueError(f"text {index}: the labels, prompt and examples alone exceed max_length={self.max_length}.")
+            raise ValueError(
+                f"text {index}: the labels, prompt and examples alone exceed max_length={self.max_length}."
+            )
         first, last = text_positions[0], text_positions[-1] + 1
         prefix, text_ids, suffix = ids[:first], ids[first:last], ids[last:]
         room = self.max_length - len(prefix) - len(suffix)
         if room < 1:
-            raise ValueError(f"text {index}: the labels, prompt and examples alone exceed max_length={self.max_length}.")
+            raise ValueError(
+                f"text {index}: the labels, prompt and examples alone exceed max_length={self.max_length}."
+            )
         if not windows:
             return [EncodedRow(prefix + text_ids[:room] + suffix, index, start, end, 0, len(text_ids) - room)]
         stride = max(1, room - min(self.window_overlap, room // 2))

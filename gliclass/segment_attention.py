@@ -40,18 +40,20 @@ def attention_bias(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.zeros(keep.shape, dtype=dtype, device=keep.device).masked_fill(~keep, torch.finfo(dtype).min)
 
 
-class SegmentIsolatedEncoder:
-    """Callable `(input_ids, attention_mask) -> hidden states of every layer` (embeddings first).
+class SegmentIsolatedRunner:
+    """Callable `(input_ids, attention_mask) -> states (batch, seq, dim)` of layer `layer`
+    (an index into embeddings + every layer, as `hidden_states`; -1: the last layer).
 
     Shares every parameter with the encoder it wraps; it is not an `nn.Module`.
     """
 
-    def __init__(self, encoder: nn.Module, isolated_layers: int, marker_ids: tuple[int, ...]) -> None:
+    def __init__(self, encoder: nn.Module, isolated_layers: int, marker_ids: tuple[int, ...], layer: int = -1) -> None:
         self.encoder = encoder
         self.isolated_layers = isolated_layers
         self.marker_ids = marker_ids
+        self.layer = layer
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         segments = segment_ids(input_ids, self.marker_ids)
         embeddings = self.encoder.embeddings
         first_position = getattr(embeddings, "padding_idx", -1) + 1  # RoBERTa-style positions start past padding
@@ -64,10 +66,10 @@ class SegmentIsolatedEncoder:
         same_segment = (segments[:, :, None] == segments[:, None, :]).unsqueeze(1)
         isolated = attention_bias(same_segment & real_keys, hidden.dtype)
         full = attention_bias(real_keys.expand_as(same_segment), hidden.dtype)
-        states = [hidden]
-        for depth, layer in enumerate(self.encoder.encoder.layer):
+        layers = list(self.encoder.encoder.layer)
+        stop = len(layers) + 1 + self.layer if self.layer < 0 else self.layer  # states computed: 0 .. stop
+        for depth, layer in enumerate(layers[:stop]):
             hidden = layer(hidden, attention_mask=isolated if depth < self.isolated_layers else full)
             if isinstance(hidden, tuple):  # older transformers return (hidden, ...)
                 hidden = hidden[0]
-            states.append(hidden)
-        return states
+        return hidden

@@ -2,10 +2,10 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForSequenceClassification
 
-from training import LabelledSet, Trainer, TrainingArguments
+from gliclass.data import Example, LabelledSet
+from training import Trainer, TrainingArguments
 from training.baselines import BiEncoderBaseline, CrossEncoderBaseline
 from training.batches import FixedCandidatesSet
-from training.data import Example
 from training.evaluation import evaluate_set
 
 TEXTS = ["the team won the match", "stocks fell sharply", "the championship final", "the central bank raised rates"]
@@ -18,9 +18,19 @@ def test_baseline_trains_with_the_same_trainer_and_saves_a_plain_model(kind, bac
     torch.manual_seed(0)
     model = kind(str(backbone_dir), max_length=64)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=4, batch_size=2, progress=False, head_lr=1e-3, encoder_lr=1e-3, warmup_ratio=0)
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=4,
+        batch_size=2,
+        progress=False,
+        head_lr=1e-3,
+        encoder_lr=1e-3,
+        warmup_ratio=0,
+    )
     labelled = LabelledSet("toy", [Example(t, {g[0]: 1.0}) for t, g in zip(TEXTS, GOLD)], LABELS)
-    trained = Trainer(model, args, FixedCandidatesSet(TEXTS, GOLD, LABELS, shuffle_seed=0), eval_sets=[labelled]).train()
+    trained = Trainer(
+        model, args, FixedCandidatesSet(TEXTS, GOLD, LABELS, shuffle_seed=0), eval_sets=[labelled]
+    ).train()
     assert any(not torch.equal(before[k], v) for k, v in trained.state_dict().items())
     scores = trained.score(TEXTS, LABELS)
     assert scores.shape == (4, 3) and bool(((scores >= 0) & (scores <= 1)).all())

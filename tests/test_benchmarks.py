@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
 from benchmarks.__main__ import main
-from benchmarks.accuracy import evaluate
-from benchmarks.data import LabelledSet
 from benchmarks.labels import label_pool
-from benchmarks.loading import hub_set, local_sets
+from benchmarks.loading import hub_set, local_copy, local_sets
+from benchmarks.report import RUNS, new_run_folder
 from benchmarks.suites import PAPER_SUITE, HubDataset, humanize
-from benchmarks.systems import (
-    NLI_LABELS,
-    CrossEncoderSystem,
-    EmbeddingSystem,
-    GLiClassSystem,
-    SystemSpec,
-    nli_columns,
-    parse_system,
-)
+from benchmarks.systems import NLI_LABELS, CrossEncoderSystem, EmbeddingSystem, GLiClassSystem, SystemSpec, parse_system
 from benchmarks.worker import answer
 from gliclass import GLiClassModel
+from training.baselines import nli_columns
 
 TOPICS = [
     ("the team won the championship for the third year", ["sports"]),
@@ -48,7 +41,9 @@ def write_set(root: Path, name: str, rows: list, multi_label: bool) -> None:
     folder.mkdir(parents=True)
     labels = sorted({label for _, gold in rows for label in gold})
     (folder / "meta.json").write_text(json.dumps({"name": name, "labels": labels, "multi_label": multi_label}))
-    (folder / "test.jsonl").write_text("".join(json.dumps({"text": text, "labels": gold}) + "\n" for text, gold in rows))
+    (folder / "test.jsonl").write_text(
+        "".join(json.dumps({"text": text, "labels": gold}) + "\n" for text, gold in rows)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +66,9 @@ def gliclass_dir(backbone_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 def cross_encoder_dir(backbone_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny_nli")
-    config = BertConfig.from_pretrained(backbone_dir, num_labels=3, id2label=NLI_LABELS,
-                                        label2id={name: index for index, name in NLI_LABELS.items()})
+    config = BertConfig.from_pretrained(
+        backbone_dir, num_labels=3, id2label=NLI_LABELS, label2id={name: index for index, name in NLI_LABELS.items()}
+    )
     BertForSequenceClassification(config).save_pretrained(folder)
     BertTokenizerFast.from_pretrained(backbone_dir).save_pretrained(folder)
     return folder
@@ -81,64 +77,32 @@ def cross_encoder_dir(backbone_dir: Path, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="module")
 def system_args(gliclass_dir: Path, cross_encoder_dir: Path, backbone_dir: Path) -> list[str]:
     """All three kinds, for the accuracy command."""
-    return ["--system", f"gliclass={gliclass_dir}", "--system", f"cross-encoder={cross_encoder_dir}",
-            "--system", f"embedding={backbone_dir}", "--threads", "1", "--batch-size", "4"]
-
-
-# --- metrics ---------------------------------------------------------------------------------
-
-def toy(multi_label: bool, targets: list[list[str]]) -> LabelledSet:
-    return LabelledSet("toy", ["a", "b", "c"], multi_label, [f"text {i}" for i in range(len(targets))], targets)
-
-
-def one_hot(targets: list[list[str]], labels: list[str]) -> torch.Tensor:
-    return torch.tensor([[1.0 if label in gold else 0.0 for label in labels] for gold in targets])
-
-
-@pytest.mark.parametrize("multi_label", [False, True])
-def test_a_perfect_system_scores_one(multi_label: bool) -> None:
-    targets = [["a"], ["b"], ["c"], ["a", "c"] if multi_label else ["a"]]
-    data = toy(multi_label, targets)
-    metrics = evaluate(data, one_hot(targets, data.labels))
-    assert metrics["macro_f1"] == metrics["micro_f1"] == metrics["accuracy"] == 1.0
-    assert metrics.get("mean_average_precision", 1.0) == 1.0
-
-
-def test_single_label_metrics_match_hand_computed_values() -> None:
-    data = toy(False, [["a"], ["a"], ["b"], ["c"]])
-    scores = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])  # text 1 wrong: b
-    metrics = evaluate(data, scores)
-    # a: tp1 fn1 -> 2/3; b: tp1 fp1 -> 2/3; c: 1.0
-    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
-    assert metrics["micro_f1"] == pytest.approx(0.75)
-    assert metrics["accuracy"] == pytest.approx(0.75)
-
-
-def test_multi_label_metrics_use_the_threshold_and_rank_for_map() -> None:
-    data = toy(True, [["a", "b"], ["c"]])
-    scores = torch.tensor([[0.9, 0.2, 0.6], [0.1, 0.3, 0.8]])
-    metrics = evaluate(data, scores, threshold=0.5)  # predicted: {a, c}, {c}
-    # a: tp1 -> 1.0; b: fn1 -> 0.0; c: tp1 fp1 -> 2/3
-    assert metrics["macro_f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
-    assert metrics["micro_f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
-    assert metrics["accuracy"] == pytest.approx(0.5)
-    # ranking 1: a, c, b -> AP = (1/1 + 2/3) / 2; ranking 2: c first -> 1
-    assert metrics["mean_average_precision"] == pytest.approx(((1 + 2 / 3) / 2 + 1) / 2)
-    assert evaluate(data, scores, threshold=0.95)["micro_f1"] == 0.0
-
-
-def test_scores_of_the_wrong_shape_are_refused() -> None:
-    with pytest.raises(ValueError, match="shape"):
-        evaluate(toy(False, [["a"]]), torch.zeros(1, 2))
+    return [
+        "--system",
+        f"gliclass={gliclass_dir}",
+        "--system",
+        f"cross-encoder={cross_encoder_dir}",
+        "--system",
+        f"embedding={backbone_dir}",
+        "--threads",
+        "1",
+        "--batch-size",
+        "4",
+    ]
 
 
 # --- systems and options ---------------------------------------------------------------------
+
 
 def test_system_specs_parse_and_name() -> None:
     assert parse_system("embedding") == SystemSpec("embedding", "@minilm")
     assert parse_system("gliclass=/models/minilm-avg-fp32/").name == "gliclass:minilm-avg-fp32"
     assert parse_system("cross-encoder=untrained:@minilm").name == "cross-encoder:all-MiniLM-L6-v2 (untrained)"
-    for bad, message in [("bi-encoder=x", "kind must be"), ("gliclass", "give a model"), ("embedding=untrained:x", "no head")]:
+    for bad, message in [
+        ("bi-encoder=x", "kind must be"),
+        ("gliclass", "give a model"),
+        ("embedding=untrained:x", "no head"),
+    ]:
         with pytest.raises(ValueError, match=message):
             parse_system(bad)
 
@@ -157,9 +121,9 @@ def test_cross_encoder_scores_are_entailment_probabilities(cross_encoder_dir: Pa
     texts, labels = [TOPICS[0][0], TOPICS[1][0]], ["sports", "politics", "business"]
     scores = system.scores(texts, labels)
     assert scores.shape == (2, 3) and bool(((scores > 0) & (scores < 1)).all())
-    pair = system.tokenizer(texts[1], "This example is business.", return_tensors="pt")
+    pair = system.baseline.tokenizer(texts[1], "This example is business.", return_tensors="pt")
     with torch.no_grad():
-        logits = system.model(**pair).logits[0]
+        logits = system.baseline.model(**pair).logits[0]
     assert scores[1, 2].item() == pytest.approx(torch.softmax(logits[[2, 0]], dim=0)[1].item(), abs=1e-5)
 
 
@@ -171,9 +135,9 @@ def test_embedding_scores_are_cosines_of_mean_pooled_vectors(backbone_dir: Path)
     scores = system.scores(texts, labels)
 
     def embed(text: str) -> torch.Tensor:
-        encoded = system.tokenizer(text, return_tensors="pt")
+        encoded = system.baseline.tokenizer(text, return_tensors="pt")
         with torch.no_grad():
-            hidden = system.model(**encoded).last_hidden_state[0]
+            hidden = system.baseline.encoder(**encoded).last_hidden_state[0]
         return torch.nn.functional.normalize(hidden.mean(0), dim=0)
 
     assert scores[1, 0].item() == pytest.approx(float(embed(texts[1]) @ embed(labels[0])), abs=1e-5)
@@ -190,16 +154,32 @@ def test_gliclass_system_returns_the_pipeline_scores(gliclass_dir: Path) -> None
 
 def test_untrained_systems_are_built_from_a_backbone(backbone_dir: Path) -> None:
     cross = CrossEncoderSystem(f"untrained:{backbone_dir}")
-    assert cross.model.config.num_labels == 3 and (cross.entailment, cross.contradiction) == (0, 2)
+    assert cross.baseline.model.config.num_labels == 3 and (
+        cross.baseline.entailment,
+        cross.baseline.contradiction,
+    ) == (0, 2)
     assert GLiClassSystem(f"untrained:{backbone_dir}").scores(["hello"], ["a", "b"]).shape == (1, 2)
 
 
 # --- data ------------------------------------------------------------------------------------
 
+
 def test_paper_suite_has_the_fourteen_datasets() -> None:
     assert [spec.name for spec in PAPER_SUITE] == [
-        "CR", "sst2", "sst5", "20_newsgroups", "spam", "financial_phrasebank", "imdb", "ag_news", "emotion",
-        "cap_sotu", "rotten_tomatoes", "massive", "banking77", "snips",
+        "CR",
+        "sst2",
+        "sst5",
+        "20_newsgroups",
+        "spam",
+        "financial_phrasebank",
+        "imdb",
+        "ag_news",
+        "emotion",
+        "cap_sotu",
+        "rotten_tomatoes",
+        "massive",
+        "banking77",
+        "snips",
     ]
     assert humanize("card_arrival") == "card arrival"
     assert humanize("AddToPlaylist") == "add to playlist"
@@ -226,13 +206,15 @@ def test_hub_style_datasets_get_natural_label_names(tmp_path: Path) -> None:
     (strings / "data" / "test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     result = hub_set(HubDataset("toy", str(strings), text_column="body", label_column="tag", names={"pos": "positive"}))
     assert result.data.labels == ["sci tech", "neg", "positive"]
-    assert result.data.targets == [["positive"], ["sci tech"]] and result.source["dropped_empty_texts"] == 1
+    assert result.data.gold == [["positive"], ["sci tech"]] and result.source["dropped_empty_texts"] == 1
     assert result.source["split"] == "test"
 
     classes = tmp_path / "classes"
     classes.mkdir()
     features = Features({"text": Value("string"), "label": ClassLabel(names=["World", "Sci/Tech"])})
-    Dataset.from_dict({"text": ["a", "b", "c"], "label": [1, 0, 1]}, features=features).to_parquet(str(classes / "train.parquet"))
+    Dataset.from_dict({"text": ["a", "b", "c"], "label": [1, 0, 1]}, features=features).to_parquet(
+        str(classes / "train.parquet")
+    )
     spec = HubDataset("news", str(classes), label_column="label", names={"Sci/Tech": "science and technology"})
     result = hub_set(spec, limit=2)
     assert result.data.labels == ["world", "science and technology"] and len(result.data.texts) == 2
@@ -246,7 +228,150 @@ def test_label_pool_is_deterministic_distinct_and_prefix_stable(eval_dir: Path) 
     assert set(big[: len(real)]) == real and big[len(real)].endswith(" 2")
 
 
+# --- the paper's hub suite, offline ---------------------------------------------------------
+
+SETFIT = ("train", "test")
+# hub id -> (splits, {column: "text" | "int" | "strings" | ClassLabel names}, raw labels of the rows)
+HUB_SCHEMAS: dict[str, tuple[tuple[str, ...], dict[str, Any], list[str]]] = {
+    "SetFit/CR": (SETFIT, {"text": "text", "label": "int", "label_text": "strings"}, ["positive", "negative"]),
+    "SetFit/sst2": (
+        ("train", "validation", "test"),
+        {"text": "text", "label": "int", "label_text": "strings"},
+        ["negative", "positive"],
+    ),
+    "SetFit/sst5": (
+        ("train", "validation", "test"),
+        {"text": "text", "label": "int", "label_text": "strings"},
+        ["very negative", "neutral", "very positive"],
+    ),
+    "SetFit/20_newsgroups": (
+        SETFIT,
+        {"text": "text", "label": "int", "label_text": "strings"},
+        ["rec.sport.hockey", "sci.space", "talk.politics.mideast"],
+    ),
+    "SetFit/enron_spam": (
+        SETFIT,
+        {
+            "message_id": "int",
+            "text": "text",
+            "label": "int",
+            "label_text": "strings",
+            "subject": "text",
+            "message": "text",
+            "date": "text",
+        },
+        ["ham", "spam"],
+    ),
+    "takala/financial_phrasebank/sentences_allagree": (
+        ("train",),
+        {"sentence": "text", "label": ["negative", "neutral", "positive"]},
+        ["negative", "positive"],
+    ),
+    "stanfordnlp/imdb": (("train", "test", "unsupervised"), {"text": "text", "label": ["neg", "pos"]}, ["neg", "pos"]),
+    "fancyzhx/ag_news": (
+        SETFIT,
+        {"text": "text", "label": ["World", "Sports", "Business", "Sci/Tech"]},
+        ["Sci/Tech", "World"],
+    ),
+    "dair-ai/emotion": (
+        ("train", "validation", "test"),
+        {"text": "text", "label": ["sadness", "joy", "love", "anger", "fear", "surprise"]},
+        ["joy", "fear"],
+    ),
+    "MoritzLaurer/cap_sotu": (SETFIT, {"text": "text", "labels": "strings"}, ["Macroeconomics", "Civil Rights"]),
+    "cornell-movie-review-data/rotten_tomatoes": (
+        ("train", "validation", "test"),
+        {"text": "text", "label": ["neg", "pos"]},
+        ["pos", "neg"],
+    ),
+    "AmazonScience/massive/en-US": (
+        ("train", "validation", "test"),
+        {
+            "id": "text",
+            "locale": "text",
+            "utt": "text",
+            "scenario": ["alarm", "music"],
+            "intent": ["alarm_set", "play_music"],
+        },
+        ["play_music", "alarm_set"],
+    ),
+    "PolyAI/banking77": (
+        SETFIT,
+        {"text": "text", "label": ["activate_my_card", "Refund_not_showing_up", "pin_blocked"]},
+        ["pin_blocked", "Refund_not_showing_up"],
+    ),
+    "benayas/snips": (SETFIT, {"text": "text", "category": "strings"}, ["AddToPlaylist", "GetWeather"]),
+}
+
+
+def save_hub_copy(spec: HubDataset, hub_dir: Path) -> None:
+    """A tiny `DatasetDict` in `spec`'s hub schema; the last row of each split has an empty text."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    splits, columns, raw = HUB_SCHEMAS[spec.hub_id + (f"/{spec.config}" if spec.config else "")]
+    texts = [f"{label} example number {index}" for index, label in enumerate(raw)] + [""]
+    features, table = {}, {}
+    for name, kind in columns.items():
+        features[name] = (
+            ClassLabel(names=kind) if isinstance(kind, list) else Value("int64" if kind == "int" else "string")
+        )
+        if name == spec.text_column:
+            table[name] = texts
+        elif name == spec.label_column:
+            table[name] = [kind.index(label) if isinstance(kind, list) else label for label in raw + raw[:1]]
+        else:
+            table[name] = [0] * len(texts) if isinstance(kind, list) or kind == "int" else ["x"] * len(texts)
+    dataset = Dataset.from_dict(table, features=Features(features))
+    DatasetDict({split: dataset for split in splits}).save_to_disk(str(local_copy(hub_dir, spec)))
+
+
+def test_the_paper_suite_runs_offline_on_local_copies_in_the_hub_schemas(backbone_dir: Path, tmp_path: Path) -> None:
+    hub_dir = tmp_path / "hub"
+    for spec in PAPER_SUITE:
+        save_hub_copy(spec, hub_dir)
+    out = tmp_path / "out"
+    argv = [
+        "accuracy",
+        "--suite",
+        "paper",
+        "--hub-dir",
+        str(hub_dir),
+        "--out",
+        str(out),
+        "--threads",
+        "1",
+        "--system",
+        f"embedding={backbone_dir}",
+    ]
+    assert main(argv) == 0
+    payload = json.loads((out / "accuracy.json").read_text())
+    datasets = {item["name"]: item for item in payload["datasets"]}
+    assert list(datasets) == [spec.name for spec in PAPER_SUITE]
+    assert all(item["source"]["dropped_empty_texts"] == 1 for item in datasets.values())
+    assert (
+        datasets["financial_phrasebank"]["source"]["split"] == "train" and datasets["CR"]["source"]["split"] == "test"
+    )
+    assert [datasets[name]["labels"] for name in ("ag_news", "banking77", "emotion", "massive")] == [4, 3, 6, 2]
+    sets = {spec.name: hub_set(spec, hub_dir=hub_dir).data for spec in PAPER_SUITE}
+    assert sets["ag_news"].labels == ["world", "sports", "business", "science and technology"]
+    assert sets["20_newsgroups"].gold == [["hockey"], ["space"], ["middle east politics"]]
+    assert sets["spam"].labels == ["not spam", "spam"] and sets["imdb"].labels == ["negative", "positive"]
+    assert sets["banking77"].labels == ["activate my card", "refund not showing up", "pin blocked"]
+    assert sets["massive"].gold == [["play music"], ["alarm set"]] and sets["snips"].labels == [
+        "add to playlist",
+        "get weather",
+    ]
+    with pytest.raises(FileNotFoundError, match="no saved copy"):
+        hub_set(PAPER_SUITE[0], hub_dir=tmp_path / "empty")
+
+
+def test_runs_go_to_a_new_folder_unless_out_is_given() -> None:
+    first = new_run_folder()
+    assert first.parent == RUNS and not first.exists() and "results" not in first.parts
+
+
 # --- command line ----------------------------------------------------------------------------
+
 
 def test_accuracy_command_runs_all_three_kinds(eval_dir: Path, system_args: list[str], tmp_path: Path) -> None:
     assert main(["accuracy", "--data-dir", str(eval_dir), "--out", str(tmp_path), "--limit", "5", *system_args]) == 0
@@ -257,21 +382,44 @@ def test_accuracy_command_runs_all_three_kinds(eval_dir: Path, system_args: list
     for per_set in payload["results"].values():
         assert set(per_set) == {"moods", "topics"}
         assert "mean_average_precision" in per_set["moods"] and "mean_average_precision" not in per_set["topics"]
-        assert all(0.0 <= value <= 1.0 for metrics in per_set.values() for key, value in metrics.items() if key != "seconds")
+        assert all(
+            0.0 <= value <= 1.0 for metrics in per_set.values() for key, value in metrics.items() if key != "seconds"
+        )
     markdown = (tmp_path / "accuracy.md").read_text()
     assert "### Macro-F1" in markdown and "**mean**" in markdown and "gliclass:tiny_gliclass" in markdown
 
 
-def test_speed_command_times_systems_in_workers_and_plots(eval_dir: Path, gliclass_dir: Path, backbone_dir: Path,
-                                                          tmp_path: Path) -> None:
-    argv = ["speed", "--data-dir", str(eval_dir), "--out", str(tmp_path), "--texts", "3", "--labels", "1,4",
-            "--embedding-labels", "60", "--repeats", "2", "--threads", "1", "--system", f"gliclass={gliclass_dir}",
-            "--system", f"embedding={backbone_dir}"]
+def test_speed_command_times_systems_in_workers_and_plots(
+    eval_dir: Path, gliclass_dir: Path, backbone_dir: Path, tmp_path: Path
+) -> None:
+    argv = [
+        "speed",
+        "--data-dir",
+        str(eval_dir),
+        "--out",
+        str(tmp_path),
+        "--texts",
+        "3",
+        "--labels",
+        "1,4",
+        "--embedding-labels",
+        "60",
+        "--repeats",
+        "2",
+        "--threads",
+        "1",
+        "--system",
+        f"gliclass={gliclass_dir}",
+        "--system",
+        f"embedding={backbone_dir}",
+    ]
     assert main(argv) == 0
     payload = json.loads((tmp_path / "speed.json").read_text())
     results = payload["results"]
     assert {name: [row["labels"] for row in rows] for name, rows in results.items()} == {
-        f"gliclass:{gliclass_dir.name}": [1, 4], f"embedding:{backbone_dir.name}": [1, 4, 60]}
+        f"gliclass:{gliclass_dir.name}": [1, 4],
+        f"embedding:{backbone_dir.name}": [1, 4, 60],
+    }
     for rows in results.values():
         for row in rows:
             speed = row["texts_per_second"]
@@ -286,11 +434,22 @@ def test_speed_command_times_systems_in_workers_and_plots(eval_dir: Path, glicla
 
 
 def test_worker_protocol_serves_a_cross_encoder(cross_encoder_dir: Path) -> None:
-    load = {"cmd": "load", "kind": "cross-encoder", "model": str(cross_encoder_dir), "threads": 1, "batch_size": 4,
-            "device": "cpu", "seed": 0, "template": "It is about {}."}
+    load = {
+        "cmd": "load",
+        "kind": "cross-encoder",
+        "model": str(cross_encoder_dir),
+        "threads": 1,
+        "batch_size": 4,
+        "device": "cpu",
+        "seed": 0,
+        "template": "It is about {}.",
+    }
     system, reply = answer(None, load)
-    assert reply == {"ok": True} and system.template == "It is about {}."
-    for command in ({"cmd": "prepare", "labels": ["a", "b"]}, {"cmd": "run", "texts": ["x y", "z"], "labels": ["a", "b"]}):
+    assert reply == {"ok": True} and system.baseline.template == "It is about {}."
+    for command in (
+        {"cmd": "prepare", "labels": ["a", "b"]},
+        {"cmd": "run", "texts": ["x y", "z"], "labels": ["a", "b"]},
+    ):
         assert answer(system, command)[1]["seconds"] >= 0
     with pytest.raises(ValueError, match="unknown command"):
         answer(system, {"cmd": "dance"})
@@ -303,7 +462,20 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
         (["speed", "--labels", "0"], "positive integer"),
         (["accuracy", "--data-dir", str(eval_dir), "--datasets", "nope", "--out", str(tmp_path)], "unknown dataset"),
         (["speed", "--data-dir", str(eval_dir), "--texts", "99"], "fewer texts"),
-        (["speed", "--data-dir", str(eval_dir), "--texts", "3", "--reference-python", "python", "--system", "embedding"], "checkpoint"),
+        (
+            [
+                "speed",
+                "--data-dir",
+                str(eval_dir),
+                "--texts",
+                "3",
+                "--reference-python",
+                "python",
+                "--system",
+                "embedding",
+            ],
+            "checkpoint",
+        ),
         (["plot", str(eval_dir / "topics" / "meta.json")], "not the JSON of a speed run"),
     ]:
         with pytest.raises(SystemExit) as stop:

@@ -10,17 +10,22 @@ import torch
 from safetensors import safe_open
 
 from gliclass import GLiClassModel
-from training.build_default_model import main, mixed
+from training.build_default_model import main
+from training.weight_mixing import mixed
 
 TRAIN = [("the team won the match", ["sports"]), ("parliament passed the budget", ["politics"])]
-TEST = [("the match ended in a draw", ["sports"]), ("the president met leaders", ["politics"]),
-        ("the team won the championship", ["sports"])]
+TEST = [
+    ("the match ended in a draw", ["sports"]),
+    ("the president met leaders", ["politics"]),
+    ("the team won the championship", ["sports"]),
+]
 
 
 def _write_set(root: Path, name: str, split: str, rows: list) -> None:
     folder = root / name
     folder.mkdir(parents=True)
-    (folder / "meta.json").write_text(json.dumps({"name": name, "labels": ["politics", "sports"], "multi_label": False}))
+    meta = {"name": name, "labels": ["politics", "sports"], "multi_label": False}
+    (folder / "meta.json").write_text(json.dumps(meta))
     (folder / f"{split}.jsonl").write_text("".join(json.dumps({"text": t, "labels": g}) + "\n" for t, g in rows))
 
 
@@ -31,7 +36,9 @@ def test_mixing_interpolates_every_weight(make_model) -> None:
         if value.is_floating_point():
             expected = (start.state_dict()[name] + trained.state_dict()[name]) / 2
             torch.testing.assert_close(value, expected)
-    assert torch.equal(mixed(start, trained, 0.0).state_dict()["model.logit_scale"], start.state_dict()["model.logit_scale"])
+    assert torch.equal(
+        mixed(start, trained, 0.0).state_dict()["model.logit_scale"], start.state_dict()["model.logit_scale"]
+    )
 
 
 def test_export_picks_an_alpha_and_writes_fp16_weights_metrics_and_card(make_model, tmp_path) -> None:
@@ -42,9 +49,12 @@ def test_export_picks_an_alpha_and_writes_fp16_weights_metrics_and_card(make_mod
     make_model(seed=0).save_pretrained(run / "start")
     make_model(seed=1).save_pretrained(run / "best")
     config = {
-        "model": "unused", "data_dir": str(data), "train": [{"path": "train/toy_train"}],
+        "model": "unused",
+        "data_dir": str(data),
+        "train": [{"path": "train/toy_train"}],
         "eval": [{"path": "eval/toy_eval", "split": "test"}],
-        "sampler": {"max_labels": 2}, "model_options": {"segment_isolated_layers": 0},
+        "sampler": {"max_labels": 2},
+        "model_options": {"segment_isolated_layers": 0},
         "training": {"output_dir": str(run), "max_steps": 1, "batch_size": 2, "eval_limit": 3},
     }
     config_file = tmp_path / "config.json"
@@ -66,4 +76,13 @@ def test_mixing_without_a_start_model_is_refused(make_model, tmp_path) -> None:
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps({"model": "x", "train": [{"path": "t"}], "training": {"output_dir": "o"}}))
     with pytest.raises(ValueError, match="pre-training model"):
-        main(["--config", str(config_file), "--checkpoint", str(tmp_path / "runs" / "best"), "--out", str(tmp_path / "o")])
+        main(
+            [
+                "--config",
+                str(config_file),
+                "--checkpoint",
+                str(tmp_path / "runs" / "best"),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )

@@ -7,13 +7,19 @@ import torch
 
 from gliclass import GLiClassModel
 from gliclass.prompt import PromptEncoder
-from training import TrainingArguments, Trainer
+from training import Trainer, TrainingArguments
 from training.batches import Collator, FixedCandidatesSet
 from training.calibration import calibrate_scores
 
 OPTIONS = dict(
-    start_as_embedder=True, segment_isolated_layers=2, pooling_strategy="avg", class_token_pooling="average",
-    extract_text_features=True, normalize_features=True, hidden_size=64, logit_bias_init_value=0.0,
+    start_as_embedder=True,
+    segment_isolated_layers=2,
+    pooling_strategy="avg",
+    class_token_pooling="average",
+    extract_text_features=True,
+    normalize_features=True,
+    hidden_size=64,
+    logit_bias_init_value=0.0,
 )
 ITEMS = [
     ("the team won the match", ["sports", "politics", "music"], [1.0, 0.0, 0.0]),
@@ -38,7 +44,9 @@ def test_calibration_fits_scale_and_bias_only(backbone_dir) -> None:
     loss_before = _bce(model, batch)
     scale, bias = calibrate_scores(model, [batch])
     assert _bce(model, batch) < loss_before
-    assert model.model.logit_scale.item() == pytest.approx(scale) and model.model.logit_bias.item() == pytest.approx(bias)
+    assert model.model.logit_scale.item() == pytest.approx(scale) and model.model.logit_bias.item() == pytest.approx(
+        bias
+    )
     changed = {name for name, value in model.state_dict().items() if not torch.equal(value, before[name])}
     assert changed == {"model.logit_scale", "model.logit_bias"}
 
@@ -51,8 +59,11 @@ def test_calibration_needs_a_bias(make_model) -> None:
 def test_trainer_calibrates_new_runs_and_logs_it(backbone_dir, tmp_path) -> None:
     torch.manual_seed(0)
     model = GLiClassModel.from_backbone(str(backbone_dir), **OPTIONS)
-    data = FixedCandidatesSet([i[0] for i in ITEMS], [[l for l, t in zip(i[1], i[2]) if t] for i in ITEMS],
-                              ["sports", "politics", "music", "business", "technology"])
+    data = FixedCandidatesSet(
+        [i[0] for i in ITEMS],
+        [[label for label, target in zip(item[1], item[2]) if target] for item in ITEMS],
+        ["sports", "politics", "music", "business", "technology"],
+    )
     args = TrainingArguments(output_dir=str(tmp_path), max_steps=1, batch_size=4, calibrate_batches=1, progress=False)
     Trainer(model, args, data).train()
     first = (tmp_path / "metrics.jsonl").read_text().splitlines()[0]

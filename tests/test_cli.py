@@ -46,7 +46,9 @@ def test_the_installed_script_exists():
 
 def test_output_lines_keep_the_input_fields(model_dir, tmp_path):
     data = tmp_path / "in.jsonl"
-    data.write_text('{"text": "the team won", "id": 7, "meta": {"src": "x"}}\n\n{"text": "parliament voted", "id": 8}\n')
+    data.write_text(
+        '{"text": "the team won", "id": 7, "meta": {"src": "x"}}\n\n{"text": "parliament voted", "id": 8}\n'
+    )
     result = classify(model_dir, "--input", str(data), "--threshold", "0")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -60,6 +62,18 @@ def test_input_labels_are_never_overwritten(model_dir, tmp_path):
     result = classify(model_dir, "--input", str(data))
     [line] = [json.loads(line) for line in result.stdout.splitlines()]
     assert line["labels"] == ["sports"] and sorted(line["predicted_labels"]) == ["politics", "sports"]
+    data.write_text('{"text": "the team won", "labels": ["sports"], "predicted_labels": ["x"]}\n')
+    [line] = [json.loads(line) for line in classify(model_dir, "--input", str(data)).stdout.splitlines()]
+    assert line["predicted_labels"] == ["x"] and sorted(line["predicted_predicted_labels"]) == ["politics", "sports"]
+
+
+def test_warnings_are_single_lines_after_the_results(model_dir, tmp_path):
+    data = tmp_path / "long.jsonl"
+    data.write_text(json.dumps({"text": "the team won the match " * 100}) + "\n")
+    result = classify(model_dir, "--input", str(data))
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
+    warning_lines = [line for line in result.stderr.splitlines() if "did not fit" in line]
+    assert len(warning_lines) == 1 and warning_lines[0].startswith("gliclass: warning: 1 of 1 texts")
 
 
 def test_standard_input(model_dir):
@@ -83,6 +97,7 @@ def test_an_empty_text_late_in_the_file_fails_before_any_output(model_dir, tmp_p
         (b'{"text": "fine"}\n["a list"]\n', 2, "JSON object"),
         (b'{"text": "fine"}\n{"title": "no text"}\n', 2, "no 'text' field"),
         (b'{"text": "fine"}\n\n{"text": 12}\n', 3, "must be a string"),
+        (b'{"text": "fine"}\n{"text": "abc \\ud800 def"}\n', 2, "lone surrogate"),
     ],
 )
 def test_broken_lines_are_named_by_file_and_line(model_dir, tmp_path, content, line, fragment):
@@ -123,18 +138,31 @@ def test_bad_labels_are_one_error_line(model_dir):
 @pytest.mark.parametrize(
     "module, args, fragment",
     [
-        ("training.ppo", ["--train", "/no/such/data.jsonl", "--out", "OUT"], "data path /no/such/data.jsonl does not exist"),
+        (
+            "training.ppo",
+            ["--train", "/no/such/data.jsonl", "--out", "OUT"],
+            "data path /no/such/data.jsonl does not exist",
+        ),
         ("training.ppo", ["--train", "DATA", "--out", "OUT", "--resume"], "nothing to resume"),
         ("training.train", ["--config", "/no/such/config.yaml"], "config file /no/such/config.yaml does not exist"),
+        ("training.train", ["--config", "CONFIG:model: [unclosed"], "is not valid YAML"),
+        ("training.train", ["--config", "CONFIG:model: minilm\ntrain: [x]\ntraining: {max_stepz: 1}"], "max_stepz"),
+        ("training.train", ["--config", "CONFIG:train: [x]\ntraining: {max_steps: 1}"], "'model' is missing"),
     ],
 )
 def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, module, args, fragment):
     data = tmp_path / "data.jsonl"
     data.write_text('{"text": "the team won", "labels": ["sports"]}\n{"text": "vote", "labels": ["politics"]}\n')
+    config = tmp_path / "config.yaml"
+    for arg in args:
+        if arg.startswith("CONFIG:"):
+            config.write_text(arg.removeprefix("CONFIG:") + "\n")
     args = [str(data) if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in args]
+    args = [str(config) if a.startswith("CONFIG:") else a for a in args]
     if module == "training.ppo":
         args = ["--model", str(model_dir), *args]
     result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert f"python -m {module}: error: {fragment}" in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith(f"python -m {module}: error: ")]
+    assert fragment in line

@@ -20,7 +20,11 @@ CLEAR_CASES = [
     ("Researchers built a faster chip that runs neural networks on a phone.", TOPICS, "science and technology"),
     ("I absolutely loved this film, the acting was wonderful.", ["positive", "negative"], "positive"),
     ("A dull, tedious mess that wasted two hours of my life.", ["positive", "negative"], "negative"),
-    ("Wake me up at seven tomorrow morning.", ["set an alarm", "play music", "book a restaurant", "weather forecast"], "set an alarm"),
+    (
+        "Wake me up at seven tomorrow morning.",
+        ["set an alarm", "play music", "book a restaurant", "weather forecast"],
+        "set an alarm",
+    ),
 ]
 
 
@@ -61,8 +65,17 @@ def test_scores_separate_the_right_label_from_unrelated_ones(classifier) -> None
 
 
 def test_cli_without_model_uses_the_shipped_one() -> None:
-    command = [sys.executable, "-m", "gliclass", "classify", "--device", "cpu", "--labels", ",".join(TOPICS),
-               "Parliament voted on the new election law after a heated debate."]
+    command = [
+        sys.executable,
+        "-m",
+        "gliclass",
+        "classify",
+        "--device",
+        "cpu",
+        "--labels",
+        ",".join(TOPICS),
+        "Parliament voted on the new election law after a heated debate.",
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["labels"][0] == "politics"
 

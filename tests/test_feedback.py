@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from training.data import DataError
-from training.feedback import main, read_texts
-from training.feedback_data import FeedbackRecord, read_feedback
-from training.feedback_session import FeedbackSession
+from gliclass.data import DataError
+from training.feedback.cli import main, read_texts
+from training.feedback.data import FeedbackRecord, read_feedback
+from training.feedback.session import FeedbackSession
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = ["sports", "business", "politics", "science"]
@@ -46,16 +46,25 @@ class Script:
 
 
 def session(path, script, shown=None):
-    return FeedbackSession(path, LABELS, lambda text: PREDICTIONS[text], script, script, show=(shown if shown is not None else []).append)
+    return FeedbackSession(
+        path, LABELS, lambda text: PREDICTIONS[text], script, script, show=(shown if shown is not None else []).append
+    )
 
 
 def test_scripted_session_saves_every_answer_at_once(tmp_path):
     out = tmp_path / "fb.jsonl"
     answers = [
-        "a", "r", "m", "2", "n",  # text 0: accept sports, reject business, add missed "science" (2nd of the others)
-        "x", "u", "a", "",        # text 1: an unknown key is asked again; unsure about business; accept politics; Enter = next
-        "s",                      # text 2: skipped (recorded as seen, nothing judged)
-        "q",                      # text 3: quit before answering: nothing written
+        "a",
+        "r",
+        "m",
+        "2",
+        "n",  # text 0: accept sports, reject business, add missed "science" (2nd of the others)
+        "x",
+        "u",
+        "a",
+        "",  # text 1: an unknown key is asked again; unsure about business; accept politics; Enter = next
+        "s",  # text 2: skipped (recorded as seen, nothing judged)
+        "q",  # text 3: quit before answering: nothing written
     ]
     script = Script(out, answers)
     shown = []
@@ -103,8 +112,14 @@ def test_a_crash_midway_loses_nothing_and_resuming_makes_no_duplicates(tmp_path)
         ({"text": "x", "candidate_labels": ["a", "a"]}, "given twice"),
         ({"text": "x", "candidate_labels": ["a"], "accepted": "a"}, "'accepted' must be a list"),
         ({"text": "x", "candidate_labels": ["a"], "rejected": ["b"]}, r"rejected labels \['b'\] are not among"),
-        ({"text": "x", "candidate_labels": ["a", "b"], "accepted": ["a"], "rejected": ["a"]}, "both accepted and rejected"),
-        ({"text": "good", "candidate_labels": ["a", "b"], "rejected": ["a"]}, r"'a' is rejected here but was accepted at .*fb.jsonl:1"),
+        (
+            {"text": "x", "candidate_labels": ["a", "b"], "accepted": ["a"], "rejected": ["a"]},
+            "both accepted and rejected",
+        ),
+        (
+            {"text": "good", "candidate_labels": ["a", "b"], "rejected": ["a"]},
+            r"'a' is rejected here but was accepted at .*fb.jsonl:1",
+        ),
     ],
 )
 def test_reader_errors_name_file_and_line(tmp_path, line, message):
@@ -145,7 +160,20 @@ def test_command_line_reads_answers_from_piped_stdin(make_model, tmp_path, monke
     texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
     out = tmp_path / "fb.jsonl"
     monkeypatch.setattr(sys, "stdin", io.StringIO("a\nr\nn\nq\n"))
-    main(["--model", str(model_dir), "--input", str(texts), "--labels", ",".join(LABELS), "--out", str(out), "--top", "2"])
+    main(
+        [
+            "--model",
+            str(model_dir),
+            "--input",
+            str(texts),
+            "--labels",
+            ",".join(LABELS),
+            "--out",
+            str(out),
+            "--top",
+            "2",
+        ]
+    )
     [record] = read_feedback(out)
     assert record.text == TEXTS[0] and len(record.accepted) == 1 and len(record.rejected) == 1
     assert "2 answers saved" in capsys.readouterr().err
@@ -159,8 +187,21 @@ def test_single_key_answers_on_a_terminal(make_model, tmp_path):
     texts = tmp_path / "texts.jsonl"
     texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
     out = tmp_path / "fb.jsonl"
-    command = [sys.executable, "-m", "training.feedback", "--model", str(model_dir), "--input", str(texts),
-               "--labels", ",".join(LABELS), "--out", str(out), "--top", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "training.feedback",
+        "--model",
+        str(model_dir),
+        "--input",
+        str(texts),
+        "--labels",
+        ",".join(LABELS),
+        "--out",
+        str(out),
+        "--top",
+        "2",
+    ]
     controller, terminal = os.openpty()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, cwd=REPO, env=env)
@@ -174,7 +215,7 @@ def test_single_key_answers_on_a_terminal(make_model, tmp_path):
             assert time.time() < deadline and process.poll() is None, seen.decode(errors="replace")
             if select.select([controller], [], [], 0.1)[0]:
                 seen += os.read(controller, 4096)
-        seen = seen[seen.index(prompt) + len(prompt):]
+        seen = seen[seen.index(prompt) + len(prompt) :]
         os.write(controller, key)
 
     try:

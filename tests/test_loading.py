@@ -17,7 +17,9 @@ def saved(make_model, tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("prefix", ["model.scorer", "model.text_projector", "model.classes_projector", "model.logit_scale"])
+@pytest.mark.parametrize(
+    "prefix", ["model.scorer", "model.text_projector", "model.classes_projector", "model.logit_scale"]
+)
 def test_weights_missing_head_tensors_are_refused(make_model, tmp_path, prefix):
     folder = tmp_path / "model"
     make_model(scorer_type="mlp").save_pretrained(folder)
@@ -68,3 +70,25 @@ def test_a_clean_checkpoint_loads_and_reports_no_problems(saved):
     model, info = GLiClassModel.from_pretrained(saved, output_loading_info=True)
     assert isinstance(model, GLiClassModel)
     assert not any(info.get(key) for key in ("missing_keys", "unexpected_keys", "mismatched_keys"))
+
+
+def test_a_tokenizer_that_does_not_belong_to_the_model_is_refused(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["class_token_index"], config["text_token_index"] = config["text_token_index"], config["class_token_index"]
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="does not belong to this model"):
+        gliclass.pipeline(model=saved, device="cpu")
+
+
+def test_a_config_that_is_not_an_object_is_refused(saved):
+    (saved / "config.json").write_text("[]")
+    with pytest.raises(ValueError, match="not a JSON object"):
+        GLiClassModel.from_pretrained(saved)
+
+
+def test_a_tensor_of_another_shape_is_refused(saved):
+    weights = load_file(saved / "model.safetensors")
+    weights["model.logit_scale"] = weights["model.logit_scale"].reshape(1)
+    save_file(weights, saved / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="do not"):
+        GLiClassModel.from_pretrained(saved)

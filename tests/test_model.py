@@ -1,4 +1,3 @@
-
 import pytest
 import torch
 
@@ -17,17 +16,13 @@ OPTION_SETS = [
 
 
 def encode(model, texts, labels=LABELS):
+    from gliclass.padding import pad_rows
     from gliclass.prompt import PromptEncoder
 
     encoder = PromptEncoder(model.tokenizer, model.config.prompt_first, max_length=128)
     rows = encoder.encode(texts, [labels] * len(texts), [""] * len(texts), [""] * len(texts))
-    width = max(len(r.input_ids) for r in rows)
-    ids = torch.zeros(len(rows), width, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, : len(r.input_ids)] = torch.tensor(r.input_ids)
-        mask[i, : len(r.input_ids)] = 1
-    return ids, mask
+    batch = pad_rows([row.input_ids for row in rows], pad_id=0)
+    return batch["input_ids"], batch["attention_mask"]
 
 
 @pytest.mark.parametrize("options", OPTION_SETS)
@@ -80,9 +75,7 @@ def test_focal_loss_matches_hand_computation():
     targets = torch.tensor([[1.0, 0.0, 1.0]])
     mask = torch.tensor([[True, True, False]])
     p = torch.sigmoid(torch.tensor([2.0, -1.0]))
-    expected = (
-        0.25 * -(torch.log(p[0])) * (1 - p[0]) ** 2 + 0.75 * -(torch.log(1 - p[1])) * p[1] ** 2
-    ) / 2
+    expected = (0.25 * -(torch.log(p[0])) * (1 - p[0]) ** 2 + 0.75 * -(torch.log(1 - p[1])) * p[1] ** 2) / 2
     torch.testing.assert_close(sigmoid_focal_loss(logits, targets, mask, alpha=0.25, gamma=2.0), expected)
     bce = sigmoid_focal_loss(logits, targets, mask, alpha=-1, gamma=0)
     torch.testing.assert_close(bce, (-(torch.log(p[0])) - torch.log(1 - p[1])) / 2)

@@ -61,7 +61,7 @@ def test_label_groups_are_scored_and_softmaxed_together(make_model):
     model = make_model()
     labels = [f"topic {i}" for i in range(30)]
     small = gliclass.pipeline(model=model, device="cpu", max_length=48, min_text_tokens=8)
-    assert len(small.encoder.label_groups(labels, "", "")) > 1
+    assert len(small.row_builder.label_groups(labels, "", "")) > 1
     result = small("the team won", candidate_labels=labels, multi_label=False)
     assert sorted(result["labels"]) == sorted(labels)
     assert math.isclose(sum(result["scores"]), 1.0, rel_tol=1e-5)
@@ -123,7 +123,7 @@ def test_model_without_tokenizer_needs_one(make_model):
 def test_max_length_never_exceeds_the_backbone(make_model):
     with pytest.raises(ValueError, match="limit 128"):
         gliclass.pipeline(model=make_model(), device="cpu", max_length=1000)
-    assert gliclass.pipeline(model=make_model(), device="cpu").encoder.max_length == 128
+    assert gliclass.pipeline(model=make_model(), device="cpu").row_builder.max_length == 128
 
 
 def test_fast_mode_keeps_the_given_model_and_ranks_alike(make_model):
@@ -139,12 +139,19 @@ def test_fast_mode_keeps_the_given_model_and_ranks_alike(make_model):
 
 def test_cli_classifies_texts_and_files(saved_model, tmp_path):
     command = [sys.executable, "-m", "gliclass", "classify", "--model", str(saved_model), "--labels", "sports,politics"]
-    out = subprocess.run(command + ["--device", "cpu", "the team won", "parliament voted"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        command + ["--device", "cpu", "the team won", "parliament voted"], capture_output=True, text=True, check=True
+    )
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [line["sequence"] for line in lines] == ["the team won", "parliament voted"]
     data = tmp_path / "in.jsonl"
     data.write_text("\n".join(json.dumps({"text": f"text {i}"}) for i in range(5)) + "\n")
-    out = subprocess.run(command + ["--device", "cpu", "--single-label", "--input", str(data)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        command + ["--device", "cpu", "--single-label", "--input", str(data)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert len(out.stdout.splitlines()) == 5 and "classifying" in out.stderr
     bad = subprocess.run(command + ["--threshold", "2", "hi"], capture_output=True, text=True)
     assert bad.returncode != 0 and "threshold" in bad.stderr

@@ -32,7 +32,9 @@ def test_transformers_pipeline_without_model_uses_the_shipped_model(default_pipe
 
 def test_transformers_pipeline_on_the_float16_folder_honours_dtype(default_pipe):
     text = "The team won the championship final last night."
-    half = transformers.pipeline("zero-shot-multilabel", model=str(DEFAULT_MODEL_DIR), dtype=torch.float16, device="cpu")
+    half = transformers.pipeline(
+        "zero-shot-multilabel", model=str(DEFAULT_MODEL_DIR), dtype=torch.float16, device="cpu"
+    )
     assert half.model.dtype == torch.float16
     full = default_pipe(text, candidate_labels=LABELS)
     approx = half(text, candidate_labels=LABELS)
@@ -56,20 +58,34 @@ def test_an_unavailable_device_is_a_clear_error(make_model, device):
 def test_construction_options_are_the_defaults_of_every_call(make_model):
     model = make_model()
     options = dict(
-        candidate_labels=LABELS, threshold=0.3, multi_label=False, prompt="Topic:", windows=True, aggregation="mean",
-        examples=[{"text": "the match ended", "labels": ["sports"]}], batch_size=2,
+        candidate_labels=LABELS,
+        threshold=0.3,
+        multi_label=False,
+        prompt="Topic:",
+        windows=True,
+        aggregation="mean",
+        examples=[{"text": "the match ended", "labels": ["sports"]}],
+        batch_size=2,
     )
     preset = gliclass.pipeline(model=model, device="cpu", **options)
     plain = gliclass.pipeline(model=model, device="cpu")
     assert preset(TEXTS) == plain(TEXTS, **options)
     assert preset(TEXTS) != plain(TEXTS, candidate_labels=LABELS)
     # a call option overrides the construction default
-    assert preset(TEXTS, threshold=0.0, multi_label=True) == plain(TEXTS, **{**options, "threshold": 0.0, "multi_label": True})
+    assert preset(TEXTS, threshold=0.0, multi_label=True) == plain(
+        TEXTS, **{**options, "threshold": 0.0, "multi_label": True}
+    )
 
 
 def test_transformers_pipeline_passes_construction_options(saved_tiny_model):
-    preset = transformers.pipeline("zero-shot-multilabel", model=str(saved_tiny_model), device="cpu",
-                                   candidate_labels=LABELS, threshold=0.5, batch_size=2)
+    preset = transformers.pipeline(
+        "zero-shot-multilabel",
+        model=str(saved_tiny_model),
+        device="cpu",
+        candidate_labels=LABELS,
+        threshold=0.5,
+        batch_size=2,
+    )
     plain = gliclass.pipeline(model=saved_tiny_model, device="cpu")
     assert preset(TEXTS) == plain(TEXTS, candidate_labels=LABELS, threshold=0.5, batch_size=2)
 
@@ -94,7 +110,9 @@ def test_numpy_scalars_are_accepted(make_model):
     plain = clf(TEXTS, candidate_labels=LABELS, threshold=0.4)
     assert clf(TEXTS, candidate_labels=LABELS, threshold=np.float32(0.4)) == plain
     assert clf(TEXTS, candidate_labels=LABELS, threshold=np.float64(0.4), multi_label=np.bool_(True)) == plain
-    assert clf(TEXTS, candidate_labels=LABELS, batch_size=np.int64(2)) == clf(TEXTS, candidate_labels=LABELS, batch_size=2)
+    assert clf(TEXTS, candidate_labels=LABELS, batch_size=np.int64(2)) == clf(
+        TEXTS, candidate_labels=LABELS, batch_size=2
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,7 +142,21 @@ def test_bad_options_are_refused_at_the_call_and_at_construction(make_model, opt
             gliclass.pipeline(model=model, device="cpu", **call)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\u200b\u200b", "\u200b \u2060\ufeff", "\x00\x07\n", "\u00a0\u3000"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\u200b\u200b",
+        "\u200b \u2060\ufeff",
+        "\x00\x07\n",
+        "\u00a0\u3000",
+        "\ufe0f",
+        "\u0301\u0301",
+        "\u3164",
+        "\u2800",
+    ],
+)
 def test_texts_without_visible_characters_are_refused(make_model, text):
     clf = gliclass.pipeline(model=make_model(), device="cpu")
     with pytest.raises(ValueError, match="text 1 is empty"):
@@ -173,3 +205,54 @@ def test_cut_texts_warn_once_per_call_with_counts(make_model):
         warnings.simplefilter("error")
         clf([long_text, "short text"], candidate_labels=LABELS, windows=True)
         clf(["short text"], candidate_labels=LABELS)
+
+
+def test_lone_surrogates_are_refused_not_passed_to_the_tokenizer(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    with pytest.raises(ValueError, match="text 1 holds a lone surrogate"):
+        clf(["fine", "abc \ud800 def"], candidate_labels=LABELS)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        clf("fine", candidate_labels=["ok", "bad \udfff"])
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (["\u200b", "a"], "empty label"),
+        (["\x00", "a"], "empty label"),
+        (["a", " a"], "differ only in surrounding spaces"),
+        (["sports", "sports"], "given twice"),
+    ],
+)
+def test_invisible_and_duplicate_labels_are_refused(make_model, labels, message):
+    with pytest.raises(ValueError, match=message):
+        gliclass.pipeline(model=make_model(), device="cpu")("text", candidate_labels=labels)
+
+
+def test_sized_containers_give_lists_and_iterators_stream(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu", candidate_labels=LABELS)
+    expected = clf(TEXTS)
+    column = datasets.Dataset.from_dict({"text": TEXTS})["text"]
+    for container in (np.array(TEXTS), column, tuple(TEXTS)):
+        assert _same_results(clf(container), expected)
+    assert _same_results(list(clf(iter(TEXTS))), expected)
+    assert list(clf(text for text in [])) == []
+
+
+def test_an_overlong_prompt_is_named_as_the_problem(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    with pytest.raises(ValueError, match="the prompt and examples take"):
+        clf("text", candidate_labels=LABELS, prompt="word " * 200)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+@pytest.mark.parametrize("device", [0, 1, "1"])
+def test_a_gpu_index_without_a_gpu_is_a_clear_error(make_model, device):
+    with pytest.raises(ValueError, match="no GPU"):
+        gliclass.pipeline(model=make_model(), device=device)
+
+
+def test_dtype_names_and_aliases(make_model):
+    assert gliclass.pipeline(model=make_model(), device="cpu", dtype="half").model.dtype == torch.float16
+    with pytest.raises(ValueError, match="'int8'"):
+        gliclass.pipeline(model=make_model(), device="cpu", dtype="int8")

@@ -6,14 +6,13 @@ import torch
 from safetensors.torch import load_file
 
 import gliclass
+from gliclass.data import Example
 from gliclass.prompt import PromptEncoder
-from training.data import Example
-from training.episodes import EpisodeCollator, EpisodeSet, episodes_from_examples, episodes_from_feedback
-from training.feedback_data import FeedbackRecord
-from training.ppo import load_episodes, main
-from training.ppo_objective import ValueHead, k3_kl, label_log_probs, normalise_advantages, ppo_loss, row_mean
-from training.ppo_trainer import PPOArguments, PPOTrainer
-from training.rewards import (
+from training.feedback.data import FeedbackRecord
+from training.ppo.cli import load_episodes, main
+from training.ppo.episodes import EpisodeCollator, EpisodeSet, episodes_from_examples, episodes_from_feedback
+from training.ppo.objective import ValueHead, k3_kl, label_log_probs, normalise_advantages, ppo_loss, row_mean
+from training.ppo.rewards import (
     accuracy_reward,
     callable_reward,
     check_reward,
@@ -22,6 +21,7 @@ from training.rewards import (
     get_reward,
     recall_weighted_reward,
 )
+from training.ppo.trainer import PPOArguments, PPOTrainer
 
 LABELS = ["sports", "business", "politics"]
 EXAMPLES = [
@@ -46,7 +46,9 @@ def hand_case():
 def test_ppo_loss_per_row_matches_hand_computation():
     logits, reference, actions, old = hand_case()
     both = torch.tensor([[True, True]])
-    loss = ppo_loss(logits, reference, actions, old, torch.tensor([2.0]), both, both, clip_range=0.2, entropy_coef=0.1, kl_coef=0.2)
+    loss = ppo_loss(
+        logits, reference, actions, old, torch.tensor([2.0]), both, both, clip_range=0.2, entropy_coef=0.1, kl_coef=0.2
+    )
     # ratio = (0.5 * 0.25) / (0.4 * 0.2) = 1.5625, clipped to 1.2; surrogate = min(1.5625 * 2, 1.2 * 2) = 2.4
     assert loss.policy.item() == pytest.approx(-2.4)
     entropy = (math.log(2) + -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))) / 2
@@ -63,7 +65,9 @@ def test_ppo_loss_per_label_clips_each_label_and_ignores_unjudged_ones():
     logits, reference, actions, old = hand_case()
     both = torch.tensor([[True, True]])
     advantages = torch.tensor([[1.0, -1.0]])
-    loss = ppo_loss(logits, reference, actions, old, advantages, both, both, clip_range=0.2, entropy_coef=0.0, kl_coef=0.0)
+    loss = ppo_loss(
+        logits, reference, actions, old, advantages, both, both, clip_range=0.2, entropy_coef=0.0, kl_coef=0.0
+    )
     # both ratios are 1.25: min(1.25, 1.2) = 1.2 for A = +1, min(-1.25, -1.2) = -1.25 for A = -1
     assert loss.policy.item() == pytest.approx(-(1.2 - 1.25) / 2)
     first_only = torch.tensor([[True, False]])
@@ -121,7 +125,11 @@ def test_unjudged_labels_change_neither_reward_nor_log_prob(reward):
     advantages = before if before.ndim == 2 else before - before.mean()
     loss = ppo_loss(logits, logits, actions, old, advantages, judged, torch.ones_like(judged), 0.2, 0.01, 0.0)
     old_flipped = label_log_probs(logits + 0.3, flipped)
-    assert loss.total.item() == pytest.approx(ppo_loss(logits, logits, flipped, old_flipped, advantages, judged, torch.ones_like(judged), 0.2, 0.01, 0.0).total.item())
+    assert loss.total.item() == pytest.approx(
+        ppo_loss(
+            logits, logits, flipped, old_flipped, advantages, judged, torch.ones_like(judged), 0.2, 0.01, 0.0
+        ).total.item()
+    )
 
 
 def test_callable_reward_is_wrapped_and_checked():
@@ -210,8 +218,15 @@ def test_arguments_are_checked():
 
 def fast_args(tmp_path, **options):
     settings = dict(
-        output_dir=str(tmp_path), batch_size=6, samples_per_text=4, encoder_lr=1e-3, head_lr=3e-3,
-        logging_steps=1, progress=False, scheduler="constant", seed=3,
+        output_dir=str(tmp_path),
+        batch_size=6,
+        samples_per_text=4,
+        encoder_lr=1e-3,
+        head_lr=3e-3,
+        logging_steps=1,
+        progress=False,
+        scheduler="constant",
+        seed=3,
     )
     settings.update(options)
     return PPOArguments(**settings)
@@ -226,14 +241,25 @@ def test_short_run_changes_the_weights_and_saves_a_pipeline_model(make_model, tm
     assert any(not torch.equal(start[name], value) for name, value in trained.state_dict().items())
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
-    for key in ("reward", "kl", "entropy", "clip_fraction", "value_loss", "approx_kl", "lr_encoder", "lr_heads", "ppo_epochs"):
+    for key in (
+        "reward",
+        "kl",
+        "entropy",
+        "clip_fraction",
+        "value_loss",
+        "approx_kl",
+        "lr_encoder",
+        "lr_heads",
+        "ppo_epochs",
+    ):
         assert all(math.isfinite(r[key]) for r in records), key
     assert records[0]["ppo_epochs"] >= 1 and records[-1]["kl"] > 0  # the policy left the reference
-    clf = gliclass.pipeline(model=str(tmp_path), device="cpu")
+    clf = gliclass.pipeline(model=str(tmp_path / "final"), device="cpu")
     saved = clf(EXAMPLES[0]["text"], candidate_labels=LABELS)
     returned = gliclass.pipeline(model=trained, device="cpu")(EXAMPLES[0]["text"], candidate_labels=LABELS)
     assert saved["labels"] == returned["labels"] and saved["scores"] == pytest.approx(returned["scores"], abs=1e-6)
-    assert not any(key.startswith("net.") for key in load_file(tmp_path / "model.safetensors"))  # no value head inside
+    # no value head inside
+    assert not any(key.startswith("net.") for key in load_file(tmp_path / "final" / "model.safetensors"))
 
 
 def test_the_objective_drives_free_logits_to_the_targets():
@@ -249,10 +275,23 @@ def test_the_objective_drives_free_logits_to_the_targets():
             with torch.no_grad():
                 actions = torch.bernoulli(torch.sigmoid(logits[index]))
                 rewards = reward(None, None, actions, torch.sigmoid(logits[index]), targets[index], judged[index])
-                advantages = normalise_advantages(rewards, judged[index] if rewards.ndim == 2 else judged[index].any(-1))
+                advantages = normalise_advantages(
+                    rewards, judged[index] if rewards.ndim == 2 else judged[index].any(-1)
+                )
                 old = label_log_probs(logits[index], actions)
             for _ in range(4):
-                loss = ppo_loss(logits[index], logits[index].detach(), actions, old, advantages, judged[index], judged[index], 0.2, 0.0, 0.0)
+                loss = ppo_loss(
+                    logits[index],
+                    logits[index].detach(),
+                    actions,
+                    old,
+                    advantages,
+                    judged[index],
+                    judged[index],
+                    0.2,
+                    0.0,
+                    0.0,
+                )
                 optimizer.zero_grad()
                 loss.total.backward()
                 optimizer.step()
@@ -281,7 +320,9 @@ def test_resume_after_a_crash_ends_with_the_same_weights(make_model, tmp_path):
     episodes = episodes_from_examples(EXAMPLES, LABELS)
     options = dict(max_steps=5, batch_size=4, save_steps=1, scheduler="linear", temperature=4.0)
     straight = PPOTrainer(make_model(), fast_args(tmp_path / "straight", **options), episodes, feedback_reward).train()
-    assert any(not torch.equal(a, b) for a, b in zip(make_model().state_dict().values(), straight.state_dict().values()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(make_model().state_dict().values(), straight.state_dict().values())
+    )
     calls = []
 
     def crashing(*arguments):
@@ -292,8 +333,10 @@ def test_resume_after_a_crash_ends_with_the_same_weights(make_model, tmp_path):
 
     with pytest.raises(RuntimeError, match="reward service down"):  # never swallowed
         PPOTrainer(make_model(), fast_args(tmp_path / "crashed", **options), episodes, crashing).train()
-    assert (tmp_path / "crashed" / "checkpoint-3").is_dir() and not (tmp_path / "crashed" / "model.safetensors").exists()
-    resumed = PPOTrainer(make_model(), fast_args(tmp_path / "crashed", **options), episodes, feedback_reward).train(resume=True)
+    assert (tmp_path / "crashed" / "checkpoint-3").is_dir() and not (tmp_path / "crashed" / "final").exists()
+    resumed = PPOTrainer(make_model(), fast_args(tmp_path / "crashed", **options), episodes, feedback_reward).train(
+        resume=True
+    )
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     assert sorted(p.name for p in (tmp_path / "crashed").glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-5"]
@@ -305,15 +348,53 @@ def test_command_line_from_feedback_and_from_labels(make_model, tmp_path):
     feedback = tmp_path / "fb.jsonl"
     feedback.write_text(
         "\n".join(
-            json.dumps({"text": e["text"], "candidate_labels": LABELS, "accepted": e["labels"], "rejected": [l for l in LABELS[:2] if l not in e["labels"]]})
+            json.dumps(
+                {
+                    "text": e["text"],
+                    "candidate_labels": LABELS,
+                    "accepted": e["labels"],
+                    "rejected": [label for label in LABELS[:2] if label not in e["labels"]],
+                }
+            )
             for e in EXAMPLES
         )
     )
-    main(["--model", str(model_dir), "--feedback", str(feedback), "--out", str(tmp_path / "fb-out"), "--max-steps", "2", "--no-progress", "--target-kl", "none"])
-    assert gliclass.pipeline(model=str(tmp_path / "fb-out"), device="cpu")("the team won", candidate_labels=LABELS)["labels"]
+    main(
+        [
+            "--model",
+            str(model_dir),
+            "--feedback",
+            str(feedback),
+            "--out",
+            str(tmp_path / "fb-out"),
+            "--max-steps",
+            "2",
+            "--no-progress",
+            "--target-kl",
+            "none",
+        ]
+    )
+    fb_model = gliclass.pipeline(model=str(tmp_path / "fb-out" / "final"), device="cpu")
+    assert fb_model("the team won", candidate_labels=LABELS)["labels"]
     data = tmp_path / "train.jsonl"
     data.write_text("\n".join(json.dumps(e) for e in EXAMPLES))
-    main(["--model", str(model_dir), "--train", str(data), "--labels", ",".join(LABELS), "--out", str(tmp_path / "out"), "--reward", "f1", "--epochs", "1", "--no-progress"])
-    assert (tmp_path / "out" / "model.safetensors").is_file()
+    main(
+        [
+            "--model",
+            str(model_dir),
+            "--train",
+            str(data),
+            "--labels",
+            ",".join(LABELS),
+            "--out",
+            str(tmp_path / "out"),
+            "--reward",
+            "f1",
+            "--epochs",
+            "1",
+            "--no-progress",
+        ]
+    )
+    assert (tmp_path / "out" / "final" / "model.safetensors").is_file()
     with pytest.raises(ValueError, match="--labels goes with --train"):
         load_episodes(feedback, None, "a,b")

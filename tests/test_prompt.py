@@ -12,7 +12,10 @@ def test_input_strings_follow_the_reference_format(tokenizer):
     labels_first = PromptEncoder(tokenizer, prompt_first=True, max_length=128)
     assert labels_first.build_string("hi", ["a", "b c"], "Topic:") == ("<<LABEL>>a<<LABEL>>b c<<SEP>>Topic:hi", 35)
     text_first = PromptEncoder(tokenizer, prompt_first=False, max_length=128)
-    assert text_first.build_string("hi", ["a"], "", "<<EXAMPLE>>x<<SEP>>") == ("hi<<LABEL>>a<<SEP>><<EXAMPLE>>x<<SEP>>", 0)
+    assert text_first.build_string("hi", ["a"], "", "<<EXAMPLE>>x<<SEP>>") == (
+        "hi<<LABEL>>a<<SEP>><<EXAMPLE>>x<<SEP>>",
+        0,
+    )
     assert format_examples([{"text": "x y", "labels": ["a", "b"]}]) == "<<EXAMPLE>>x y \nLabels:\n a, b<<SEP>>"
 
 
@@ -46,7 +49,7 @@ def test_windows_cover_the_whole_text(tokenizer):
     full = tokenizer(" ".join(words), add_special_tokens=False)["input_ids"]
     prefix = len(tokenizer("<<LABEL>>a<<LABEL>>b<<SEP>>")["input_ids"]) - 1
     last_text = rows[-1].input_ids[prefix:-1]
-    assert last_text == full[-len(last_text):]
+    assert last_text == full[-len(last_text) :]
 
 
 def test_too_many_labels_are_split_into_groups(tokenizer):

@@ -78,7 +78,9 @@ def test_our_checkpoints_load_in_the_reference_package(make_model, tmp_path, opt
     script = FIXTURES / "reference_scores.py"
     out = subprocess.run(
         [REFERENCE_PYTHON, "-I", str(script), str(tmp_path / "model"), str(tmp_path / "items.json")],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     reference = json.loads(out.stdout)["items"]

@@ -16,7 +16,7 @@ from transformers import AutoModel, BertConfig
 
 import gliclass
 from gliclass import GLiClassConfig, GLiClassModel
-from gliclass.bi_encoder_inputs import BiEncoderInputBuilder, load_label_tokenizer
+from gliclass.labels_apart import LabelsApartInputs, load_label_tokenizer
 from gliclass.prompt import EXAMPLE_TOKEN, PromptEncoder, format_examples
 
 FAMILIES = Path(__file__).parent / "fixtures" / "reference_families"
@@ -58,7 +58,7 @@ def test_reference_checkpoint_gives_reference_token_ids_and_logits(case):
     for item in expected["items"]:
         prompt, examples = item["prompt"] or "", format_examples(reference_examples(model, item))
         if config.is_bi_encoder:
-            builder = BiEncoderInputBuilder(config, model.tokenizer, model.label_tokenizer, max_length=512)
+            builder = LabelsApartInputs.for_model(config, model.tokenizer, model.label_tokenizer, max_length=512)
             batch = builder.build([item["text"]], [item["labels"]], [prompt], [examples])
             labels = [ids[: sum(mask)] for ids, mask in zip(item["label_input_ids"], item["label_attention_mask"])]
             assert [list(label.input_ids) for label in batch.labels] == labels
@@ -105,9 +105,9 @@ def test_tokenizer_without_example_token_encodes_examples_as_plain_text():
     assert not model.config.has_example_token
     assert model.config.marker_token_ids() == (model.config.class_token_index, model.config.text_token_index)
     item = next(item for item in expected["items"] if item["examples"])
-    [row] = gliclass.pipeline(model=model, device="cpu").preprocess([item["text"]], item["labels"], examples=item["examples"])[
-        "rows"
-    ]
+    [row] = gliclass.pipeline(model=model, device="cpu").preprocess(
+        [item["text"]], item["labels"], examples=item["examples"]
+    )["rows"]
     assert row.input_ids == item["input_ids"]
 
 
@@ -115,7 +115,9 @@ def test_plain_bi_encoder_refuses_examples():
     model, expected = load_case(FAMILIES / "bi_encoder")
     item = next(item for item in expected["items"] if item["examples"])
     with pytest.raises(ValueError, match="examples"):
-        gliclass.pipeline(model=model, device="cpu")(item["text"], candidate_labels=item["labels"], examples=item["examples"])
+        gliclass.pipeline(model=model, device="cpu")(
+            item["text"], candidate_labels=item["labels"], examples=item["examples"]
+        )
 
 
 # --- unit tests on tiny models --------------------------------------------------------------------
@@ -135,7 +137,11 @@ def bi_encoder(backbone_dir, tmp_path):
             tokenizer.add_tokens(["<<LABEL>>", "<<SEP>>"], special_tokens=True)
             extra = dict(class_token_index=len(tokenizer) - 2, text_token_index=len(tokenizer) - 1)
         small = dict(
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=128
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=128,
         )
         config = GLiClassConfig(
             encoder_config=BertConfig(vocab_size=len(tokenizer), **small),
@@ -191,13 +197,17 @@ def test_bi_encoder_pipeline_equals_forward_and_labels_are_encoded_once(bi_encod
     texts = ["the team won the match", "stocks fell as the central bank raised rates again today"]
     labels = ["sports", "business", "science and technology"]
     results = clf(texts, candidate_labels=labels, prompt="Topic:", batch_size=1)
-    builder = BiEncoderInputBuilder(model.config, model.tokenizer, model.label_tokenizer, max_length=128)
+    builder = LabelsApartInputs.for_model(model.config, model.tokenizer, model.label_tokenizer, max_length=128)
     for text, result in zip(texts, results):
         batch = builder.build([text], [labels], ["Topic:"], [""])
         with torch.no_grad():
-            logits = model(**batch.model_inputs(model.tokenizer.pad_token_id, model.label_tokenizer.pad_token_id)).logits[0]
+            logits = model(
+                **batch.model_inputs(model.tokenizer.pad_token_id, model.label_tokenizer.pad_token_id)
+            ).logits[0]
         scores = dict(zip(result["labels"], result["scores"]))
-        torch.testing.assert_close(torch.tensor([scores[label] for label in labels]), torch.sigmoid(logits), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            torch.tensor([scores[label] for label in labels]), torch.sigmoid(logits), atol=1e-5, rtol=0
+        )
     batch = builder.build(texts, [labels, labels], ["", ""], ["", ""])
     assert len(batch.labels) == len(labels)  # each label once for all texts
     assert batch.row_labels == [[0, 1, 2], [0, 1, 2]]

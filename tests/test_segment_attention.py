@@ -41,8 +41,13 @@ def test_segments_and_positions_restart_at_every_marker() -> None:
 
 
 def test_fully_isolated_label_vectors_ignore_text_and_other_labels(backbone_dir) -> None:
-    model = _new_model(backbone_dir, segment_isolated_layers=2, pooling_strategy="avg",
-                       class_token_pooling="average", extract_text_features=True)
+    model = _new_model(
+        backbone_dir,
+        segment_isolated_layers=2,
+        pooling_strategy="avg",
+        class_token_pooling="average",
+        extract_text_features=True,
+    )
     text_a, labels_a = _features(model, "the team won the match", ["sports", "politics"])
     text_b, labels_b = _features(model, "stocks fell sharply", ["music", "sports", "science"])
     torch.testing.assert_close(labels_a[0], labels_b[1], rtol=1e-5, atol=1e-6)
@@ -52,8 +57,13 @@ def test_fully_isolated_label_vectors_ignore_text_and_other_labels(backbone_dir)
 
 
 def test_partly_isolated_layers_let_the_top_layers_mix(backbone_dir) -> None:
-    model = _new_model(backbone_dir, segment_isolated_layers=1, pooling_strategy="avg",
-                       class_token_pooling="average", extract_text_features=True)
+    model = _new_model(
+        backbone_dir,
+        segment_isolated_layers=1,
+        pooling_strategy="avg",
+        class_token_pooling="average",
+        extract_text_features=True,
+    )
     _, labels_a = _features(model, "the team won the match", ["sports", "politics"])
     _, labels_b = _features(model, "stocks fell sharply", ["sports", "politics"])
     assert not torch.allclose(labels_a[0], labels_b[0], atol=1e-4)
@@ -72,11 +82,20 @@ def test_embedder_start_scores_by_cosine_of_separately_encoded_segments(backbone
 
     text, labels = "the team won the match", ["sports", "stocks and markets"]
     label_id, sep_id = model.config.class_token_index, model.config.text_token_index
-    text_vector = mean_state([sep_id] + tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.sep_token_id])
-    expected = torch.stack([
-        torch.cosine_similarity(text_vector, mean_state([label_id] + tokenizer(label, add_special_tokens=False)["input_ids"]), 0)
-        for label in labels
-    ]) * 10.0
+    text_vector = mean_state(
+        [sep_id] + tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.sep_token_id]
+    )
+    expected = (
+        torch.stack(
+            [
+                torch.cosine_similarity(
+                    text_vector, mean_state([label_id] + tokenizer(label, add_special_tokens=False)["input_ids"]), 0
+                )
+                for label in labels
+            ]
+        )
+        * 10.0
+    )
     ids = torch.tensor([PromptEncoder(tokenizer, True, 128).encode([text], [labels], [""], [""])[0].input_ids])
     with torch.no_grad():
         logits = model(ids).logits[0]
@@ -90,7 +109,13 @@ def test_isolation_survives_save_and_load(backbone_dir, tmp_path) -> None:
     model.save_pretrained(tmp_path)
     loaded = GLiClassModel.from_pretrained(tmp_path).eval()
     assert loaded.config.segment_isolated_layers == 2
-    ids = torch.tensor([PromptEncoder(model.tokenizer, True, 128).encode(["a new chip"], [["technology", "music"]], [""], [""])[0].input_ids])
+    ids = torch.tensor(
+        [
+            PromptEncoder(model.tokenizer, True, 128)
+            .encode(["a new chip"], [["technology", "music"]], [""], [""])[0]
+            .input_ids
+        ]
+    )
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids).logits, model(ids).logits)
 
@@ -111,11 +136,11 @@ def test_bad_isolation_or_embedder_options_are_named(backbone_dir, options, mess
         GLiClassModel.from_backbone(str(backbone_dir), **options)
 
 
-def test_pipeline_encodes_labels_and_texts_apart_with_the_same_scores(backbone_dir, monkeypatch) -> None:
+def test_pipeline_encodes_labels_and_texts_apart_with_the_same_scores(backbone_dir) -> None:
     import gliclass
 
     model = _new_model(backbone_dir, **EMBEDDER_OPTIONS, logit_bias_init_value=-1.0)
-    assert model.model.labels_are_independent()
+    assert model.encodes_labels_apart
     texts = ["the team won the match", "stocks fell sharply as markets reacted to the report " * 6, "a new phone"]
     labels = ["sports", "business", "science", "music", "health", "politics", "technology", "world"]
     labels += [f"topic {number}" for number in range(12)]
@@ -126,21 +151,28 @@ def test_pipeline_encodes_labels_and_texts_apart_with_the_same_scores(backbone_d
         dict(candidate_labels=labels[:3], examples=[{"text": "the match ended", "labels": ["sports"]}]),
         dict(candidate_labels=labels, windows=True),
     ]
-    for max_length in (128, 40):  # 40: label groups and windows
-        clf = gliclass.pipeline(model=model, device="cpu", max_length=max_length, min_text_tokens=8, window_overlap=4)
-        rows = clf.preprocess(texts, labels, windows=True)["rows"]
-        assert (max_length == 40) == (len(rows) > 2 * len(texts))  # groups and windows at 40 tokens
-        split = [clf(texts, **call) for call in calls]
-        with monkeypatch.context() as patch:
-            patch.setattr(type(model.model), "labels_are_independent", lambda self: False)
-            joint = [clf(texts, **call) for call in calls]
-        for a_results, b_results in zip(split, joint):
-            for a, b in zip(a_results, b_results):
-                assert a["labels"] == b["labels"]
-                assert a["scores"] == pytest.approx(b["scores"], abs=1e-5)
+    options = dict(model=model, device="cpu", min_text_tokens=8, window_overlap=4)
+    apart, joint = gliclass.pipeline(**options), gliclass.pipeline(**options, encode_labels_apart=False)
+    fitting = texts[::2]  # texts that fit beside the labels: joint rows cut the long one
+    calls[1]["candidate_labels"] = calls[1]["candidate_labels"][::2]
+    for call in calls:
+        for a, b in zip(apart(fitting, **call), joint(fitting, **call)):
+            assert a["labels"] == b["labels"]
+            assert a["scores"] == pytest.approx(b["scores"], abs=1e-5)
+    # at 40 tokens joint rows split the labels into groups and cut the text; apart, the labels
+    # take no room: one row per text (or per window of the text alone), and short texts score the same
+    short = dict(options, max_length=40)
+    apart, joint = gliclass.pipeline(**short), gliclass.pipeline(**short, encode_labels_apart=False)
+    assert len(joint.preprocess(texts, labels)["rows"]) > len(apart.preprocess(texts, labels)["rows"]) == len(texts)
+    windows = apart.preprocess(texts, labels, windows=True)["rows"]
+    assert len(windows) > len(texts) and all(len(row.input_ids) <= 40 for row in windows)
+    for a, b in zip(apart(texts[::2], candidate_labels=labels), joint(texts[::2], candidate_labels=labels)):
+        assert a["labels"] == b["labels"] and a["scores"] == pytest.approx(b["scores"], abs=1e-5)
+    with pytest.raises(ValueError, match="encodes labels together"):
+        gliclass.pipeline(model=_new_model(backbone_dir), device="cpu", encode_labels_apart=True)
 
 
 def test_partly_isolated_models_are_not_split(backbone_dir) -> None:
     model = _new_model(backbone_dir, segment_isolated_layers=1, pooling_strategy="avg", extract_text_features=True)
-    assert not model.model.labels_are_independent()
-    assert not _new_model(backbone_dir, segment_isolated_layers=2, pooling_strategy="avg").model.labels_are_independent()
+    assert not model.encodes_labels_apart
+    assert not _new_model(backbone_dir, segment_isolated_layers=2, pooling_strategy="avg").encodes_labels_apart

@@ -12,11 +12,20 @@ import torch
 from safetensors.torch import load_file
 
 import gliclass
+from gliclass.data import Example
 from gliclass.prompt import PromptEncoder
-from training import CandidateSampler, DataError, LabelledSet, Trainer, TrainingArguments, ZeroShotTrainingSet, finetune, load_set
+from training import (
+    CandidateSampler,
+    DataError,
+    LabelledSet,
+    Trainer,
+    TrainingArguments,
+    ZeroShotTrainingSet,
+    finetune,
+    load_set,
+)
 from training.batches import Collator, FixedCandidatesSet
-from training.data import Example
-from training.train import load_sets
+from training.recipe import load_sets
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,7 +63,9 @@ def test_folder_labels_come_from_meta_and_unknown_true_labels_fail(tmp_path):
 
 
 def test_reference_format_with_soft_targets(tmp_path):
-    path = write_lines(tmp_path / "ref.jsonl", [{"text": "x", "all_labels": ["a", "b", "c"], "true_labels": {"a": 0.7}}])
+    path = write_lines(
+        tmp_path / "ref.jsonl", [{"text": "x", "all_labels": ["a", "b", "c"], "true_labels": {"a": 0.7}}]
+    )
     [example] = load_set(path).examples
     labels, targets = CandidateSampler().sample(example, ["a", "b", "c"], [], random.Random(0))
     assert sorted(labels) == ["a", "b", "c"] and dict(zip(labels, targets)) == {"a": 0.7, "b": 0.0, "c": 0.0}
@@ -91,7 +102,9 @@ def test_training_set_replays_epochs_and_applies_weights():
 def test_collator_aligns_targets_with_label_tokens(make_model):
     model = make_model()
     collator = Collator(PromptEncoder(model.tokenizer, True, 128), model.tokenizer.pad_token_id)
-    batch = collator([("the team won", ["sports", "politics"], [1.0, 0.0]), ("stocks fell", ["a", "b", "business"], [0, 0, 1.0])])
+    batch = collator(
+        [("the team won", ["sports", "politics"], [1.0, 0.0]), ("stocks fell", ["a", "b", "business"], [0, 0, 1.0])]
+    )
     assert batch["labels"].tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     out = model(**batch)
     assert out.logits.shape == (2, 3) and out.label_mask.tolist() == [[True, True, False], [True, True, True]]
@@ -100,7 +113,15 @@ def test_collator_aligns_targets_with_label_tokens(make_model):
 def test_nan_loss_stops_with_a_clear_message(make_model, tmp_path):
     model = make_model()
     data = FixedCandidatesSet(["x", "y"], [["a"], ["b"]], ["a", "b"])
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=2, batch_size=2, head_lr=float("inf"), encoder_lr=float("inf"), progress=False, warmup_ratio=0)
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=2,
+        batch_size=2,
+        head_lr=float("inf"),
+        encoder_lr=float("inf"),
+        progress=False,
+        warmup_ratio=0,
+    )
     with pytest.raises(FloatingPointError, match="loss is nan at step"):
         Trainer(model, args, data).train()
 
@@ -119,7 +140,17 @@ def test_finetune_learns_a_few_examples_and_feeds_the_pipeline(make_model):
         {"text": "stocks fell as markets reacted", "labels": ["business"]},
         {"text": "the central bank raised interest rates", "labels": ["business"]},
     ]
-    tuned = finetune(model, examples, labels=["sports", "business"], epochs=100, batch_size=4, encoder_lr=1e-3, head_lr=1e-3, seed=1, progress=False)
+    tuned = finetune(
+        model,
+        examples,
+        labels=["sports", "business"],
+        epochs=100,
+        batch_size=4,
+        encoder_lr=1e-3,
+        head_lr=1e-3,
+        seed=1,
+        progress=False,
+    )
     clf = gliclass.pipeline(model=tuned, device="cpu")
     predictions = [r["labels"][0] for r in clf([e["text"] for e in examples], candidate_labels=["sports", "business"])]
     assert predictions == [e["labels"][0] for e in examples]
@@ -135,7 +166,9 @@ backbone, data, out, resume = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 torch.manual_seed(0)
 model = GLiClassModel.from_backbone(backbone)
 train = ZeroShotTrainingSet([load_set(data)], CandidateSampler(max_labels=5), seed=7)
-args = TrainingArguments(output_dir=out, max_steps=30, batch_size=4, save_steps=2, logging_steps=1, progress=False, seed=11)
+args = TrainingArguments(
+    output_dir=out, max_steps=30, batch_size=4, save_steps=2, logging_steps=1, progress=False, seed=11
+)
 Trainer(model, args, train).train(resume=resume)
 """
 
@@ -152,10 +185,19 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
     env = dict(os.environ, PYTHONPATH=str(REPO))
 
     def command(out: Path, resume: bool) -> list[str]:
-        return [sys.executable, str(script), str(backbone_dir), str(tmp_path / "data"), str(out), "1" if resume else "0"]
+        return [
+            sys.executable,
+            str(script),
+            str(backbone_dir),
+            str(tmp_path / "data"),
+            str(out),
+            "1" if resume else "0",
+        ]
 
     subprocess.run(command(tmp_path / "straight", False), env=env, check=True, capture_output=True)
-    killed = subprocess.Popen(command(tmp_path / "killed", False), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(
+        command(tmp_path / "killed", False), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while not (tmp_path / "killed" / "checkpoint-4").exists():
         assert killed.poll() is None and time.time() < deadline, "training ended before it could be killed"

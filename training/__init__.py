@@ -1,14 +1,23 @@
 """Training GLiClass models: zero-shot pre-training and few-shot fine-tuning on `accelerate`."""
 
+from gliclass.data import DataError, Example, LabelledSet, load_set
+
 from .batches import FixedCandidatesSet, ZeroShotTrainingSet
-from .data import CandidateSampler, DataError, Example, LabelledSet, load_set
-from .episodes import Episode, episodes_from_examples, episodes_from_feedback
+from .data import CandidateSampler
 from .evaluation import evaluate_set
-from .feedback_data import FeedbackRecord, read_feedback
-from .feedback_session import FeedbackSession
+from .feedback.data import FeedbackRecord, read_feedback
+from .feedback.session import FeedbackSession
 from .finetune import finetune
-from .ppo_trainer import PPOArguments, PPOTrainer
-from .rewards import accuracy_reward, callable_reward, f1_reward, feedback_reward, get_reward, recall_weighted_reward
+from .ppo.episodes import Episode, episodes_from_examples, episodes_from_feedback
+from .ppo.rewards import (
+    accuracy_reward,
+    callable_reward,
+    f1_reward,
+    feedback_reward,
+    get_reward,
+    recall_weighted_reward,
+)
+from .ppo.trainer import PPOArguments, PPOTrainer
 from .trainer import Trainer, TrainingArguments
 
 __all__ = [

@@ -13,32 +13,58 @@ and expose `score(texts, labels)` for evaluation.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, BatchEncoding
+
+from gliclass.padding import length_sorted_batches, pad_id_of, pad_rows
+from gliclass.pooling import pool_text
 
 from .batches import Item
 
 DEFAULT_TEMPLATE = "This example is {}."
+ENTAILMENT_HEAD = ("entailment",)
 
 
 class CrossEncoderBaseline(nn.Module):
-    """Backbone + one logit per (text, label) pair."""
+    """Backbone + a classification head read on each (text, hypothesis) pair.
 
-    def __init__(self, backbone: str, template: str = DEFAULT_TEMPLATE, max_length: int = 256) -> None:
+    `head_labels`: the labels of a new, random head (one `entailment` logit for training);
+    None keeps the checkpoint's own head (an NLI model: entailment vs contradiction).
+    """
+
+    def __init__(
+        self,
+        backbone: str,
+        template: str = DEFAULT_TEMPLATE,
+        max_length: int = 256,
+        head_labels: tuple[str, ...] | None = ENTAILMENT_HEAD,
+    ) -> None:
         super().__init__()
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            backbone, num_labels=1, id2label={0: "entailment"}, label2id={"entailment": 0}, dtype=torch.float32
-        )
+        if "{}" not in template:
+            raise ValueError(f"the hypothesis template needs a '{{}}' for the label, got {template!r}.")
+        head: dict[str, Any] = {}
+        if head_labels is not None:
+            id2label = dict(enumerate(head_labels))
+            head = {
+                "num_labels": len(head_labels),
+                "id2label": id2label,
+                "label2id": {v: k for k, v in id2label.items()},
+            }
+        self.model = AutoModelForSequenceClassification.from_pretrained(backbone, dtype=torch.float32, **head)
         self.tokenizer = AutoTokenizer.from_pretrained(backbone)
         self.template = template
         self.max_length = max_length
         self.backbone_parameter_prefix = f"model.{self.model.base_model_prefix}."
+        self.entailment, self.contradiction = nli_columns(
+            self.model.config.id2label, self.model.config.num_labels, backbone
+        )
 
     def collate(self, items: Sequence[Item]) -> dict[str, torch.Tensor]:
         texts, hypotheses, targets = [], [], []
@@ -58,15 +84,23 @@ class CrossEncoderBaseline(nn.Module):
 
     @torch.inference_mode()
     def score(self, texts: Sequence[str], labels: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """Sigmoid scores `(texts, labels)`: one pass per pair."""
-        device = next(self.parameters()).device
-        pairs = [(text, self.template.format(label)) for text in texts for label in labels]
-        logits = []
-        for begin in range(0, len(pairs), batch_size):
-            chunk = pairs[begin : begin + batch_size]
-            batch = self._encode([p[0] for p in chunk], [p[1] for p in chunk])
-            logits.append(self.model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu())
-        return torch.sigmoid(torch.cat(logits)).view(len(texts), len(labels))
+        """Entailment probabilities `(texts, labels)`, one pass per pair: the sigmoid of a single
+        logit, else the softmax over entailment vs contradiction."""
+        hypotheses = [self.template.format(label) for label in labels]
+        premises = [text for text in texts for _ in labels]
+        encoded = self.tokenizer(premises, hypotheses * len(texts), truncation="only_first", max_length=self.max_length)
+        logits = batched_forward(
+            lambda **batch: self.model(**batch).logits,
+            encoded,
+            pad_id_of(self.tokenizer),
+            batch_size,
+            next(self.parameters()).device,
+        )
+        if self.entailment is None:
+            probabilities = torch.sigmoid(logits[:, 0])
+        else:
+            probabilities = torch.softmax(logits[:, [self.contradiction, self.entailment]], dim=-1)[:, 1]
+        return probabilities.view(len(texts), len(labels))
 
     def save_pretrained(self, folder: str | Path) -> None:
         self.model.save_pretrained(folder)
@@ -75,7 +109,12 @@ class CrossEncoderBaseline(nn.Module):
     def _encode(self, texts: list[str], hypotheses: list[str]) -> dict[str, torch.Tensor]:
         return dict(
             self.tokenizer(
-                texts, hypotheses, truncation="only_first", max_length=self.max_length, padding=True, return_tensors="pt"
+                texts,
+                hypotheses,
+                truncation="only_first",
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
             )
         )
 
@@ -115,9 +154,9 @@ class BiEncoderBaseline(nn.Module):
         }
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """L2-normalised mean-pooled token states (real tokens only), one row per input."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return F.normalize((hidden * weights).sum(1) / weights.sum(1).clamp(min=1), dim=-1)
+        return F.normalize(pool_text(hidden, attention_mask, "avg"), dim=-1)
 
     def forward(
         self,
@@ -140,21 +179,65 @@ class BiEncoderBaseline(nn.Module):
     @torch.inference_mode()
     def score(self, texts: Sequence[str], labels: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Sigmoid scores `(texts, labels)`; label vectors computed once."""
-        device = next(self.parameters()).device
-        label_vectors = self._embed_all(list(labels), batch_size, device)
-        text_vectors = self._embed_all(list(texts), batch_size, device)
-        return torch.sigmoid(text_vectors @ label_vectors.T * self.log_scale.exp().cpu() + self.bias.cpu())
+        similarity = self.embed_all(texts, batch_size) @ self.embed_all(labels, batch_size).T
+        return torch.sigmoid(similarity * self.log_scale.exp().cpu() + self.bias.cpu())
+
+    @torch.inference_mode()
+    def embed_all(self, strings: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """`embed` of every string, in batches of similar length, one row per string in input order."""
+        encoded = self.tokenizer(
+            list(strings), truncation=True, max_length=self.max_length, return_token_type_ids=False
+        )
+        return batched_forward(
+            self.embed, encoded, pad_id_of(self.tokenizer), batch_size, next(self.parameters()).device
+        )
 
     def save_pretrained(self, folder: str | Path) -> None:
         self.encoder.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
 
-    def _embed_all(self, strings: list[str], batch_size: int, device: torch.device) -> torch.Tensor:
-        vectors = []
-        for begin in range(0, len(strings), batch_size):
-            batch = self._encode(strings[begin : begin + batch_size])
-            vectors.append(self.embed(batch["input_ids"].to(device), batch["attention_mask"].to(device)).float().cpu())
-        return torch.cat(vectors)
-
     def _encode(self, strings: list[str]) -> dict[str, torch.Tensor]:
-        return dict(self.tokenizer(strings, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"))
+        return dict(
+            self.tokenizer(strings, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+        )
+
+
+def batched_forward(
+    forward: Callable[..., torch.Tensor],
+    encoded: BatchEncoding,
+    pad_id: int,
+    batch_size: int,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """`forward(**batch)` on every encoded row, in padded batches of similar length; rows back in input order."""
+    ids = encoded["input_ids"]
+    order: list[int] = []
+    pieces: list[torch.Tensor] = []
+    for chunk in length_sorted_batches(ids, batch_size):
+        batch = pad_rows([ids[index] for index in chunk], pad_id)
+        if "token_type_ids" in encoded:  # BERT-style sentence pairs
+            batch["token_type_ids"] = pad_rows([encoded["token_type_ids"][index] for index in chunk], 0)["input_ids"]
+        pieces.append(forward(**{key: value.to(device) for key, value in batch.items()}).float().cpu())
+        order.extend(chunk)
+    result = torch.empty(len(ids), *pieces[0].shape[1:])
+    result[torch.tensor(order)] = torch.cat(pieces)
+    return result
+
+
+def nli_columns(id2label: dict, num_labels: int, where: str) -> tuple[int | None, int | None]:
+    """(entailment, contradiction) logit columns; (None, None) for a single-logit model."""
+    if num_labels == 1:
+        return None, None
+    names = {int(index): str(label).lower().replace("_", " ") for index, label in id2label.items()}
+    entailment = next((i for i, name in names.items() if name.startswith("entail")), None)
+    contradiction = next(
+        (i for i, name in names.items() if name.startswith(("contradict", "not entail", "non entail"))), None
+    )
+    if entailment is not None and contradiction is None and num_labels == 2:
+        contradiction = 1 - entailment
+    if entailment is None or contradiction is None:
+        raise ValueError(
+            f"cross-encoder {where}: id2label {id2label} needs an entailment and a contradiction (or not_entailment) "
+            "label, or the model must have a single output logit."
+        )
+    return entailment, contradiction

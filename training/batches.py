@@ -8,9 +8,11 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
+from gliclass.data import LabelledSet
+from gliclass.padding import pad_rows
 from gliclass.prompt import PromptEncoder
 
-from .data import CandidateSampler, LabelledSet
+from .data import CandidateSampler
 
 Item = tuple[str, list[str], list[float]]
 
@@ -70,7 +72,13 @@ class ZeroShotTrainingSet(Dataset):
 class FixedCandidatesSet(Dataset):
     """Examples shown with one fixed candidate list (few-shot fine-tuning, evaluation)."""
 
-    def __init__(self, texts: Sequence[str], targets: Sequence[Sequence[str]], labels: Sequence[str], shuffle_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        targets: Sequence[Sequence[str]],
+        labels: Sequence[str],
+        shuffle_seed: int | None = None,
+    ) -> None:
         self.texts = list(texts)
         self.targets = [set(t) for t in targets]
         self.labels = list(labels)
@@ -100,14 +108,9 @@ class Collator:
     def __call__(self, items: Sequence[Item]) -> dict[str, torch.Tensor]:
         texts = [item[0] for item in items]
         rows = self.encoder.encode(texts, [item[1] for item in items], [""] * len(items), [""] * len(items))
-        width = max(len(row.input_ids) for row in rows)
-        most_labels = max(row.label_end - row.label_start for row in rows)
-        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        targets = torch.zeros((len(rows), most_labels))
+        batch = pad_rows([row.input_ids for row in rows], self.pad_token_id)
+        targets = torch.zeros((len(rows), max(row.label_end - row.label_start for row in rows)))
         for slot, row in enumerate(rows):
-            input_ids[slot, : len(row.input_ids)] = torch.tensor(row.input_ids)
-            attention_mask[slot, : len(row.input_ids)] = 1
             row_targets = items[row.text_index][2][row.label_start : row.label_end]
             targets[slot, : len(row_targets)] = torch.tensor(row_targets)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": targets}
+        return {**batch, "labels": targets}

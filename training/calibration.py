@@ -32,10 +32,10 @@ def calibrate_scores(
     model.eval()
     with torch.no_grad():
         for batch in batches:
-            text, labels, label_mask = core.features(batch["input_ids"], batch["attention_mask"])
-            cosine = core.scorer(*core.project(text, labels))
-            cosines.append(cosine[label_mask].float())
-            targets.append(batch["labels"][label_mask].float())
+            output = model(batch["input_ids"], batch["attention_mask"])
+            cosine = model.score(output.text_embeddings, output.label_embeddings, output.label_mask, calibrated=False)
+            cosines.append(cosine[output.label_mask].float())
+            targets.append(batch["labels"][output.label_mask].float())
     model.train(was_training)
     if not cosines:
         raise ValueError("score calibration got no batches.")

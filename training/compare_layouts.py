@@ -14,31 +14,42 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-from .data import load_set
+from gliclass.data import load_set
+
 from .evaluation import evaluate_set
-from .build_default_model import DEFAULT_CONFIG
-from .train import DEFAULT_DATA_DIR, load_model, read_config
+from .recipe import DEFAULT_MODEL_CONFIG, config_data_dir, load_model, read_config
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--isolated", default="0,4,6", help="segment_isolated_layers values, comma-separated")
     parser.add_argument("--limit", type=int, default=300, help="first N texts of each eval set")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config whose model and model_options are used")
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_MODEL_CONFIG, help="config whose model and model_options are used"
+    )
     args = parser.parse_args(argv)
     config = read_config(args.config)
-    data_dir = Path(os.environ.get("GLICLASS_DATA_DIR") or DEFAULT_DATA_DIR)
-    sets = [load_set(folder, split="test") for folder in sorted((data_dir / "eval").iterdir()) if (folder / "meta.json").is_file()]
+    data_dir = config_data_dir({})
+    sets = [
+        load_set(folder, split="test")
+        for folder in sorted((data_dir / "eval").iterdir())
+        if (folder / "meta.json").is_file()
+    ]
     sets = [labelled for labelled in sets if not labelled.multi_label]
     report = {}
     for isolated in (int(part) for part in args.isolated.split(",")):
         model = load_model(config["model"], {**config["model_options"], "segment_isolated_layers": isolated})
-        scores = {labelled.name: evaluate_set(model.eval(), labelled, limit=args.limit)["macro_f1"] for labelled in sets}
+        scores = {
+            labelled.name: evaluate_set(model.eval(), labelled, limit=args.limit)["macro_f1"] for labelled in sets
+        }
         report[isolated] = {"macro_f1": scores, "mean": sum(scores.values()) / len(scores)}
-        print(f"isolated layers {isolated}: mean macro-F1 {report[isolated]['mean']:.3f} "
-              + " ".join(f"{name}={value:.3f}" for name, value in scores.items()), flush=True)
+        print(
+            f"isolated layers {isolated}: mean macro-F1 {report[isolated]['mean']:.3f} "
+            + " ".join(f"{name}={value:.3f}" for name, value in scores.items()),
+            flush=True,
+        )
     print(json.dumps(report))
 
 

@@ -46,7 +46,11 @@ def finetune(
         if isinstance(example_labels, str) or not isinstance(example_labels, (list, tuple)):
             raise TypeError(f"example {number}: 'labels' must be a list of label names.")
         targets.append(check_labels(example_labels) if example_labels else [])
-    candidates = check_labels(list(labels)) if labels is not None else list(dict.fromkeys(l for t in targets for l in t))
+    candidates = (
+        check_labels(list(labels))
+        if labels is not None
+        else list(dict.fromkeys(label for row in targets for label in row))
+    )
     known = set(candidates)
     for number, example_targets in enumerate(targets):
         missing = [label for label in example_targets if label not in known]

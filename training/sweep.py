@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import torch
 
+from gliclass.data import load_set
+
 from .evaluation import evaluate_set
-from .data import load_set
-from .train import DEFAULT_DATA_DIR, read_config, run
+from .recipe import config_data_dir, read_config, run
 
 
 def main() -> None:
@@ -30,8 +30,12 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=None, help="score only the first N texts of each set")
     parser.add_argument("--model", default=None, help="override each config's 'model' (e.g. a local encoder folder)")
     args = parser.parse_args()
-    data_dir = Path(os.environ.get("GLICLASS_DATA_DIR") or DEFAULT_DATA_DIR)
-    eval_sets = [load_set(folder, split="test") for folder in sorted((data_dir / "eval").iterdir()) if (folder / "meta.json").is_file()]
+    data_dir = config_data_dir({})
+    eval_sets = [
+        load_set(folder, split="test")
+        for folder in sorted((data_dir / "eval").iterdir())
+        if (folder / "meta.json").is_file()
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
     report = {}
     for config_path in args.configs:
@@ -63,8 +67,11 @@ def main() -> None:
             "eval": scores,
             "mean_macro_f1_single_label": sum(single) / len(single),
         }
-        print(f"{name}: mean macro-F1 {report[name]['mean_macro_f1_single_label']:.3f} "
-              + " ".join(f"{n}={s['macro_f1']:.3f}" for n, s in scores.items()), flush=True)
+        print(
+            f"{name}: mean macro-F1 {report[name]['mean_macro_f1_single_label']:.3f} "
+            + " ".join(f"{n}={s['macro_f1']:.3f}" for n, s in scores.items()),
+            flush=True,
+        )
         (args.out / "sweep.json").write_text(json.dumps(report, indent=2, default=str))
 
 

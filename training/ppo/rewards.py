@@ -37,7 +37,9 @@ def f1_reward(texts: Texts, labels: Labels, actions: Tensor, probs: Tensor, targ
     return torch.where(denominator > 0, 2 * true_positives / denominator.clamp(min=1e-12), torch.ones_like(denominator))
 
 
-def accuracy_reward(texts: Texts, labels: Labels, actions: Tensor, probs: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+def accuracy_reward(
+    texts: Texts, labels: Labels, actions: Tensor, probs: Tensor, targets: Tensor, mask: Tensor
+) -> Tensor:
     """Per-row share of judged labels decided correctly (0 for a row with no judged label)."""
     correct = ((actions == targets) & mask).sum(-1).float()
     return correct / mask.sum(-1).clamp(min=1)
@@ -60,7 +62,9 @@ def recall_weighted_reward(positive_weight: float) -> Reward:
     return reward
 
 
-def feedback_reward(texts: Texts, labels: Labels, actions: Tensor, probs: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+def feedback_reward(
+    texts: Texts, labels: Labels, actions: Tensor, probs: Tensor, targets: Tensor, mask: Tensor
+) -> Tensor:
     """Per-label reward for feedback: accepted → +1 if chosen, −1 if not; rejected the opposite; unjudged 0."""
     return torch.where(actions == targets, 1.0, -1.0) * mask
 

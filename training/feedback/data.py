@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from gliclass.data import DataError, jsonl_records
 from gliclass.prompt import check_labels
-
-from .data import DataError, jsonl_records
 
 
 @dataclass
@@ -32,7 +31,9 @@ class FeedbackRecord:
     rejected: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps({"text": self.text, "candidate_labels": self.candidate_labels, "accepted": self.accepted, "rejected": self.rejected})
+        """The record as one JSON line (without the newline)."""
+        labels = {"candidate_labels": self.candidate_labels, "accepted": self.accepted, "rejected": self.rejected}
+        return json.dumps({"text": self.text, **labels})
 
 
 def parse_feedback(record: Any, where: str) -> FeedbackRecord:

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from gliclass.prompt import check_labels
 
-from .feedback_data import FeedbackRecord, append_feedback, iter_feedback_lines
+from .data import FeedbackRecord, append_feedback, iter_feedback_lines
 
 Predict = Callable[[str], list[tuple[str, float]]]
 Ask = Callable[[str], str]

@@ -2,28 +2,27 @@
 
     python -m training.ppo --model M (--feedback fb.jsonl | --train data.jsonl --labels "a,b,c") --out DIR [options]
 
-The final model goes to DIR (config, safetensors weights, tokenizer), next to `metrics.jsonl`
-and, with `--save-steps N`, `checkpoint-STEP` folders; `--resume` continues a killed run from the
-latest one. Every `PPOArguments` field is an option (`--samples-per-text`, `--kl-coef`, ...).
+The final model goes to DIR/final (config, safetensors weights, tokenizer), next to
+`metrics.jsonl` and, with `--save-steps N`, `checkpoint-STEP` folders; `--resume` continues a
+killed run from the latest one. Every `PPOArguments` field is an option (`--samples-per-text`, `--kl-coef`, ...).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from gliclass import GLiClassModel
-from gliclass.cli import run_command
+from gliclass.data import load_set
 from gliclass.prompt import check_labels
 
-from .data import load_set
+from ..engine import FINAL_DIR
+from ..feedback.data import read_feedback
 from .episodes import Episode, episodes_from_examples, episodes_from_feedback
-from .feedback_data import read_feedback
-from .ppo_trainer import PPOArguments, PPOTrainer
 from .rewards import BUILT_IN, get_reward
+from .trainer import PPOArguments, PPOTrainer
 
 
 def load_episodes(feedback: Path | None, train: Path | None, labels: str | None) -> list[Episode]:
@@ -39,26 +38,36 @@ def load_episodes(feedback: Path | None, train: Path | None, labels: str | None)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="PPO fine-tuning of a GLiClass model from labels or feedback.")
-    parser.add_argument("--model", required=True, help="the starting GLiClass model (folder or hub id); also the KL reference")
+    parser = argparse.ArgumentParser(
+        prog="python -m training.ppo", description="PPO fine-tuning of a GLiClass model from labels or feedback."
+    )
+    parser.add_argument(
+        "--model", required=True, help="the starting GLiClass model (folder or hub id); also the KL reference"
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--feedback", type=Path, help="feedback JSONL (python -m training.feedback)")
     source.add_argument("--train", type=Path, help="labelled JSONL file ({'text', 'labels'}) or data folder")
     parser.add_argument("--labels", help="comma-separated candidate labels for --train (default: the data's labels)")
-    parser.add_argument("--out", type=Path, required=True, help="output folder: final model, checkpoints, metrics.jsonl")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output folder: final model (in final/), checkpoints, metrics.jsonl"
+    )
     parser.add_argument("--reward", choices=sorted([*BUILT_IN, "recall_weighted"]), default="recall_weighted")
-    parser.add_argument("--positive-weight", type=float, default=3.0, help="weight of true/accepted labels for recall_weighted")
+    parser.add_argument(
+        "--positive-weight", type=float, default=3.0, help="weight of true/accepted labels for recall_weighted"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     for option in fields(PPOArguments):
         if option.name != "output_dir":
             _add_option(parser, option.name, option.type, option.default)
     args = parser.parse_args(argv)
     episodes = load_episodes(args.feedback, args.train, args.labels)
-    settings = {option.name: getattr(args, option.name) for option in fields(PPOArguments) if option.name != "output_dir"}
+    settings = {
+        option.name: getattr(args, option.name) for option in fields(PPOArguments) if option.name != "output_dir"
+    }
     ppo_args = PPOArguments(output_dir=str(args.out), **settings)
     reward = get_reward(args.reward, args.positive_weight)
     PPOTrainer(GLiClassModel.from_pretrained(args.model), ppo_args, episodes, reward).train(resume=args.resume)
-    print(f"saved the PPO-tuned model to {args.out}")
+    print(f"saved the PPO-tuned model to {args.out / FINAL_DIR}")
 
 
 def _add_option(parser: argparse.ArgumentParser, name: str, kind: str, default: Any) -> None:
@@ -78,7 +87,3 @@ def _optional(convert: type) -> Any:
 
     parse.__name__ = convert.__name__
     return parse
-
-
-if __name__ == "__main__":
-    sys.exit(run_command("python -m training.ppo", main))

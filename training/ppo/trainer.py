@@ -10,18 +10,15 @@ kept apart from the GLiClass weights), normalised per batch; the loss adds an en
 k3 KL penalty to a frozen copy of the starting model. Dropout is off, so the first update starts
 exactly at the rollout's policy.
 
-Conventions of the supervised trainer: `accelerate` (CPU, GPU, mixed precision), atomically
-written `checkpoint-STEP` folders with `trainer_state.json`, exact resume, `metrics.jsonl`, a
-tqdm bar, and a `FloatingPointError` on a NaN loss. The final model is saved into `output_dir`
-(config, safetensors weights, tokenizer), where `gliclass.pipeline(model=output_dir)` loads it.
+The loop is `training.engine`'s, as for the supervised trainer: `accelerate` (CPU, GPU, mixed
+precision), atomically written `checkpoint-STEP` folders, exact resume, `metrics.jsonl`, a tqdm
+bar; a NaN loss stops with a `FloatingPointError`. The final model is saved into
+`output_dir/final` (config, safetensors weights, tokenizer), where `gliclass.pipeline` loads it.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,25 +26,21 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from gliclass import GLiClassModel
+from gliclass.padding import pad_id_of
 from gliclass.prompt import PromptEncoder
 
+from ..engine import Run, RunArguments, Task, parameter_groups
 from .episodes import Episode, EpisodeCollator, EpisodeSet
-from .ppo_objective import ValueHead, label_log_probs, masked_mean, normalise_advantages, ppo_loss, row_mean, unit_mask
+from .objective import ValueHead, label_log_probs, masked_mean, normalise_advantages, ppo_loss, row_mean, unit_mask
 from .rewards import Reward, check_reward
-from .trainer import STATE_FILE, _mixed_precision, _start_epoch, parameter_groups, resume_checkpoint, save_checkpoint
-
-ARGS_FILE = "ppo_args.json"
 
 
 @dataclass
-class PPOArguments:
-    """Settings of a PPO run (all have working defaults but `output_dir`).
+class PPOArguments(RunArguments):
+    """Settings of a PPO run (all have working defaults but `output_dir`; see `RunArguments`).
 
     A step is one rollout of `batch_size` texts with `samples_per_text` sampled label choices each
     (`include_greedy` adds the `p >= 0.5` choice), followed by up to `ppo_epochs` updates; the run
@@ -57,10 +50,6 @@ class PPOArguments:
     `value_lr` are the learning rates of the backbone, the GLiClass heads and the value head.
     """
 
-    output_dir: str
-    epochs: float = 4.0
-    max_steps: int | None = None
-    batch_size: int = 16
     samples_per_text: int = 32
     temperature: float = 2.0
     include_greedy: bool = False
@@ -69,28 +58,18 @@ class PPOArguments:
     entropy_coef: float = 0.01
     kl_coef: float = 0.05
     target_kl: float | None = 0.05
+    value_lr: float = 1e-3
+    # RunArguments fields with other defaults for PPO
+    epochs: float = 4.0
     encoder_lr: float = 2e-5
     head_lr: float = 1e-4
-    value_lr: float = 1e-3
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
-    scheduler: str = "linear"
-    max_grad_norm: float = 1.0
-    mixed_precision: str = "auto"
-    max_length: int = 256
     logging_steps: int = 10
-    save_steps: int | None = None
-    keep_checkpoints: int = 2
-    seed: int = 42
-    max_seconds: float | None = None
-    save_final_model: bool = True
-    progress: bool = True
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.samples_per_text < 1 or self.ppo_epochs < 1:
             raise ValueError("batch_size, samples_per_text and ppo_epochs must be at least 1.")
-        if self.epochs <= 0 and not self.max_steps:
-            raise ValueError("set epochs > 0 or max_steps.")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}.")
         if not 0 < self.clip_range < 1:
@@ -99,8 +78,7 @@ class PPOArguments:
             raise ValueError(f"target_kl must be positive or None, got {self.target_kl}.")
         if min(self.entropy_coef, self.kl_coef) < 0:
             raise ValueError("entropy_coef and kl_coef must not be negative.")
-        if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
-            raise ValueError(f"mixed_precision must be auto, no, fp16 or bf16, got {self.mixed_precision!r}.")
+        super().__post_init__()
 
 
 @dataclass
@@ -120,8 +98,17 @@ class Rollout:
     per_label: bool
 
 
-class PPOTrainer:
-    """Fine-tune `model` with PPO on `episodes` scored by `reward` (see `training.rewards`)."""
+class PPOTrainer(Task):
+    """Fine-tune `model` with PPO on `episodes` scored by `reward` (see `training.ppo.rewards`).
+
+    `train(resume=False)` runs it (see `training.engine.Task.train`); on resume, pass the same
+    starting model: it is the KL reference.
+    """
+
+    args_file = "ppo_args.json"
+    progress_name = "ppo"
+    postfix = {"reward": ".3f", "kl": ".4f"}
+    dropout = False  # the first update starts exactly at the rollout policy
 
     def __init__(self, model: GLiClassModel, args: PPOArguments, episodes: Sequence[Episode], reward: Reward) -> None:
         if model.tokenizer is None:
@@ -134,97 +121,42 @@ class PPOTrainer:
         self.episodes = EpisodeSet(episodes, seed=args.seed)
         self.output_dir = Path(args.output_dir)
         encoder = PromptEncoder(model.tokenizer, model.config.prompt_first, args.max_length)
-        pad = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
-        self.collator = EpisodeCollator(encoder, pad)
+        self.collator = EpisodeCollator(encoder, pad_id_of(model.tokenizer))
 
-    def train(self, resume: bool | str = False) -> GLiClassModel:
-        """Run PPO; `resume=True` continues from the latest checkpoint in `output_dir`.
-
-        On resume, pass the same starting model: it is the KL reference.
-        """
+    def build(self, accelerator: Accelerator) -> tuple[DataLoader, list[torch.nn.Module], list[dict[str, Any]]]:
+        """The episode loader, the model and a new value head, and their AdamW groups; freezes the KL reference."""
         args = self.args
-        accelerator = Accelerator(mixed_precision=_mixed_precision(args.mixed_precision))
-        set_seed(args.seed)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
         self.reference = copy.deepcopy(self.model).eval().requires_grad_(False).to(accelerator.device)
         value_head = ValueHead(self.model.config.encoder_config.hidden_size)
         loader = DataLoader(self.episodes, batch_size=args.batch_size, shuffle=False, collate_fn=self.collator)
-        total_steps = args.max_steps or math.ceil(len(loader) * args.epochs)
-        groups = parameter_groups(self.model, "model.encoder_model.", args.encoder_lr, args.head_lr, args.weight_decay) + [{"params": list(value_head.parameters()), "lr": args.value_lr, "weight_decay": 0.0}]
-        optimizer = torch.optim.AdamW(groups, lr=args.head_lr)
-        scheduler = get_scheduler(
-            args.scheduler, optimizer, num_warmup_steps=int(args.warmup_ratio * total_steps), num_training_steps=total_steps
-        )
-        model, value_head, optimizer, loader, scheduler = accelerator.prepare(self.model, value_head, optimizer, loader, scheduler)
-        model.eval()  # no dropout: the first update starts exactly at the rollout policy
+        groups = parameter_groups(self.model, "model.encoder_model.", args.encoder_lr, args.head_lr, args.weight_decay)
+        groups.append({"params": list(value_head.parameters()), "lr": args.value_lr, "weight_decay": 0.0})
+        return loader, [self.model, value_head], groups
 
-        state = {"step": 0, "epoch": 0, "batches_in_epoch": 0, "elapsed": 0.0}
-        checkpoint = resume_checkpoint(self.output_dir, resume)
-        if checkpoint is not None:
-            accelerator.load_state(str(checkpoint))
-            state = json.loads((checkpoint / STATE_FILE).read_text())
-        log = (self.output_dir / "metrics.jsonl").open("a", encoding="utf-8")
-        progress = tqdm(total=total_steps, initial=state["step"], desc="ppo", disable=not (args.progress and accelerator.is_main_process))
-        started, elapsed_before, window = time.time(), state["elapsed"], []
-        try:
-            while state["step"] < total_steps:
-                epoch_loader = accelerator.skip_first_batches(loader, state["batches_in_epoch"]) if state["batches_in_epoch"] else loader
-                _start_epoch(epoch_loader, state["epoch"])
-                for batch in epoch_loader:
-                    window.append(self._step(accelerator, model, value_head, optimizer, batch, state["step"]))
-                    scheduler.step()
-                    state["batches_in_epoch"] += 1
-                    state["step"] += 1
-                    state["elapsed"] = elapsed_before + time.time() - started
-                    progress.update(1)
-                    if state["step"] % args.logging_steps == 0 or state["step"] == total_steps:
-                        record = {key: sum(stats[key] for stats in window) / len(window) for key in window[0]}
-                        record.update(step=state["step"], epoch=state["epoch"] + state["batches_in_epoch"] / len(loader))
-                        record.update(lr_encoder=scheduler.get_last_lr()[0], lr_heads=scheduler.get_last_lr()[-2], lr_value=scheduler.get_last_lr()[-1], elapsed_seconds=state["elapsed"])
-                        progress.set_postfix(reward=f"{record['reward']:.3f}", kl=f"{record['kl']:.4f}")
-                        if accelerator.is_main_process:
-                            log.write(json.dumps(record) + "\n")
-                            log.flush()
-                        window = []
-                    out_of_time = args.max_seconds is not None and state["elapsed"] >= args.max_seconds
-                    finished = state["step"] >= total_steps or out_of_time
-                    if args.save_steps and (state["step"] % args.save_steps == 0 or finished):
-                        save_checkpoint(accelerator, self.output_dir, state, args, args.keep_checkpoints, ARGS_FILE)
-                    if finished:
-                        total_steps = state["step"]
-                        break
-                else:
-                    state["epoch"] += 1
-                    state["batches_in_epoch"] = 0
-        finally:
-            progress.close()
-            log.close()
-        trained = accelerator.unwrap_model(model)
-        trained.eval()
-        if args.save_final_model and accelerator.is_main_process:
-            trained.save_pretrained(self.output_dir)
-        return trained
+    def learning_rates(self, rates: list[float]) -> dict[str, float]:
+        """The backbone's, the heads' and the value head's rates."""
+        return {"lr_encoder": rates[0], "lr_heads": rates[-2], "lr_value": rates[-1]}
 
-    def _step(
-        self,
-        accelerator: Accelerator,
-        model: torch.nn.Module,
-        value_head: torch.nn.Module,
-        optimizer: torch.optim.Optimizer,
-        batch: dict[str, Any],
-        step: int,
-    ) -> dict[str, float]:
+    def step(self, run: Run, batch: dict[str, Any]) -> dict[str, float]:
         """One rollout on `batch` and its PPO updates; returns the step's statistics."""
-        rollout = self._rollout(accelerator, model, value_head, batch, step)
+        accelerator, (model, value_head), step = run.accelerator, run.modules, run.state["step"]
+        rollout = self._rollout(run, batch)
         args = self.args
         totals = dict.fromkeys(("policy_loss", "entropy", "kl", "clip_fraction", "approx_kl", "value_loss"), 0.0)
         epochs_run = 0
         for epoch in range(args.ppo_epochs):
             output = model(**rollout.inputs)
             loss = ppo_loss(
-                output.logits.float()[rollout.index] / args.temperature, rollout.reference_logits, rollout.actions,
-                rollout.old_log_probs, rollout.advantages, rollout.judged, rollout.label_mask,
-                args.clip_range, args.entropy_coef, args.kl_coef,
+                output.logits.float()[rollout.index] / args.temperature,
+                rollout.reference_logits,
+                rollout.actions,
+                rollout.old_log_probs,
+                rollout.advantages,
+                rollout.judged,
+                rollout.label_mask,
+                args.clip_range,
+                args.entropy_coef,
+                args.kl_coef,
             )
             if args.target_kl is not None and epoch > 0 and loss.approx_kl.item() > 1.5 * args.target_kl:
                 break
@@ -234,14 +166,15 @@ class PPOTrainer:
             total = loss.total + value_loss
             if not torch.isfinite(total):
                 raise FloatingPointError(
-                    f"the PPO loss is {total.item()} at step {step} (PPO epoch {epoch}); lower the learning rates or check the reward."
+                    f"the PPO loss is {total.item()} at step {step} (PPO epoch {epoch}); "
+                    "lower the learning rates or check the reward."
                 )
             accelerator.backward(total)
             if args.max_grad_norm:
                 accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)  # unscales every gradient first
                 torch.nn.utils.clip_grad_norm_(value_head.parameters(), args.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad()
+            run.optimizer.step()
+            run.optimizer.zero_grad()
             epochs_run += 1
             parts = (loss.policy, loss.entropy, loss.kl, loss.clip_fraction, loss.approx_kl, value_loss)
             for key, value in zip(totals, parts):
@@ -249,14 +182,13 @@ class PPOTrainer:
         stats = {key: value / max(epochs_run, 1) for key, value in totals.items()}
         stats["reward"] = masked_mean(rollout.rewards, rollout.units).item()
         stats["ppo_epochs"] = float(epochs_run)
+        run.scheduler.step()
         return stats
 
-    def _rollout(
-        self, accelerator: Accelerator, model: torch.nn.Module, value_head: torch.nn.Module, batch: dict[str, Any], step: int
-    ) -> Rollout:
+    def _rollout(self, run: Run, batch: dict[str, Any]) -> Rollout:
         """Sample `samples_per_text` label choices per row (plus the greedy one), score them, and
         compute their advantages and old log-probs."""
-        args = self.args
+        args, accelerator, (model, value_head), step = self.args, run.accelerator, run.modules, run.state["step"]
         inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
         with torch.no_grad():
             output = model(**inputs)
@@ -278,19 +210,30 @@ class PPOTrainer:
         judged = judged[index]
         rewards = check_reward(
             self.reward(
-                [batch["texts"][i] for i in index.tolist()], [batch["labels"][i] for i in index.tolist()],
-                actions, probs[index], batch["targets"][:, :width][index], judged,
+                [batch["texts"][i] for i in index.tolist()],
+                [batch["labels"][i] for i in index.tolist()],
+                actions,
+                probs[index],
+                batch["targets"][:, :width][index],
+                judged,
             ),
-            len(index), width,
+            len(index),
+            width,
         )
         per_label = rewards.ndim == 2
         units = unit_mask(judged, per_label)
         rewards = rewards * judged if per_label else rewards
         baseline = values[index] if per_label else row_mean(values[index], judged)
         return Rollout(
-            inputs=inputs, index=index, actions=actions, old_log_probs=label_log_probs(logits[index], actions),
-            reference_logits=reference_logits[index], rewards=rewards, advantages=normalise_advantages(rewards - baseline, units),
-            judged=judged, label_mask=label_mask[index], units=units, per_label=per_label,
+            inputs=inputs,
+            index=index,
+            actions=actions,
+            old_log_probs=label_log_probs(logits[index], actions),
+            reference_logits=reference_logits[index],
+            rewards=rewards,
+            advantages=normalise_advantages(rewards - baseline, units),
+            judged=judged,
+            label_mask=label_mask[index],
+            units=units,
+            per_label=per_label,
         )
-
-

@@ -1,19 +1,21 @@
-"""Inputs of the bi-encoder architectures, in the reference format, and their label tokenizer.
+"""Inputs of models that encode labels apart from the text: each distinct label once, then text rows.
 
-Text rows (text tokenizer):
+Two kinds of model do: fully segment-isolated uni-encoders (labels never see the text) and the
+bi-encoders (a separate label encoder). Text rows, in the reference format where there is one:
 
-    bi-encoder:        {prompt} {text}                    (few-shot examples are not read)
+    segment-isolated:  [CLS] <<SEP>>{prompt}{text}{examples} [SEP]   (labels do not take room)
+    bi-encoder:        {prompt} {text}                              (few-shot examples are not read)
     bi-encoder-fused:  {prompt} <<LABEL>><<LABEL>>...<<SEP>>{text}{examples}    (prompt_first)
                        {text}{prompt} <<LABEL>><<LABEL>>...<<SEP>>{examples}     (text first)
 
-(`{prompt} ` only when there is a prompt.) Each label is tokenized on its own by the label
-tokenizer, with its special tokens. As for the uni-encoder, a text that does not fit is cut (or
-split into windows), never a label; the fused rows split their labels into groups when they
-would leave the text too little room.
+(`{prompt} ` only when there is a prompt.) Labels: `<<LABEL>>{label}` with the text tokenizer
+(segment-isolated), or each label alone with the label tokenizer and its special tokens
+(bi-encoders). As everywhere, a text that does not fit is cut (or split into windows), never a
+label; the fused rows split their labels into groups when they would leave the text too little room.
 
-With `avg`, `max` or `last` pooling the reference pools a label over the padding up to the
-longest label of the text's candidates; each label here carries that length (`pooled_length`),
-so its vector is the reference's, whatever the labels are batched with.
+With `avg`, `max` or `last` pooling the reference bi-encoder pools a label over the padding up to
+the longest label of the text's candidates; each label here carries that length
+(`pooled_length`), so its vector is the reference's, whatever the labels are batched with.
 """
 
 from __future__ import annotations
@@ -26,9 +28,21 @@ import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .config import GLiClassConfig
-from .prompt import LABEL_TOKEN, REQUIRED_TOKENS, SEP_TOKEN, EncodedRow, PromptEncoder
+from .padding import pad_rows
+from .prompt import LABEL_TOKEN, REQUIRED_TOKENS, SEP_TOKEN, EncodedRow, PromptEncoder, shown
 
 LABEL_TOKENIZER_DIR = "label_tokenizer"  # subfolder of a checkpoint holding the label encoder's tokenizer
+
+
+class SegmentPromptEncoder(PromptEncoder):
+    """Text rows of a segment-isolated uni-encoder: the labels are encoded apart and take no room."""
+
+    def build_string(self, text: str, labels: Sequence[str], prompt: str = "", examples: str = "") -> tuple[str, int]:
+        section = SEP_TOKEN + prompt
+        return section + text + examples, len(section)
+
+    def _label_length(self, label: str) -> int:
+        return 0
 
 
 class BiEncoderPromptEncoder(PromptEncoder):
@@ -51,7 +65,9 @@ class BiEncoderPromptEncoder(PromptEncoder):
         lead = f"{prompt} " if prompt else ""
         if not self.fused:
             if examples:
-                raise ValueError("bi-encoder models do not read few-shot examples; use a uni-encoder or bi-encoder-fused model.")
+                raise ValueError(
+                    "bi-encoder models do not read few-shot examples; use a uni-encoder or bi-encoder-fused model."
+                )
             return lead + text, len(lead)
         section = lead + LABEL_TOKEN * len(labels) + SEP_TOKEN
         if self.prompt_first:
@@ -73,8 +89,8 @@ class LabelInput:
 
 
 @dataclass(frozen=True)
-class BiEncoderBatch:
-    """Text rows and the labels they score.
+class LabelsApartBatch:
+    """Text rows and the distinct labels they score.
 
     `rows[i]` scores `labels[label_start:label_end]` of its text; `row_labels[i]` are those labels
     as indices into `labels` (each distinct `LabelInput` once).
@@ -88,18 +104,21 @@ class BiEncoderBatch:
         """`GLiClassModel.get_label_features` inputs for `labels[i]`, `i` in `indices`."""
         chosen = [self.labels[index] for index in indices]
         width = max(label.pooled_length for label in chosen)
-        ids, attention = pad([label.input_ids for label in chosen], pad_id, width)
-        pooling = torch.arange(width).unsqueeze(0) < torch.tensor([label.pooled_length for label in chosen]).unsqueeze(1)
-        return {"class_input_ids": ids, "class_attention_mask": attention, "class_pooling_mask": pooling.long()}
+        inputs = pad_rows([label.input_ids for label in chosen], pad_id, width)
+        lengths = torch.tensor([label.pooled_length for label in chosen]).unsqueeze(1)
+        inputs["pooling_mask"] = (torch.arange(width).unsqueeze(0) < lengths).long()
+        return inputs
 
     def model_inputs(self, pad_id: int, label_pad_id: int) -> dict[str, torch.Tensor]:
         """Padded `GLiClassModel.forward` inputs for all rows at once (labels repeated per row).
 
         `forward` pools label rows over their whole width, as the reference does, so these equal
         the reference's inputs (and scores) for a batch of one text."""
-        input_ids, attention_mask = pad([row.input_ids for row in self.rows], pad_id)
+        text = pad_rows([row.input_ids for row in self.rows], pad_id)
+        input_ids, attention_mask = text["input_ids"], text["attention_mask"]
         num_labels = max(len(labels) for labels in self.row_labels)
-        label_ids, label_mask = pad([label.input_ids for label in self.labels], label_pad_id)
+        label_rows = pad_rows([label.input_ids for label in self.labels], label_pad_id)
+        label_ids, label_mask = label_rows["input_ids"], label_rows["attention_mask"]
         class_input_ids = torch.full((len(self.rows), num_labels, label_ids.shape[1]), label_pad_id, dtype=torch.long)
         class_attention_mask = torch.zeros_like(class_input_ids)
         labels_mask = torch.zeros(len(self.rows), num_labels, dtype=torch.long)
@@ -116,37 +135,52 @@ class BiEncoderBatch:
         }
 
 
-class BiEncoderInputBuilder:
-    """Builds `BiEncoderBatch`es for one bi-encoder model and its two tokenizers.
+class LabelsApartInputs:
+    """Builds `LabelsApartBatch`es for a model whose labels are encoded apart (see the module doc).
 
-    `max_length` bounds the text rows; labels are cut at `label_max_length` (default: the label
-    tokenizer's and label encoder's limits, at most `max_length`). Label token ids are cached
-    across calls.
+    Use `for_model(model, tokenizer, max_length, ...)`. Label token ids are cached across calls.
     """
 
     def __init__(
         self,
+        text_encoder: PromptEncoder,
+        label_tokenizer: PreTrainedTokenizerBase,
+        label_max_length: int,
+        label_prefix: str = "",
+        pads_labels: bool = False,
+    ) -> None:
+        self.text_encoder = text_encoder
+        self.label_tokenizer = label_tokenizer
+        self.label_max_length = label_max_length
+        self.label_prefix = label_prefix
+        self.pads_labels = pads_labels
+        self._label_ids: dict[str, list[int]] = {}
+
+    @classmethod
+    def for_model(
+        cls,
         config: GLiClassConfig,
         tokenizer: PreTrainedTokenizerBase,
-        label_tokenizer: PreTrainedTokenizerBase,
+        label_tokenizer: PreTrainedTokenizerBase | None,
         max_length: int,
-        label_max_length: int | None = None,
         min_text_tokens: int = 32,
         window_overlap: int = 64,
-    ) -> None:
+    ) -> LabelsApartInputs:
+        """The builder for a segment-isolated uni-encoder (`label_tokenizer` None) or a bi-encoder."""
         if not config.is_bi_encoder:
-            raise ValueError(f"BiEncoderInputBuilder needs a bi-encoder config, not {config.architecture_type!r}.")
+            text_encoder = SegmentPromptEncoder(tokenizer, True, max_length, min_text_tokens, window_overlap)
+            return cls(text_encoder, tokenizer, max_length, label_prefix=LABEL_TOKEN)
+        if label_tokenizer is None:
+            raise ValueError("a bi-encoder needs its label tokenizer (model.label_tokenizer).")
         fused = config.architecture_type == "bi-encoder-fused"
-        self.pads_labels = config.pooling_strategy != "first"  # the reference pools label padding then
-        self.text_encoder = BiEncoderPromptEncoder(
+        text_encoder = BiEncoderPromptEncoder(
             tokenizer, fused, config.prompt_first, max_length, min_text_tokens, window_overlap
         )
-        self.label_tokenizer = label_tokenizer
         limits = [max_length, getattr(config.label_model_config, "max_position_embeddings", None) or max_length]
         if 0 < getattr(label_tokenizer, "model_max_length", 0) < 100_000:
             limits.append(label_tokenizer.model_max_length)
-        self.label_max_length = label_max_length or min(limits)
-        self._label_ids: dict[str, list[int]] = {}
+        # the reference pools label padding with avg/max/last pooling
+        return cls(text_encoder, label_tokenizer, min(limits), pads_labels=config.pooling_strategy != "first")
 
     @property
     def max_length(self) -> int:
@@ -160,7 +194,7 @@ class BiEncoderInputBuilder:
         prompts: Sequence[str],
         examples: Sequence[str],
         windows: bool = False,
-    ) -> BiEncoderBatch:
+    ) -> LabelsApartBatch:
         """Rows for every text with its own labels, prompt and formatted examples (see `format_examples`)."""
         rows = self.text_encoder.encode(texts, labels, prompts, examples, windows=windows)
         distinct = list(dict.fromkeys(label for text_labels in labels for label in text_labels))
@@ -172,42 +206,23 @@ class BiEncoderInputBuilder:
             entries = [LabelInput(label, tuple(ids[label]), max(longest, len(ids[label]))) for label in text_labels]
             per_text.append([keys.setdefault(entry, len(keys)) for entry in entries])
         row_labels = [per_text[row.text_index][row.label_start : row.label_end] for row in rows]
-        return BiEncoderBatch(rows, row_labels, list(keys))
+        return LabelsApartBatch(rows, row_labels, list(keys))
 
     def label_ids(self, label_texts: Sequence[str]) -> list[list[int]]:
-        """Label-tokenizer ids of each label (special tokens included, cut at `label_max_length`)."""
+        """Token ids of each label (cut at `label_max_length`)."""
         new = [label for label in dict.fromkeys(label_texts) if label not in self._label_ids]
-        if new:
-            encoded = self.label_tokenizer(new, truncation=True, max_length=self.label_max_length)["input_ids"]
-            self._label_ids.update(zip(new, encoded))
+        if new and self.label_prefix:  # `<<LABEL>>label` segments: never cut
+            encoded = self.label_tokenizer([self.label_prefix + label for label in new], add_special_tokens=False)
+            for label, ids in zip(new, encoded["input_ids"]):
+                if len(ids) > self.label_max_length:
+                    raise ValueError(
+                        f"label {shown(label)} needs {len(ids)} tokens; at most {self.label_max_length} fit."
+                    )
+            self._label_ids.update(zip(new, encoded["input_ids"]))
+        elif new:  # a bi-encoder's label tokenizer, cut at its limit as the reference does
+            encoded = self.label_tokenizer(new, truncation=True, max_length=self.label_max_length)
+            self._label_ids.update(zip(new, encoded["input_ids"]))
         return [self._label_ids[label] for label in label_texts]
-
-
-def build_bi_encoder_inputs(
-    config: GLiClassConfig,
-    tokenizer: PreTrainedTokenizerBase,
-    label_tokenizer: PreTrainedTokenizerBase,
-    texts: Sequence[str],
-    labels: Sequence[Sequence[str]],
-    prompts: Sequence[str],
-    examples: Sequence[str],
-    max_length: int,
-    windows: bool = False,
-) -> BiEncoderBatch:
-    """One-off `BiEncoderInputBuilder(config, tokenizer, label_tokenizer, max_length).build(...)`."""
-    builder = BiEncoderInputBuilder(config, tokenizer, label_tokenizer, max_length)
-    return builder.build(texts, labels, prompts, examples, windows=windows)
-
-
-def pad(sequences: Sequence[Sequence[int]], pad_id: int, width: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded `(ids, attention_mask)` tensors of `sequences`, at least `width` wide."""
-    width = max(width, max(len(ids) for ids in sequences))
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, sequence in enumerate(sequences):
-        ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
-        mask[row, : len(sequence)] = 1
-    return ids, mask
 
 
 def load_label_tokenizer(config: GLiClassConfig, checkpoint_dir: str | Path | None) -> PreTrainedTokenizerBase:

@@ -21,7 +21,7 @@ from .config import BERT_STYLE_MODEL_TYPES
 from .pooling import gather_positions
 
 
-class PositionReadingEncoder:
+class PositionReadingRunner:
     """Callable `(input_ids, attention_mask, positions) -> states (batch, positions, dim)`.
 
     Shares every parameter with the encoder it wraps (moving or quantising the encoder is seen
@@ -34,7 +34,7 @@ class PositionReadingEncoder:
         self.lower_encoder = _without_last_layer(encoder)
 
     @classmethod
-    def for_encoder(cls, encoder: nn.Module) -> PositionReadingEncoder | None:
+    def for_encoder(cls, encoder: nn.Module) -> PositionReadingRunner | None:
         """A reader for `encoder`, or None when its architecture is not supported."""
         config = encoder.config
         if config.model_type not in BERT_STYLE_MODEL_TYPES or config.is_decoder:

@@ -14,10 +14,11 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from gliclass.data import Example
+from gliclass.padding import pad_rows
 from gliclass.prompt import PromptEncoder, check_labels, check_text
 
-from .data import Example
-from .feedback_data import FeedbackRecord
+from ..feedback.data import FeedbackRecord
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def episodes_from_examples(examples: Sequence[Example | dict[str, Any]], labels:
             raise TypeError(f"example {number} must be an Example or a dict with 'text' and a 'labels' list.")
         check_text(text, f"example {number} text")
         if true - known:
-            raise ValueError(f"example {number} has labels {sorted(true - known)} that are not among the candidate labels.")
+            unknown = sorted(true - known)
+            raise ValueError(f"example {number} has labels {unknown} that are not among the candidate labels.")
         targets = tuple(1.0 if label in true else 0.0 for label in candidates)
         episodes.append(Episode(text, candidates, targets, (True,) * len(candidates)))
     if not episodes:
@@ -106,12 +108,10 @@ class EpisodeCollator:
         self.pad_token_id = pad_token_id
 
     def __call__(self, episodes: Sequence[Episode]) -> dict[str, Any]:
-        count = len(episodes)
-        rows = self.encoder.encode([e.text for e in episodes], [list(e.candidates) for e in episodes], [""] * count, [""] * count)
-        width = max(len(row.input_ids) for row in rows)
+        count, candidates = len(episodes), [list(e.candidates) for e in episodes]
+        rows = self.encoder.encode([e.text for e in episodes], candidates, [""] * count, [""] * count)
+        batch = pad_rows([row.input_ids for row in rows], self.pad_token_id)
         most_labels = max(row.label_end - row.label_start for row in rows)
-        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
         targets = torch.zeros((len(rows), most_labels))
         judged = torch.zeros((len(rows), most_labels), dtype=torch.bool)
         texts, labels = [], []
@@ -119,10 +119,8 @@ class EpisodeCollator:
             episode = episodes[row.text_index]
             span = slice(row.label_start, row.label_end)
             size = row.label_end - row.label_start
-            input_ids[slot, : len(row.input_ids)] = torch.tensor(row.input_ids)
-            attention_mask[slot, : len(row.input_ids)] = 1
             targets[slot, :size] = torch.tensor(episode.targets[span])
             judged[slot, :size] = torch.tensor(episode.judged[span])
             texts.append(episode.text)
             labels.append(list(episode.candidates[span]))
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "targets": targets, "judged": judged, "texts": texts, "labels": labels}
+        return {**batch, "targets": targets, "judged": judged, "texts": texts, "labels": labels}

@@ -5,7 +5,7 @@
 For each text of `texts.jsonl` (`{"text": ...}` lines) it shows the top predicted labels with
 their scores and asks, one key per label: a(ccept), r(eject), u(nsure), s(kip the text), q(uit);
 then m (add a missed label) or n (next text). Every answer is appended to `fb.jsonl` (the format
-of `training.feedback_data`) and fsync'ed at once; on restart, texts already in it are not shown
+of `training.feedback.data`) and fsync'ed at once; on restart, texts already in it are not shown
 again. Without a terminal (piped input) the commands are read one per line.
 """
 
@@ -16,11 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gliclass.cli import run_command
+from gliclass.data import DataError, jsonl_records
 from gliclass.prompt import check_labels
 
-from .data import DataError, jsonl_records
-from .feedback_session import FeedbackSession, Predict
+from .session import FeedbackSession, Predict
 
 
 def read_texts(path: Path) -> list[str]:
@@ -67,7 +66,10 @@ def pipeline_predictor(model_path: str, labels: Sequence[str], top: int, device:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Accept or reject a model's predicted labels; writes PPO feedback.")
+    parser = argparse.ArgumentParser(
+        prog="python -m training.feedback",
+        description="Accept or reject a model's predicted labels; writes PPO feedback.",
+    )
     parser.add_argument("--model", required=True, help="GLiClass model folder or hub id")
     parser.add_argument("--input", type=Path, required=True, help="JSONL file of {'text': ...}")
     parser.add_argument("--labels", required=True, help="comma-separated candidate labels")
@@ -81,7 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     texts = read_texts(args.input)
     interactive = sys.stdin.isatty()
     session = FeedbackSession(
-        args.out, labels, pipeline_predictor(args.model, labels, args.top, args.device), read_key if interactive else input, input
+        args.out,
+        labels,
+        pipeline_predictor(args.model, labels, args.top, args.device),
+        read_key if interactive else input,
+        input,
     )
     try:
         answers = session.run(texts)
@@ -89,7 +95,3 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\ninterrupted; every answer given is saved in {args.out}.", file=sys.stderr)
         raise SystemExit(130)
     print(f"{answers} answers saved in {args.out}.", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    sys.exit(run_command("python -m training.feedback", main))

@@ -1,0 +1,210 @@
+"""Labelled sets: texts with their true labels, read from folders, JSONL files or `datasets`.
+
+Formats read:
+- a folder with `meta.json` (its `labels` are the dataset's label names) and `*.jsonl` files of
+  `{"text", "labels": [...]}` (the shared-data format);
+- a `.jsonl` file in that format (label list = every label seen) or in the reference GLiClass
+  format `{"text", "all_labels", "true_labels"}`, `true_labels` a list or `{label: score}`;
+- a `datasets.Dataset` or hub id, with `text_column` / `label_column` / `label_names` options.
+
+Every record is checked the same way (`parse_record`): a non-empty text, label lists that pass the
+pipeline's label checks, scores in [0, 1], true labels among the candidates. A mistake is a
+`DataError` naming `FILE:LINE` (or `NAME[INDEX]`); a local path that does not exist is an `OSError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import jsonl
+from .checkpoint import looks_like_hub_id
+from .prompt import check_labels
+
+
+@dataclass
+class Example:
+    """One text with its true labels (`targets`: label → score in [0, 1]; 1 for hard labels).
+
+    `candidates`, when set, fixes the labels shown with this example (reference format).
+    """
+
+    text: str
+    targets: dict[str, float]
+    candidates: list[str] | None = None
+
+
+@dataclass
+class LabelledSet:
+    """A named list of examples, the set's label names, and how it is scored (and weighed in training)."""
+
+    name: str
+    examples: list[Example]
+    labels: list[str]
+    multi_label: bool = False
+    weight: float = 1.0
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def texts(self) -> list[str]:
+        """The texts, in order."""
+        return [example.text for example in self.examples]
+
+    @property
+    def gold(self) -> list[list[str]]:
+        """The true labels of each text, in order."""
+        return [list(example.targets) for example in self.examples]
+
+
+class DataError(ValueError):
+    """A problem in a data file, located by file and line."""
+
+
+def load_set(
+    source: Any,
+    name: str | None = None,
+    weight: float = 1.0,
+    split: str | None = None,
+    text_column: str = "text",
+    label_column: str = "labels",
+    label_names: Sequence[str] | None = None,
+) -> LabelledSet:
+    """Read one labelled set from a folder, a JSONL file, a `datasets.Dataset` or a hub id.
+
+    `split` picks `<split>.jsonl` in a folder (default: every `*.jsonl`) or a hub split (default
+    `train`); the column options apply to datasets and hub ids only.
+    """
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        return _load_folder(Path(source), name, weight, split)
+    if isinstance(source, (str, Path)) and Path(source).is_file():
+        examples = list(read_examples(Path(source)))
+        return LabelledSet(name or Path(source).stem, examples, _labels_in(examples), _is_multi_label(examples), weight)
+    if isinstance(source, Path) or (
+        isinstance(source, str) and (source.endswith(".jsonl") or not looks_like_hub_id(source))
+    ):
+        raise OSError(f"data path {source} does not exist.")
+    return _load_dataset(source, name, weight, split or "train", text_column, label_column, label_names)
+
+
+def read_examples(path: Path, known_labels: Sequence[str] | None = None) -> Iterator[Example]:
+    """The examples of a JSONL file; true labels must be among `known_labels` when given."""
+    known = set(known_labels) if known_labels is not None else None
+    for where, record in jsonl_records(path):
+        yield parse_record(record, where, known)
+
+
+def jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """`(FILE:LINE, decoded JSON)` for every non-blank line of a JSONL file; errors are `DataError`s."""
+    return jsonl.read_jsonl(path, error=DataError)
+
+
+def parse_record(record: Any, where: str, known: set[str] | None = None) -> Example:
+    """One `{"text", "labels"}` or `{"text", "all_labels", "true_labels"}` record, checked."""
+    if not isinstance(record, dict):
+        raise DataError(f"{where}: a record must be a JSON object.")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise DataError(f"{where}: the record has no text.")
+    candidates = None
+    if "true_labels" in record:
+        raw_targets = record["true_labels"]
+        candidates = _label_list(record.get("all_labels"), where, "all_labels")
+    elif "labels" in record:
+        raw_targets = record["labels"]
+    else:
+        raise DataError(f"{where}: the record has no 'labels' (or 'true_labels').")
+    if isinstance(raw_targets, dict):
+        targets = {}
+        for label, score in raw_targets.items():
+            if not isinstance(score, (int, float)) or not 0 <= score <= 1:
+                raise DataError(f"{where}: the score of label {label!r} must be a number in [0, 1].")
+            targets[label] = float(score)
+        _label_list(list(targets), where, "true_labels", allow_empty=True)
+    else:
+        targets = {label: 1.0 for label in _label_list(raw_targets, where, "labels", allow_empty=True)}
+    pool = set(candidates) if candidates is not None else known
+    if pool is not None:
+        for label in targets:
+            if label not in pool:
+                raise DataError(f"{where}: true label {label!r} is not among the candidate labels.")
+    return Example(text, targets, candidates)
+
+
+def _label_list(value: Any, where: str, key: str, allow_empty: bool = False) -> list[str]:
+    if not isinstance(value, list):
+        raise DataError(f"{where}: '{key}' must be a list of label names.")
+    if not value and allow_empty:
+        return []
+    try:
+        return check_labels(value)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{where}: '{key}': {error}") from error
+
+
+def _load_folder(folder: Path, name: str | None, weight: float, split: str | None) -> LabelledSet:
+    meta_path = folder / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    labels = _label_list(meta["labels"], str(meta_path), "labels") if "labels" in meta else None
+    files = [folder / f"{split}.jsonl"] if split else sorted(folder.glob("*.jsonl"))
+    if not files or not all(path.is_file() for path in files):
+        raise DataError(f"{folder}: no {f'{split}.jsonl' if split else '*.jsonl'} file.")
+    examples = [example for path in files for example in read_examples(path, labels)]
+    if not examples:
+        raise DataError(f"{folder}: no examples.")
+    multi_label = bool(meta.get("multi_label", _is_multi_label(examples)))
+    descriptions = meta["descriptions"] if isinstance(meta.get("descriptions"), dict) else {}
+    return LabelledSet(
+        name or meta.get("name", folder.name),
+        examples,
+        labels or _labels_in(examples),
+        multi_label,
+        weight,
+        descriptions,
+    )
+
+
+def _load_dataset(
+    source: Any,
+    name: str | None,
+    weight: float,
+    split: str,
+    text_column: str,
+    label_column: str,
+    label_names: Sequence[str] | None,
+) -> LabelledSet:
+    import datasets  # only needed for hub ids and Dataset objects
+
+    dataset = datasets.load_dataset(source, split=split) if isinstance(source, str) else source
+    if not isinstance(dataset, datasets.Dataset):
+        raise TypeError(f"expected a datasets.Dataset, a folder or a JSONL file, got {type(source).__name__}.")
+    names = list(label_names) if label_names else None
+    feature = dataset.features.get(label_column)
+    if names is None and feature is not None:
+        inner = getattr(feature, "feature", feature)  # a Sequence/List of ClassLabel for multi-label columns
+        names = list(getattr(inner, "names", []) or []) or None
+    where = name or dataset.info.dataset_name or (source if isinstance(source, str) else "dataset")
+    examples = []
+    for index, record in enumerate(dataset):
+        value = record[label_column]
+        value = value if isinstance(value, list) else [value]
+        labels = [names[item] if names and isinstance(item, int) else item for item in value]
+        record = {"text": record[text_column], "labels": labels}
+        examples.append(parse_record(record, f"{where}[{index}]", set(names) if names else None))
+    return LabelledSet(where, examples, names or _labels_in(examples), _is_multi_label(examples), weight)
+
+
+def _labels_in(examples: Sequence[Example]) -> list[str]:
+    seen: dict[str, None] = {}
+    for example in examples:
+        for label in example.candidates or []:
+            seen.setdefault(label)
+        for label in example.targets:
+            seen.setdefault(label)
+    return list(seen)
+
+
+def _is_multi_label(examples: Sequence[Example]) -> bool:
+    return any(len(example.targets) > 1 for example in examples)

@@ -1,0 +1,10 @@
+"""`python -m training.ppo`: a user mistake is one `python -m training.ppo: error: ...` line, exit code 2."""
+
+import sys
+
+from gliclass.cli import run_command
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(run_command("python -m training.ppo", main))
