@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .data import LabelledSet
-from .pipeline import ZeroShotMultilabelPipeline, score_table
+from .pipeline import ZeroShotMultilabelPipeline
 
 Scorer = Callable[[list[str], list[str]], torch.Tensor]
 
@@ -35,7 +35,7 @@ def pipeline_scorer(pipeline: ZeroShotMultilabelPipeline, batch_size: int | None
     """A scorer from a GLiClass pipeline: its sigmoid scores as a `(texts, labels)` table."""
 
     def scores(texts: list[str], labels: list[str]) -> torch.Tensor:
-        return score_table(pipeline(texts, candidate_labels=labels, batch_size=batch_size), labels)
+        return pipeline.score_texts(texts, candidate_labels=labels, batch_size=batch_size)
 
     return scores
 

@@ -333,20 +333,35 @@ class ZeroShotMultilabelPipeline(Pipeline):
         aggregation: str = "max",
     ) -> list[dict[str, Any]]:
         """Combine windows and label groups per text, then score, filter and sort."""
-        texts, labels = model_outputs["texts"], model_outputs["labels"]
-        pieces: list[dict[int, list[torch.Tensor]]] = [{} for _ in texts]
-        for row, row_logits in zip(model_outputs["rows"], model_outputs["logits"]):
-            pieces[row.text_index].setdefault(row.label_start, []).append(row_logits)
         results = []
-        for text, text_labels, groups in zip(texts, labels, pieces):
-            combined = [_aggregate(groups[start], aggregation) for start in sorted(groups)]
-            logits = torch.cat(combined)
+        for text, text_labels, logits in zip(
+            model_outputs["texts"], model_outputs["labels"], _text_logits(model_outputs, aggregation)
+        ):
             scores = torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
             ranked = sorted(zip(text_labels, scores.tolist()), key=lambda pair: pair[1], reverse=True)
             if threshold is not None:
                 ranked = [pair for pair in ranked if pair[1] >= threshold]
             results.append({"sequence": text, "labels": [p[0] for p in ranked], "scores": [p[1] for p in ranked]})
         return results
+
+    def score_texts(self, texts: Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
+        """Scores `(texts, labels)` with columns in the order of `candidate_labels` (one label set for
+        all texts), for evaluation and bulk use: no result dicts are built. The options are the
+        call's (`multi_label`, `prompt`, `examples`, `windows`, `aggregation`, `batch_size`); a
+        threshold does not apply."""
+        batch_size = check_batch_size(options.pop("batch_size", None) or self._batch_size)
+        preprocess, _, postprocess = self._sanitize_parameters(candidate_labels=candidate_labels, **options)
+        preprocess, postprocess = {**self._preprocess_params, **preprocess}, {**self._postprocess_params, **postprocess}
+        if is_per_text("candidate_labels", preprocess.get("candidate_labels")):
+            raise ValueError("score_texts takes one label set for all texts.")
+        model_inputs = self.preprocess(list(texts), **preprocess)
+        cuts = TruncationReport(self.row_builder.max_length)
+        cuts.add(model_inputs["rows"], len(model_inputs["texts"]))
+        logits = torch.stack(
+            _text_logits(self.forward(model_inputs, batch_size=batch_size), postprocess.get("aggregation", "max"))
+        )
+        cuts.warn()
+        return torch.sigmoid(logits) if postprocess.get("multi_label", True) else torch.softmax(logits, dim=-1)
 
 
 class TruncationReport:
@@ -394,6 +409,15 @@ def score_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> tor
         for label, score in zip(result["labels"], result["scores"]):
             table[row, column[label]] = score
     return table
+
+
+def _text_logits(model_outputs: dict[str, Any], aggregation: str) -> list[torch.Tensor]:
+    """Each text's logits over all its labels, in label order: windows combined by `aggregation`,
+    label groups concatenated."""
+    pieces: list[dict[int, list[torch.Tensor]]] = [{} for _ in model_outputs["texts"]]
+    for row, row_logits in zip(model_outputs["rows"], model_outputs["logits"]):
+        pieces[row.text_index].setdefault(row.label_start, []).append(row_logits)
+    return [torch.cat([_aggregate(groups[start], aggregation) for start in sorted(groups)]) for groups in pieces]
 
 
 def _aggregate(window_logits: list[torch.Tensor], aggregation: str) -> torch.Tensor:

@@ -256,3 +256,14 @@ def test_dtype_names_and_aliases(make_model):
     assert gliclass.pipeline(model=make_model(), device="cpu", dtype="half").model.dtype == torch.float16
     with pytest.raises(ValueError, match="'int8'"):
         gliclass.pipeline(model=make_model(), device="cpu", dtype="int8")
+
+
+def test_score_texts_gives_the_results_as_a_table(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu", prompt="Topic:")
+    table = clf.score_texts(TEXTS, LABELS, batch_size=2)
+    for row, result in zip(table, clf(TEXTS, candidate_labels=LABELS, batch_size=2)):
+        assert row.tolist() == pytest.approx([dict(zip(result["labels"], result["scores"]))[lab] for lab in LABELS])
+    single = clf.score_texts(TEXTS, LABELS, multi_label=False)
+    assert single.sum(1).tolist() == pytest.approx([1.0] * len(TEXTS))
+    with pytest.raises(ValueError, match="one label set"):
+        clf.score_texts(TEXTS, [LABELS] * 3)
