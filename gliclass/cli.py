@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     classify.add_argument("--labels", required=True, help='candidate labels, comma-separated: "sports, politics"')
     classify.add_argument("--threshold", type=float, default=None, help="keep labels scoring at least this")
+    classify.add_argument("--top-k", type=int, default=None, help="keep only the k best labels of each text")
     classify.add_argument("--single-label", action="store_true", help="softmax over the labels instead of sigmoid")
     classify.add_argument("--prompt", default=None, help="task description put into the input")
     classify.add_argument(
@@ -103,6 +104,7 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
         ("--device", check_device, args.device),
         ("--threshold", check_threshold, args.threshold),
         ("--batch-size", check_batch_size, args.batch_size),
+        ("--top-k", check_batch_size, args.top_k),
     ]
     for option, check, value in checks:
         if value is None:
@@ -115,6 +117,7 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
         candidate_labels=args.labels,
         multi_label=not args.single_label,
         threshold=args.threshold,
+        top_k=args.top_k,
         prompt=args.prompt,
         windows=args.windows,
         batch_size=args.batch_size,

@@ -20,7 +20,7 @@ the longest label of the text's candidates; each label here carries that length
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,12 +102,7 @@ class LabelsApartBatch:
 
     def label_inputs(self, indices: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
         """`GLiClassModel.get_label_features` inputs for `labels[i]`, `i` in `indices`."""
-        chosen = [self.labels[index] for index in indices]
-        width = max(label.pooled_length for label in chosen)
-        inputs = pad_rows([label.input_ids for label in chosen], pad_id, width)
-        lengths = torch.tensor([label.pooled_length for label in chosen]).unsqueeze(1)
-        inputs["pooling_mask"] = (torch.arange(width).unsqueeze(0) < lengths).long()
-        return inputs
+        return label_model_inputs([self.labels[index] for index in indices], pad_id)
 
     def model_inputs(self, pad_id: int, label_pad_id: int) -> dict[str, torch.Tensor]:
         """Padded `GLiClassModel.forward` inputs for all rows at once (labels repeated per row).
@@ -133,6 +128,15 @@ class LabelsApartBatch:
             "class_attention_mask": class_attention_mask,
             "labels_mask": labels_mask,
         }
+
+
+def label_model_inputs(labels: Sequence[LabelInput], pad_id: int) -> dict[str, torch.Tensor]:
+    """`GLiClassModel.get_label_features` inputs (`input_ids`, `attention_mask`, `pooling_mask`) of `labels`."""
+    width = max(label.pooled_length for label in labels)
+    inputs = pad_rows([label.input_ids for label in labels], pad_id, width)
+    lengths = torch.tensor([label.pooled_length for label in labels]).unsqueeze(1)
+    inputs["pooling_mask"] = (torch.arange(width).unsqueeze(0) < lengths).long()
+    return inputs
 
 
 class LabelsApartInputs:
@@ -197,19 +201,23 @@ class LabelsApartInputs:
     ) -> LabelsApartBatch:
         """Rows for every text with its own labels, prompt and formatted examples (see `format_examples`)."""
         rows = self.text_encoder.encode(texts, labels, prompts, examples, windows=windows)
-        distinct = list(dict.fromkeys(label for text_labels in labels for label in text_labels))
-        ids = dict(zip(distinct, self.label_ids(distinct)))
+        self.label_ids(label for text_labels in labels for label in text_labels)  # one tokenizer call for all
         keys: dict[LabelInput, int] = {}
-        per_text = []
-        for text_labels in labels:
-            longest = max(len(ids[label]) for label in text_labels) if self.pads_labels else 0
-            entries = [LabelInput(label, tuple(ids[label]), max(longest, len(ids[label]))) for label in text_labels]
-            per_text.append([keys.setdefault(entry, len(keys)) for entry in entries])
+        per_text = [
+            [keys.setdefault(entry, len(keys)) for entry in self.label_entries(text_labels)] for text_labels in labels
+        ]
         row_labels = [per_text[row.text_index][row.label_start : row.label_end] for row in rows]
         return LabelsApartBatch(rows, row_labels, list(keys))
 
-    def label_ids(self, label_texts: Sequence[str]) -> list[list[int]]:
+    def label_entries(self, labels: Sequence[str]) -> list[LabelInput]:
+        """The encoder inputs of one text's candidate labels."""
+        ids = dict(zip(labels, self.label_ids(labels)))
+        longest = max(len(ids[label]) for label in labels) if self.pads_labels else 0
+        return [LabelInput(label, tuple(ids[label]), max(longest, len(ids[label]))) for label in labels]
+
+    def label_ids(self, label_texts: Iterable[str]) -> list[list[int]]:
         """Token ids of each label (cut at `label_max_length`)."""
+        label_texts = list(label_texts)
         new = [label for label in dict.fromkeys(label_texts) if label not in self._label_ids]
         if new and self.label_prefix:  # `<<LABEL>>label` segments: never cut
             encoded = self.label_tokenizer([self.label_prefix + label for label in new], add_special_tokens=False)

@@ -12,7 +12,7 @@ import torch
 from .prompt import SPECIAL_TOKENS, check_labels, check_text
 
 PREPROCESS_OPTIONS = ("candidate_labels", "prompt", "examples", "windows")
-POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation")
+POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation", "top_k")
 AGGREGATIONS = ("max", "mean")
 
 
@@ -48,10 +48,10 @@ def check_device(device: int | str | torch.device | None) -> int | str | torch.d
     return device
 
 
-def check_batch_size(batch_size: Any) -> int:
+def check_batch_size(batch_size: Any, name: str = "batch_size") -> int:
     """A positive integer (numpy integers accepted)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        raise ValueError(f"{name} must be a positive integer, got {batch_size!r}.")
     return int(batch_size)
 
 

@@ -21,7 +21,8 @@ import torch
 from transformers import Pipeline, PreTrainedTokenizerBase
 
 from .checkpoint import check_marker_tokens
-from .labels_apart import LabelsApartBatch, LabelsApartInputs, load_label_tokenizer
+from .label_cache import DEFAULT_MAX_LABELS, LabelVectorCache
+from .labels_apart import LabelInput, LabelsApartBatch, LabelsApartInputs, label_model_inputs, load_label_tokenizer
 from .model import GLiClassModel
 from .options import (
     AGGREGATIONS,
@@ -70,7 +71,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
     """Zero-shot classification with a GLiClass model: all candidate labels in one pass.
 
     Follows the transformers pipeline contract: keyword arguments given at construction
-    (`candidate_labels`, `threshold`, `multi_label`, `prompt`, `examples`, `windows`,
+    (`candidate_labels`, `threshold`, `top_k`, `multi_label`, `prompt`, `examples`, `windows`,
     `aggregation`, `batch_size`) are the defaults of every call; a string gives one result, a
     list a list, and a generator or `KeyDataset` streams one result per text.
 
@@ -89,6 +90,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
             when the model allows it (`model.encodes_labels_apart`, bi-encoders); False: score
             joint rows `[CLS] <<LABEL>>l1 ... <<SEP>> text` even then (same scores, slower).
             Texts encoded apart keep the whole encoder length for themselves.
+        label_cache_size: how many label vectors such a pipeline keeps across calls (LRU; 0: none).
+            See `encode_labels` and `clear_label_cache`.
     """
 
     _load_tokenizer = True
@@ -107,6 +110,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
         min_text_tokens: int = 32,
         window_overlap: int = 64,
         encode_labels_apart: bool | None = None,
+        label_cache_size: int = DEFAULT_MAX_LABELS,
         **kwargs: Any,
     ) -> None:
         if not isinstance(model, GLiClassModel):
@@ -141,7 +145,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
             self.row_builder = LabelsApartInputs.for_model(
                 self.model.config, tokenizer, label_tokenizer, max_length or limit, min_text_tokens, window_overlap
             )
+            self.label_cache: LabelVectorCache | None = LabelVectorCache(self.model, label_cache_size)
         else:
+            self.label_cache = None
             self.row_builder = PromptEncoder(
                 tokenizer,
                 prompt_first=self.model.config.prompt_first,
@@ -170,6 +176,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 given[flag] = check_flag(flag, given[flag])
         if "threshold" in given:
             given["threshold"] = check_threshold(given["threshold"])
+        if "top_k" in given:
+            given["top_k"] = check_batch_size(given["top_k"], "top_k")
         if "aggregation" in given and given["aggregation"] not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {given['aggregation']!r}.")
         preprocess = {name: value for name, value in given.items() if name in PREPROCESS_OPTIONS}
@@ -187,6 +195,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
           or one such set per text (lists of texts only);
         - `multi_label` (True): independent sigmoid scores; False: a softmax over the candidates;
         - `threshold`: keep labels scoring at or above it;
+        - `top_k`: keep only the `top_k` best labels (after the threshold);
         - `prompt`: a task description (or one per text) put into the input;
         - `examples`: few-shot examples `[{"text", "labels"}]` put into the input;
         - `windows` (False): score long texts in overlapping windows combined by `aggregation`
@@ -284,16 +293,10 @@ class ZeroShotMultilabelPipeline(Pipeline):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast)
 
     def _forward_apart(self, batch: LabelsApartBatch, batch_size: int) -> list[torch.Tensor]:
-        """Logits of rows whose labels are encoded apart: each distinct label once, then each text row."""
+        """Logits of rows whose labels are encoded apart: each distinct label once (or from the
+        label cache), then each text row."""
         model = self.model
-        label_pad_id = pad_id_of(self.row_builder.label_tokenizer)
-        vectors: list[torch.Tensor] = [torch.empty(0)] * len(batch.labels)
-        for chunk in length_sorted_batches([label.pooled_length for label in batch.labels], batch_size):
-            tensors = {name: value.to(self.device) for name, value in batch.label_inputs(chunk, label_pad_id).items()}
-            with self._precision():
-                features = model.get_label_features(**tensors)
-            for slot, index in enumerate(chunk):
-                vectors[index] = features[slot]
+        vectors = self._label_vectors(batch.labels, batch_size)
         fused = model.config.architecture_type == "bi-encoder-fused"
         logits: list[torch.Tensor] = [torch.empty(0)] * len(batch.rows)
         for rows, tensors in self._batches([row.input_ids for row in batch.rows], batch_size):
@@ -316,6 +319,41 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 logits[index] = batch_logits[slot, : len(row_labels[slot])]
         return logits
 
+    def _label_vectors(self, labels: Sequence[LabelInput], batch_size: int) -> list[torch.Tensor]:
+        """The vector of each label, from the cache where it has one."""
+        cached = self.label_cache.lookup(list(labels), mode=self.fast) if self.label_cache is not None else {}
+        missing = [index for index, label in enumerate(labels) if label not in cached]
+        computed: dict[LabelInput, torch.Tensor] = {}
+        label_pad_id = pad_id_of(self.row_builder.label_tokenizer)
+        lengths = [labels[index].pooled_length for index in missing]
+        for chunk in length_sorted_batches(lengths, batch_size):
+            indices = [missing[slot] for slot in chunk]
+            inputs = label_model_inputs([labels[index] for index in indices], label_pad_id)
+            with self._precision():
+                features = self.model.get_label_features(
+                    **{name: value.to(self.device) for name, value in inputs.items()}
+                )
+            computed.update((labels[index], features[slot]) for slot, index in enumerate(indices))
+        if self.label_cache is not None:
+            self.label_cache.store(computed)
+        return [cached[label] if label in cached else computed[label] for label in labels]
+
+    def encode_labels(self, candidate_labels: Any, batch_size: int | None = None) -> int:
+        """Compute and cache the vectors of a label set (a list, a comma-separated string or
+        `{label: description}`) ahead of calls that use it; returns how many labels are cached now.
+        Only for models that encode labels apart (`model.encodes_labels_apart`, bi-encoders)."""
+        if self.label_cache is None:
+            raise ValueError("this pipeline encodes labels together with each text; there is nothing to cache.")
+        [(names, descriptions)] = labels_per_text(candidate_labels, 1)
+        shown = [label_with_description(label, descriptions) for label in names]
+        self._label_vectors(self.row_builder.label_entries(shown), check_batch_size(batch_size or self._batch_size))
+        return len(self.label_cache)
+
+    def clear_label_cache(self) -> None:
+        """Forget the cached label vectors (they are also dropped when the weights change)."""
+        if self.label_cache is not None:
+            self.label_cache.clear()
+
     def _batches(
         self, sequences: Sequence[Sequence[int]], batch_size: int
     ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
@@ -331,8 +369,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
         multi_label: bool = True,
         threshold: float | None = None,
         aggregation: str = "max",
+        top_k: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Combine windows and label groups per text, then score, filter and sort."""
+        """Combine windows and label groups per text, then score, filter and sort (best `top_k` kept)."""
         results = []
         for text, text_labels, logits in zip(
             model_outputs["texts"], model_outputs["labels"], _text_logits(model_outputs, aggregation)
@@ -341,14 +380,15 @@ class ZeroShotMultilabelPipeline(Pipeline):
             ranked = sorted(zip(text_labels, scores.tolist()), key=lambda pair: pair[1], reverse=True)
             if threshold is not None:
                 ranked = [pair for pair in ranked if pair[1] >= threshold]
+            ranked = ranked[:top_k]
             results.append({"sequence": text, "labels": [p[0] for p in ranked], "scores": [p[1] for p in ranked]})
         return results
 
     def score_texts(self, texts: Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
         """Scores `(texts, labels)` with columns in the order of `candidate_labels` (one label set for
         all texts), for evaluation and bulk use: no result dicts are built. The options are the
-        call's (`multi_label`, `prompt`, `examples`, `windows`, `aggregation`, `batch_size`); a
-        threshold does not apply."""
+        call's (`multi_label`, `prompt`, `examples`, `windows`, `aggregation`, `batch_size`);
+        `threshold` and `top_k` do not apply."""
         batch_size = check_batch_size(options.pop("batch_size", None) or self._batch_size)
         preprocess, _, postprocess = self._sanitize_parameters(candidate_labels=candidate_labels, **options)
         preprocess, postprocess = {**self._preprocess_params, **preprocess}, {**self._postprocess_params, **postprocess}
