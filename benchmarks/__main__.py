@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gliclass.cli import run_command
+
 from .loading import default_eval_dir
 from .report import command_line, cpu_count, environment, new_run_folder, write_run
 from .suites import SUITES
@@ -37,10 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.run(args, argv)
-    except (ValueError, FileNotFoundError, ImportError) as error:
-        parser.exit(2, f"error: {error}\n")
+    code = run_command("python -m benchmarks", lambda: args.run(args, argv), (ValueError, OSError, ImportError))
+    if code:
+        sys.exit(code)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gliclass.data import LabelledSet, load_set, parse_record
-from gliclass.prompt import check_labels
+from gliclass.data import LabelledSet, eval_sets, parse_record
+from gliclass.prompt import check_labels, has_visible_characters
 
 from .data import data_dir
 from .suites import SUITES, HubDataset, label_name
@@ -39,17 +39,10 @@ def local_sets(
     root: Path, names: list[str] | None = None, limit: int | None = None, seed: int = 0
 ) -> list[BenchmarkSet]:
     """Folders under `root` with `meta.json` and `test.jsonl` (all of them, or `names` in order)."""
-    if not root.is_dir():
-        raise FileNotFoundError(f"no evaluation data at {root}; pass --data-dir or set GLICLASS_DATA_DIR.")
-    available = sorted(folder.name for folder in root.iterdir() if (folder / "meta.json").is_file())
-    unknown = [name for name in names or [] if name not in available]
-    if unknown:
-        raise ValueError(f"unknown dataset(s) {unknown} in {root}; available: {available}.")
     sets = []
-    for name in names or available:
-        data = load_set(root / name, split="test")
+    for data in eval_sets(root, names):
         data.examples = [data.examples[index] for index in sample_indices(len(data.examples), limit, seed, data.name)]
-        sets.append(BenchmarkSet(data, {"path": str(root / name / "test.jsonl")}))
+        sets.append(BenchmarkSet(data, {"path": str(root / data.name / "test.jsonl")}))
     return sets
 
 
@@ -119,7 +112,7 @@ def hub_set(
     labels = check_labels([label_name(spec, raw) for raw in raw_candidates])
     known, examples = set(labels), []
     for index, (text, raw) in enumerate(rows):
-        if text is not None and str(text).strip():
+        if text is not None and has_visible_characters(str(text)):
             record = {"text": str(text), "labels": [label_name(spec, label) for label in raw]}
             examples.append(parse_record(record, f"{spec.hub_id}[{split}][{index}]", known))
     source |= {

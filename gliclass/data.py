@@ -7,8 +7,8 @@ Formats read:
   format `{"text", "all_labels", "true_labels"}`, `true_labels` a list or `{label: score}`;
 - a `datasets.Dataset` or hub id, with `text_column` / `label_column` / `label_names` options.
 
-Every record is checked the same way (`parse_record`): a non-empty text, label lists that pass the
-pipeline's label checks, scores in [0, 1], true labels among the candidates. A mistake is a
+Every record is checked the same way (`parse_record`): a text the pipeline takes (`check_text`),
+label lists that pass the pipeline's label checks, scores in [0, 1], true labels among the candidates. A mistake is a
 `DataError` naming `FILE:LINE` (or `NAME[INDEX]`); a local path that does not exist is an `OSError`.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from . import jsonl
 from .checkpoint import looks_like_hub_id
-from .prompt import check_labels
+from .prompt import check_labels, check_text
 
 
 @dataclass
@@ -89,16 +89,22 @@ def load_set(
     return _load_dataset(source, name, weight, split or "train", text_column, label_column, label_names)
 
 
+def eval_sets(root: Path, names: Sequence[str] | None = None, split: str = "test") -> list[LabelledSet]:
+    """The `split` of every set folder (one with `meta.json`) under `root`, by name, or of `names` in order."""
+    if not Path(root).is_dir():
+        raise OSError(f"no evaluation data at {root}; pass the data folder or set GLICLASS_DATA_DIR.")
+    available = sorted(folder.name for folder in Path(root).iterdir() if (folder / "meta.json").is_file())
+    unknown = [name for name in names or [] if name not in available]
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {unknown} in {root}; available: {available}.")
+    return [load_set(Path(root) / name, split=split) for name in names or available]
+
+
 def read_examples(path: Path, known_labels: Sequence[str] | None = None) -> Iterator[Example]:
     """The examples of a JSONL file; true labels must be among `known_labels` when given."""
     known = set(known_labels) if known_labels is not None else None
-    for where, record in jsonl_records(path):
+    for where, record in jsonl.read_jsonl(path, error=DataError):
         yield parse_record(record, where, known)
-
-
-def jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
-    """`(FILE:LINE, decoded JSON)` for every non-blank line of a JSONL file; errors are `DataError`s."""
-    return jsonl.read_jsonl(path, error=DataError)
 
 
 def parse_record(record: Any, where: str, known: set[str] | None = None) -> Example:
@@ -106,8 +112,9 @@ def parse_record(record: Any, where: str, known: set[str] | None = None) -> Exam
     if not isinstance(record, dict):
         raise DataError(f"{where}: a record must be a JSON object.")
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if text is None:
         raise DataError(f"{where}: the record has no text.")
+    checked_text(text, where)
     candidates = None
     if "true_labels" in record:
         raw_targets = record["true_labels"]
@@ -133,6 +140,15 @@ def parse_record(record: Any, where: str, known: set[str] | None = None) -> Exam
     return Example(text, targets, candidates)
 
 
+def checked_text(text: Any, where: str) -> str:
+    """`text` if the pipeline would take it (a string with visible characters, no reserved
+    tokens, valid Unicode), else a `DataError` naming `where`."""
+    try:
+        return check_text(text, "the text")
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{where}: {error}") from None
+
+
 def _label_list(value: Any, where: str, key: str, allow_empty: bool = False) -> list[str]:
     if not isinstance(value, list):
         raise DataError(f"{where}: '{key}' must be a list of label names.")
@@ -146,7 +162,7 @@ def _label_list(value: Any, where: str, key: str, allow_empty: bool = False) -> 
 
 def _load_folder(folder: Path, name: str | None, weight: float, split: str | None) -> LabelledSet:
     meta_path = folder / "meta.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    meta = _read_meta(meta_path) if meta_path.is_file() else {}
     labels = _label_list(meta["labels"], str(meta_path), "labels") if "labels" in meta else None
     files = [folder / f"{split}.jsonl"] if split else sorted(folder.glob("*.jsonl"))
     if not files or not all(path.is_file() for path in files):
@@ -164,6 +180,18 @@ def _load_folder(folder: Path, name: str | None, weight: float, split: str | Non
         weight,
         descriptions,
     )
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: not valid JSON ({error}).") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: must hold a JSON object with 'labels'.")
+    if not isinstance(meta.get("multi_label", False), bool):
+        raise DataError(f"{path}: 'multi_label' must be true or false.")
+    return meta
 
 
 def _load_dataset(

@@ -147,13 +147,13 @@ class LabelsApartInputs:
 
     def __init__(
         self,
-        text_encoder: PromptEncoder,
+        text_rows: PromptEncoder,
         label_tokenizer: PreTrainedTokenizerBase,
         label_max_length: int,
         label_prefix: str = "",
         pads_labels: bool = False,
     ) -> None:
-        self.text_encoder = text_encoder
+        self.text_rows = text_rows
         self.label_tokenizer = label_tokenizer
         self.label_max_length = label_max_length
         self.label_prefix = label_prefix
@@ -172,24 +172,24 @@ class LabelsApartInputs:
     ) -> LabelsApartInputs:
         """The builder for a segment-isolated uni-encoder (`label_tokenizer` None) or a bi-encoder."""
         if not config.is_bi_encoder:
-            text_encoder = SegmentPromptEncoder(tokenizer, True, max_length, min_text_tokens, window_overlap)
-            return cls(text_encoder, tokenizer, max_length, label_prefix=LABEL_TOKEN)
+            text_rows = SegmentPromptEncoder(tokenizer, True, max_length, min_text_tokens, window_overlap)
+            return cls(text_rows, tokenizer, max_length, label_prefix=LABEL_TOKEN)
         if label_tokenizer is None:
             raise ValueError("a bi-encoder needs its label tokenizer (model.label_tokenizer).")
         fused = config.architecture_type == "bi-encoder-fused"
-        text_encoder = BiEncoderPromptEncoder(
+        text_rows = BiEncoderPromptEncoder(
             tokenizer, fused, config.prompt_first, max_length, min_text_tokens, window_overlap
         )
         limits = [max_length, getattr(config.label_model_config, "max_position_embeddings", None) or max_length]
         if 0 < getattr(label_tokenizer, "model_max_length", 0) < 100_000:
             limits.append(label_tokenizer.model_max_length)
         # the reference pools label padding with avg/max/last pooling
-        return cls(text_encoder, label_tokenizer, min(limits), pads_labels=config.pooling_strategy != "first")
+        return cls(text_rows, label_tokenizer, min(limits), pads_labels=config.pooling_strategy != "first")
 
     @property
     def max_length(self) -> int:
         """Longest text row."""
-        return self.text_encoder.max_length
+        return self.text_rows.max_length
 
     def build(
         self,
@@ -200,7 +200,7 @@ class LabelsApartInputs:
         windows: bool = False,
     ) -> LabelsApartBatch:
         """Rows for every text with its own labels, prompt and formatted examples (see `format_examples`)."""
-        rows = self.text_encoder.encode(texts, labels, prompts, examples, windows=windows)
+        rows = self.text_rows.encode(texts, labels, prompts, examples, windows=windows)
         self.label_ids(label for text_labels in labels for label in text_labels)  # one tokenizer call for all
         keys: dict[LabelInput, int] = {}
         per_text = [

@@ -251,8 +251,10 @@ class GLiClassModel(PreTrainedModel):
     a bi-encoder's label tokenizer as `model.label_tokenizer`), or start a new uni-encoder from
     any encoder with `GLiClassModel.from_backbone(name_or_path, **config_options)`.
 
-    Bi-encoders also score in steps, so label vectors can be computed once and reused:
-    `get_label_features` → `get_text_features` (or `get_fused_features`) → `score`.
+    Models whose labels never see the text (`encodes_labels_apart`: bi-encoders, fully
+    segment-isolated uni-encoders) also score in steps, so label vectors are computed once and
+    reused: `get_label_features` → `get_text_features` → `score` (`bi-encoder-fused`: its text
+    rows take the label vectors, `get_fused_features`).
     """
 
     config_class = GLiClassConfig
@@ -370,11 +372,13 @@ class GLiClassModel(PreTrainedModel):
         text_features: torch.Tensor,
         label_features: torch.Tensor,
         label_mask: torch.Tensor,
+        text_mask: torch.Tensor | None = None,
         calibrated: bool = True,
     ) -> torch.Tensor:
         """Logits `(batch, labels)` of text `(batch, dim)` and label `(batch, labels, dim)` vectors;
+        `text_mask` `(batch, seq)` with token-level text (`pooling_strategy='pass'`);
         `calibrated=False` gives the scorer's raw similarity (no logit scale or bias)."""
-        return self.model.score(text_features, label_features, label_mask, calibrated=calibrated)
+        return self.model.score(text_features, label_features, label_mask, text_mask, calibrated)
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
         """Training loss for `(batch, labels)` logits and targets."""

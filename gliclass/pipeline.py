@@ -231,9 +231,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
     def _results(
         self, inputs: Iterable[str], batch_size: int, preprocess_params: dict, postprocess_params: dict
     ) -> Iterator[dict[str, Any]]:
-        if isinstance(inputs, list):  # an empty list here is an empty stream: nothing to yield
-            texts = [check_text(text, f"text {index}") for index, text in enumerate(inputs)]
-            chunks: Iterable[list[str]] = [texts] if texts else []
+        if isinstance(inputs, list):  # one chunk, checked by preprocess; empty: an empty stream
+            chunks: Iterable[list[str]] = [inputs] if inputs else []
         else:
             for name in ("candidate_labels", "prompt"):
                 if is_per_text(name, preprocess_params.get(name)):
@@ -389,7 +388,11 @@ class ZeroShotMultilabelPipeline(Pipeline):
         all texts), for evaluation and bulk use: no result dicts are built. The options are the
         call's (`multi_label`, `prompt`, `examples`, `windows`, `aggregation`, `batch_size`);
         `threshold` and `top_k` do not apply."""
-        batch_size = check_batch_size(options.pop("batch_size", None) or self._batch_size)
+        for unused in ("threshold", "top_k"):
+            if unused in options:
+                raise TypeError(f"score_texts returns every label's score; {unused} does not apply.")
+        batch_size = options.pop("batch_size", None)
+        batch_size = self._batch_size if batch_size is None else check_batch_size(batch_size)
         preprocess, _, postprocess = self._sanitize_parameters(candidate_labels=candidate_labels, **options)
         preprocess, postprocess = {**self._preprocess_params, **preprocess}, {**self._postprocess_params, **postprocess}
         if is_per_text("candidate_labels", preprocess.get("candidate_labels")):

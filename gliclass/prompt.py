@@ -176,6 +176,7 @@ class PromptEncoder:
         self.min_text_tokens = min_text_tokens
         self.window_overlap = window_overlap
         self._label_lengths: dict[str, int] = {}
+        self._overheads: dict[tuple[str, str], int] = {}  # tokens of a row without labels and text
 
     def build_string(self, text: str, labels: Sequence[str], prompt: str = "", examples: str = "") -> tuple[str, int]:
         """The input string and the character offset where `text` starts in it."""
@@ -221,7 +222,11 @@ class PromptEncoder:
 
         The text keeps `min_text_tokens`, or a quarter of `max_length` when that is smaller.
         """
-        overhead = self._length(self.build_string("", [], prompt, examples)[0], special=True)
+        if (prompt, examples) not in self._overheads:
+            self._overheads[prompt, examples] = self._length(
+                self.build_string("", [], prompt, examples)[0], special=True
+            )
+        overhead = self._overheads[prompt, examples]
         budget = self.max_length - overhead - min(self.min_text_tokens, self.max_length // 4)
         if budget < 1:
             raise ValueError(

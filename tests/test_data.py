@@ -49,7 +49,7 @@ def test_both_jsonl_formats_are_read(tmp_path: Path) -> None:
     [
         ("{not json", "not valid JSON"),
         ({"labels": ["x"]}, "no text"),
-        ({"text": "  ", "labels": ["x"]}, "no text"),
+        ({"text": "  ", "labels": ["x"]}, "text is empty"),
         ({"text": "t"}, "no 'labels'"),
         ({"text": "t", "labels": "x"}, "must be a list"),
         ({"text": "t", "labels": ["x", "x"]}, "given twice"),
@@ -89,5 +89,35 @@ def test_a_dataset_with_class_labels_or_strings(tmp_path: Path) -> None:
     labelled = load_set(Dataset.from_dict({"text": ["t"], "labels": [[0, 1]]}, features=multi))
     assert labelled.multi_label and labelled.gold == [["a", "b"]]
     strings = Dataset.from_dict({"text": ["t", ""], "labels": ["x", "y"]})
-    with pytest.raises(DataError, match=r"\[1\]: the record has no text"):
+    with pytest.raises(DataError, match=r"\[1\]: the text is empty"):
         load_set(strings, name="s")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("\u200b\u200b", "empty"), ("abc \ud800", "lone surrogate"), ("a <<SEP>> b", "reserved token"), (12, "string")],
+)
+def test_texts_are_checked_as_the_pipeline_checks_them(tmp_path, text, message):
+    path = tmp_path / "data.jsonl"
+    path.write_text(
+        json.dumps({"text": "fine", "labels": ["a"]}) + "\n" + json.dumps({"text": text, "labels": ["a"]}) + "\n"
+    )
+    with pytest.raises(DataError, match=f"{path}:2: .*{message}"):
+        load_set(path)
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ("{oops", "not valid JSON"),
+        ("[]", "must hold a JSON object"),
+        ('{"multi_label": "yes"}', "'multi_label' must be true or false"),
+    ],
+)
+def test_a_bad_meta_json_is_named(tmp_path, meta, message):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "meta.json").write_text(meta)
+    (folder / "test.jsonl").write_text(json.dumps({"text": "fine", "labels": ["a"]}) + "\n")
+    with pytest.raises(DataError, match=f"meta.json: {message}"):
+        load_set(folder)

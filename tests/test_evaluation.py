@@ -21,6 +21,7 @@ def test_a_perfect_system_scores_one(multi_label: bool) -> None:
     gold = [["a"], ["b"], ["c"], ["a", "c"] if multi_label else ["a"]]
     metrics = metrics_from_scores(one_hot(gold), LABELS, gold, multi_label)
     assert metrics["macro_f1"] == metrics["micro_f1"] == metrics["accuracy"] == 1.0
+    assert ("mean_average_precision" in metrics) == multi_label  # mAP: multi-label sets only
     assert metrics.get("mean_average_precision", 1.0) == 1.0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from gliclass import DEFAULT_MODEL_DIR, GLiClassModel
 
 from .export import evaluate_exported, export
-from .model_card import write_card
+from .model_card import REPO_ROOT, write_card
 from .recipe import DEFAULT_MODEL_CONFIG, MINILM_HUB_ID, config_data_dir, read_config, train_checkpoint
 from .weight_mixing import best_mix, recalibrate
 
@@ -70,9 +70,9 @@ def _alphas(text: str) -> tuple[float, ...]:
 
 
 def _relative(path: Path) -> str:
-    """`path` relative to the working directory when under it (for metrics.json), else as given."""
+    """`path` relative to the repository root when under it (for metrics.json), else as given."""
     try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
 

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gliclass.data import load_set
+from gliclass.data import eval_sets
 
 from .evaluation import evaluate_set
 from .recipe import DEFAULT_MODEL_CONFIG, config_data_dir, load_model, read_config
@@ -32,12 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = read_config(args.config)
     data_dir = config_data_dir({})
-    sets = [
-        load_set(folder, split="test")
-        for folder in sorted((data_dir / "eval").iterdir())
-        if (folder / "meta.json").is_file()
-    ]
-    sets = [labelled for labelled in sets if not labelled.multi_label]
+    sets = [labelled for labelled in eval_sets(data_dir / "eval") if not labelled.multi_label]
     report = {}
     for isolated in (int(part) for part in args.isolated.split(",")):
         model = load_model(config["model"], {**config["model_options"], "segment_isolated_layers": isolated})

@@ -67,6 +67,10 @@ class RunArguments:
             raise ValueError("set epochs > 0 or max_steps.")
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
             raise ValueError(f"mixed_precision must be auto, no, fp16 or bf16, got {self.mixed_precision!r}.")
+        for name in ("batch_size", "logging_steps", "keep_checkpoints"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
 @dataclass
@@ -138,6 +142,7 @@ class Task(ABC):
         """Run training and return the trained model; `resume=True` continues from the latest
         checkpoint in `output_dir`, a path from that checkpoint."""
         args = self.args
+        checkpoint = resume_checkpoint(self.output_dir, resume)  # nothing to resume: fail before any work
         accelerator = Accelerator(
             mixed_precision=mixed_precision(args.mixed_precision), gradient_accumulation_steps=self.accumulation_steps
         )
@@ -152,7 +157,6 @@ class Task(ABC):
             num_warmup_steps=int(args.warmup_ratio * total_steps),
             num_training_steps=total_steps,
         )
-        checkpoint = resume_checkpoint(self.output_dir, resume)
         first_records = self.before_first_step(accelerator, loader) if checkpoint is None else []
         *modules, optimizer, loader, scheduler = accelerator.prepare(*modules, optimizer, loader, scheduler)
         modules[0].train(self.dropout)

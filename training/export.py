@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from gliclass import GLiClassModel
-from gliclass.data import load_set
+from gliclass.data import eval_sets
 
 from .evaluation import evaluate_set
 
@@ -41,8 +41,7 @@ def evaluate_exported(folder: Path, eval_dir: Path, threshold: float) -> dict[st
     model = GLiClassModel.from_pretrained(folder).eval()
     started = time.time()
     scores, single, multi = {}, [], []
-    for set_dir in sorted(path for path in eval_dir.iterdir() if (path / "meta.json").is_file()):
-        labelled = load_set(set_dir, split="test")
+    for labelled in eval_sets(eval_dir):
         scores[labelled.name] = evaluate_set(model, labelled, threshold=threshold, device="cpu")
         if labelled.multi_label:
             multi.append(labelled.name)

@@ -82,7 +82,7 @@ def model_card(metrics: dict[str, Any], config: dict[str, Any], model_config: di
 def write_card(folder: Path, config_path: Path | None = None) -> Path:
     """Write `folder/README.md` from `folder`'s metrics.json and config.json and the training config."""
     metrics = json.loads((folder / "metrics.json").read_text())
-    config = read_config(config_path or Path(metrics["trained_from"]["config"]))
+    config = read_config(config_path or REPO_ROOT / metrics["trained_from"]["config"])
     model_config = json.loads((folder / "config.json").read_text())
     card = folder / "README.md"
     card.write_text(model_card(metrics, config, model_config))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from gliclass.data import load_set
+from gliclass.data import eval_sets
 
 from .evaluation import evaluate_set
 from .recipe import config_data_dir, read_config, run
@@ -31,11 +31,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="override each config's 'model' (e.g. a local encoder folder)")
     args = parser.parse_args()
     data_dir = config_data_dir({})
-    eval_sets = [
-        load_set(folder, split="test")
-        for folder in sorted((data_dir / "eval").iterdir())
-        if (folder / "meta.json").is_file()
-    ]
+    sets = eval_sets(data_dir / "eval")
     args.out.mkdir(parents=True, exist_ok=True)
     report = {}
     for config_path in args.configs:
@@ -52,11 +48,11 @@ def main() -> None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         scores = {}
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
-            for labelled in eval_sets:
+            for labelled in sets:
                 scores[labelled.name] = evaluate_set(
                     model, labelled, device=device, batch_size=args.batch_size, limit=args.eval_limit
                 )
-        single = [s["macro_f1"] for n, s in scores.items() if not next(e for e in eval_sets if e.name == n).multi_label]
+        single = [s["macro_f1"] for n, s in scores.items() if not next(e for e in sets if e.name == n).multi_label]
         log = [json.loads(line) for line in (args.out / name / "metrics.jsonl").read_text().splitlines()]
         report[name] = {
             "config": config,

@@ -40,7 +40,7 @@ def best_mix(
     eval_sets = load_sets(config.get("eval") or [], data_dir, for_training=False)
     if not eval_sets:
         raise ValueError("--mix needs evaluation sets ('eval' in the config) to choose alpha on.")
-    limit = config["training"].get("eval_limit")
+    limit = TrainingArguments(**config["training"]).eval_limit  # as checkpoint selection
     means, best = {}, None
     for alpha in alphas:
         candidate = mixed(start, trained, alpha)

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gliclass.data import DataError, jsonl_records
+from gliclass.data import DataError, checked_text
+from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
 
 from .session import FeedbackSession, Predict
@@ -25,10 +26,10 @@ from .session import FeedbackSession, Predict
 def read_texts(path: Path) -> list[str]:
     """The `text` of every line of a JSONL file."""
     texts = []
-    for where, record in jsonl_records(path):
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
+    for where, record in read_jsonl(path, error=DataError):
+        if not isinstance(record, dict) or "text" not in record:
             raise DataError(f"{where}: the record has no text.")
-        texts.append(record["text"])
+        texts.append(checked_text(record["text"], where))
     return texts
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from gliclass.data import DataError, jsonl_records
+from gliclass.data import DataError, checked_text
+from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
 
 
@@ -40,9 +41,9 @@ def parse_feedback(record: Any, where: str) -> FeedbackRecord:
     """Validate one decoded JSON record; errors name `where` (`file:line`)."""
     if not isinstance(record, dict):
         raise DataError(f"{where}: a feedback record must be a JSON object.")
-    text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if "text" not in record:
         raise DataError(f"{where}: the record has no text.")
+    text = checked_text(record["text"], where)
     try:
         candidates = check_labels(record.get("candidate_labels"))
     except (TypeError, ValueError) as error:
@@ -64,7 +65,7 @@ def parse_feedback(record: Any, where: str) -> FeedbackRecord:
 
 def iter_feedback_lines(path: Path) -> Iterator[tuple[str, FeedbackRecord]]:
     """`(file:line, record)` for every non-empty line of a feedback file, unmerged."""
-    for where, decoded in jsonl_records(path):
+    for where, decoded in read_jsonl(path, error=DataError):
         yield where, parse_feedback(decoded, where)
 
 
