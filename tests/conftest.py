@@ -72,3 +72,25 @@ def make_model(backbone_dir: Path):
         return model.eval()
 
     return make
+
+
+EMBEDDER_OPTIONS = dict(  # a fully segment-isolated model started as the backbone's embedding model
+    start_as_embedder=True,
+    segment_isolated_layers=2,
+    pooling_strategy="avg",
+    class_token_pooling="average",
+    extract_text_features=True,
+    normalize_features=True,
+    hidden_size=64,
+)
+
+
+@pytest.fixture
+def make_embedder(backbone_dir: Path):
+    """Factory: a tiny model whose labels are encoded apart, started as the embedding model (seeded)."""
+
+    def make(seed: int = 0, **options) -> GLiClassModel:
+        torch.manual_seed(seed)
+        return GLiClassModel.from_backbone(str(backbone_dir), **{**EMBEDDER_OPTIONS, **options}).eval()
+
+    return make

@@ -11,16 +11,6 @@ from training import Trainer, TrainingArguments
 from training.batches import Collator, FixedCandidatesSet
 from training.calibration import calibrate_scores
 
-OPTIONS = dict(
-    start_as_embedder=True,
-    segment_isolated_layers=2,
-    pooling_strategy="avg",
-    class_token_pooling="average",
-    extract_text_features=True,
-    normalize_features=True,
-    hidden_size=64,
-    logit_bias_init_value=0.0,
-)
 ITEMS = [
     ("the team won the match", ["sports", "politics", "music"], [1.0, 0.0, 0.0]),
     ("parliament passed the budget", ["sports", "politics", "science"], [0.0, 1.0, 0.0]),
@@ -36,9 +26,9 @@ def _bce(model: GLiClassModel, batch: dict) -> float:
     return float(torch.nn.functional.binary_cross_entropy_with_logits(out.logits[mask], batch["labels"][mask]))
 
 
-def test_calibration_fits_scale_and_bias_only(backbone_dir) -> None:
+def test_calibration_fits_scale_and_bias_only(backbone_dir, make_embedder) -> None:
     torch.manual_seed(0)
-    model = GLiClassModel.from_backbone(str(backbone_dir), **OPTIONS).eval()
+    model = make_embedder(logit_bias_init_value=0.0)
     batch = Collator(PromptEncoder(model.tokenizer, True, 128), model.tokenizer.pad_token_id)(ITEMS)
     before = {name: value.clone() for name, value in model.state_dict().items()}
     loss_before = _bce(model, batch)
@@ -56,9 +46,9 @@ def test_calibration_needs_a_bias(make_model) -> None:
         calibrate_scores(make_model(normalize_features=True), [])
 
 
-def test_trainer_calibrates_new_runs_and_logs_it(backbone_dir, tmp_path) -> None:
+def test_trainer_calibrates_new_runs_and_logs_it(backbone_dir, tmp_path, make_embedder) -> None:
     torch.manual_seed(0)
-    model = GLiClassModel.from_backbone(str(backbone_dir), **OPTIONS)
+    model = make_embedder(logit_bias_init_value=0.0).train()
     data = FixedCandidatesSet(
         [i[0] for i in ITEMS],
         [[label for label, target in zip(item[1], item[2]) if target] for item in ITEMS],

@@ -10,17 +10,8 @@ LABELS = ["sports", "business", "science and technology", "politics"]
 
 
 @pytest.fixture
-def apart_model(backbone_dir):
-    torch.manual_seed(0)
-    options = dict(
-        segment_isolated_layers=2,
-        pooling_strategy="avg",
-        class_token_pooling="average",
-        extract_text_features=True,
-        normalize_features=True,
-        hidden_size=64,
-    )
-    return gliclass.GLiClassModel.from_backbone(str(backbone_dir), start_as_embedder=True, **options).eval()
+def apart_model(make_embedder):
+    return make_embedder()
 
 
 def test_labels_are_encoded_once_across_calls(apart_model):

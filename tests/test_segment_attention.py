@@ -8,17 +8,6 @@ import torch
 from gliclass import GLiClassModel, PromptEncoder
 from gliclass.segment_attention import segment_ids, segment_position_ids
 
-EMBEDDER_OPTIONS = dict(
-    start_as_embedder=True,
-    segment_isolated_layers=2,
-    pooling_strategy="avg",
-    class_token_pooling="average",
-    extract_text_features=True,
-    normalize_features=True,
-    hidden_size=64,
-    logit_scale_init_value=10.0,
-)
-
 
 def _new_model(backbone_dir, **options) -> GLiClassModel:
     torch.manual_seed(0)
@@ -69,8 +58,8 @@ def test_partly_isolated_layers_let_the_top_layers_mix(backbone_dir) -> None:
     assert not torch.allclose(labels_a[0], labels_b[0], atol=1e-4)
 
 
-def test_embedder_start_scores_by_cosine_of_separately_encoded_segments(backbone_dir) -> None:
-    model = _new_model(backbone_dir, **EMBEDDER_OPTIONS)
+def test_embedder_start_scores_by_cosine_of_separately_encoded_segments(backbone_dir, make_embedder) -> None:
+    model = make_embedder(logit_scale_init_value=10.0)
     tokenizer, encoder = model.tokenizer, model.model.encoder_model
     for projector in (model.model.text_projector, model.model.classes_projector):
         x = torch.randn(5, 32)
@@ -104,8 +93,8 @@ def test_embedder_start_scores_by_cosine_of_separately_encoded_segments(backbone
     torch.testing.assert_close(encoder.get_input_embeddings().weight[label_id], cls_embedding)
 
 
-def test_isolation_survives_save_and_load(backbone_dir, tmp_path) -> None:
-    model = _new_model(backbone_dir, **EMBEDDER_OPTIONS)
+def test_isolation_survives_save_and_load(backbone_dir, tmp_path, make_embedder) -> None:
+    model = make_embedder(logit_scale_init_value=10.0)
     model.save_pretrained(tmp_path)
     loaded = GLiClassModel.from_pretrained(tmp_path).eval()
     assert loaded.config.segment_isolated_layers == 2
@@ -136,10 +125,10 @@ def test_bad_isolation_or_embedder_options_are_named(backbone_dir, options, mess
         GLiClassModel.from_backbone(str(backbone_dir), **options)
 
 
-def test_pipeline_encodes_labels_and_texts_apart_with_the_same_scores(backbone_dir) -> None:
+def test_pipeline_encodes_labels_and_texts_apart_with_the_same_scores(backbone_dir, make_embedder) -> None:
     import gliclass
 
-    model = _new_model(backbone_dir, **EMBEDDER_OPTIONS, logit_bias_init_value=-1.0)
+    model = make_embedder(logit_scale_init_value=10.0, logit_bias_init_value=-1.0)
     assert model.encodes_labels_apart
     texts = ["the team won the match", "stocks fell sharply as markets reacted to the report " * 6, "a new phone"]
     labels = ["sports", "business", "science", "music", "health", "politics", "technology", "world"]
