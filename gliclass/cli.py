@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from tqdm import tqdm
 from .jsonl import STDIN, read_jsonl
 from .options import check_batch_size, check_device, check_threshold, labels_per_text, prompts_per_text
 from .prompt import check_text
+from .resumable_output import ResumableOutput
 
 USAGE_ERROR = 2
 CHUNK_TEXTS = 256  # texts classified and written at a time from a file
@@ -45,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="JSONL file (- for standard input) whose lines have a 'text' field; other fields are kept in the output",
     )
+    classify.add_argument(
+        "--output",
+        default=None,
+        help="write the JSONL results here (fsync'ed chunk by chunk); run again after a kill to finish it",
+    )
+    classify.add_argument("--chunk-size", type=int, default=CHUNK_TEXTS, help="texts classified and written at a time")
     classify.add_argument("--batch-size", type=int, default=None)
     classify.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     classify.add_argument("--fast", action="store_true", help="approximate speed mode (bfloat16 autocast)")
@@ -53,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.texts) == (args.input is not None):
         parser.error("give either TEXT arguments or --input FILE, not both or neither")
+    if args.output is not None and args.input is None:
+        parser.error("--output goes with --input FILE")
     return run_command("gliclass", lambda: _classify(args), (ValueError, OSError, TypeError))
 
 
@@ -77,22 +87,48 @@ def _classify(args: argparse.Namespace) -> int:
     from .pipeline import pipeline  # the model is loaded only once the input is known to be good
 
     logging.disable_progress_bar()
+    output = ResumableOutput(args.output, records) if args.output is not None else None  # checked before the model
     classifier = pipeline(model=args.model, device=args.device, fast=args.fast)
+    start = output.done if output is not None else 0
+    if start:
+        print(f"gliclass: {args.output} already holds {start} of {len(records)} lines; going on.", file=sys.stderr)
     show_progress = args.input is not None
+    started = time.perf_counter()
     with (
-        tqdm(total=len(records), desc="classifying", unit="text", file=sys.stderr, disable=not show_progress) as bar,
+        tqdm(
+            total=len(records),
+            initial=start,
+            desc="classifying",
+            unit="text",
+            file=sys.stderr,
+            disable=not show_progress,
+        ) as bar,
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
-        for begin in range(0, len(records), CHUNK_TEXTS):
-            chunk = records[begin : begin + CHUNK_TEXTS]
+        for begin in range(start, len(records), args.chunk_size):
+            chunk = records[begin : begin + args.chunk_size]
             results = classifier([record["text"] for record in chunk], **options)
-            for record, result in zip(chunk, results):
-                print(json.dumps(_output_line(record, result, fields, args.input is None), ensure_ascii=False))
-            sys.stdout.flush()
+            lines = [
+                json.dumps(_output_line(record, result, fields, args.input is None), ensure_ascii=False)
+                for record, result in zip(chunk, results)
+            ]
+            if output is not None:
+                output.write(lines)
+            else:
+                print("\n".join(lines), flush=True)
             bar.update(len(chunk))
+    if output is not None:
+        output.close()
     for warning in caught:  # one line each, after the results
         print(f"gliclass: warning: {_one_line(warning.message)}", file=sys.stderr)
+    if show_progress:
+        seconds = time.perf_counter() - started
+        count = len(records) - start
+        print(
+            f"gliclass: classified {count} texts in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} texts/s)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -104,7 +140,8 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
         ("--device", check_device, args.device),
         ("--threshold", check_threshold, args.threshold),
         ("--batch-size", check_batch_size, args.batch_size),
-        ("--top-k", check_batch_size, args.top_k),
+        ("--top-k", lambda value: check_batch_size(value, "top_k"), args.top_k),
+        ("--chunk-size", lambda value: check_batch_size(value, "the chunk size"), args.chunk_size),
     ]
     for option, check, value in checks:
         if value is None:

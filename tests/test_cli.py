@@ -3,8 +3,10 @@ one `error:` line with FILE:LINE and exit code 2 for a user mistake, no tracebac
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,36 @@ def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, modu
     assert "Traceback" not in result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.startswith(f"python -m {module}: error: ")]
     assert fragment in line
+
+
+def test_output_file_survives_a_kill_and_resumes_with_one_line_per_input(model_dir, tmp_path):
+    data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    count = 3000
+    data.write_text("".join(json.dumps({"id": i, "text": f"text {i} about the match"}) + "\n" for i in range(count)))
+    command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels", LABELS, "--input"]
+    command += [str(data), "--output", str(out), "--chunk-size", "50", "--batch-size", "1"]
+    running = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out.exists() and out.stat().st_size > 0):
+        assert running.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.02)
+    running.send_signal(signal.SIGKILL)
+    running.wait()
+    with out.open("a") as handle:  # as if killed in the middle of a line
+        handle.write('{"id": 99999, "text": "half a li')
+    written = len(out.read_text().splitlines()) - 1
+    assert 0 < written < count
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"already holds {written} of {count} lines" in result.stderr and "texts/s" in result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["id"] for line in lines] == list(range(count))
+    assert all(sorted(line["labels"]) == ["politics", "sports"] for line in lines)
+
+
+def test_an_output_file_of_another_run_is_refused(model_dir, tmp_path):
+    data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
+    out.write_text('{"text": "something else", "labels": [], "scores": []}\n')
+    assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(out)), f"{out}:1", "another run")
+    assert out.read_text().count("\n") == 1  # left as it was
