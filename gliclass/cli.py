@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -45,13 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument(
         "--input",
         default=None,
-        help="JSONL file (- for standard input) whose lines have a 'text' field; other fields are kept in the output",
+        help="JSONL file (- for standard input) or a save_to_disk dataset folder; other fields are kept in the output",
     )
     classify.add_argument(
         "--output",
         default=None,
         help="write the JSONL results here (fsync'ed chunk by chunk); run again after a kill to finish it",
     )
+    classify.add_argument("--text-column", default="text", help="the field (or dataset column) holding the text")
+    classify.add_argument("--split", default=None, help="the split of a saved DatasetDict given as --input")
     classify.add_argument("--chunk-size", type=int, default=CHUNK_TEXTS, help="texts classified and written at a time")
     classify.add_argument("--batch-size", type=int, default=None)
     classify.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
@@ -61,8 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.texts) == (args.input is not None):
         parser.error("give either TEXT arguments or --input FILE, not both or neither")
-    if args.output is not None and args.input is None:
-        parser.error("--output goes with --input FILE")
+    if args.input is None and (args.output is not None or args.split is not None or args.text_column != "text"):
+        parser.error("--output, --split and --text-column go with --input")
     return run_command("gliclass", lambda: _classify(args), (ValueError, OSError, TypeError))
 
 
@@ -80,14 +83,19 @@ def run_command(
 
 def _classify(args: argparse.Namespace) -> int:
     options = _checked_options(args)
-    records = _read_records(args.input) if args.input is not None else _argument_records(args.texts)
+    if args.input is not None:
+        records = _read_records(args.input, args.text_column, args.split)
+    else:
+        records = _argument_records(args.texts)
     fields = _prediction_fields(records)
     from transformers.utils import logging
 
     from .pipeline import pipeline  # the model is loaded only once the input is known to be good
 
     logging.disable_progress_bar()
-    output = ResumableOutput(args.output, records) if args.output is not None else None  # checked before the model
+    output = (
+        ResumableOutput(args.output, records, args.text_column) if args.output is not None else None
+    )  # checked before the model
     classifier = pipeline(model=args.model, device=args.device, fast=args.fast)
     start = output.done if output is not None else 0
     if start:
@@ -108,7 +116,7 @@ def _classify(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         for begin in range(start, len(records), args.chunk_size):
             chunk = records[begin : begin + args.chunk_size]
-            results = classifier([record["text"] for record in chunk], **options)
+            results = classifier([record[args.text_column] for record in chunk], **options)
             lines = [
                 json.dumps(_output_line(record, result, fields, args.input is None), ensure_ascii=False)
                 for record, result in zip(chunk, results)
@@ -170,22 +178,41 @@ def _argument_records(texts: Sequence[str]) -> list[dict[str, Any]]:
     return [{"text": text} for text in texts]
 
 
-def _read_records(path: str) -> list[dict[str, Any]]:
-    """Every record of the JSONL input, each checked (`FILE:LINE` in errors)."""
+def _read_records(path: str, text_column: str = "text", split: str | None = None) -> list[dict[str, Any]]:
+    """Every record of the input, each checked (`FILE:LINE` or `FOLDER[ROW]` in errors): a JSONL
+    file, standard input, or a `datasets` dataset saved with `save_to_disk` (a folder)."""
+    source = _dataset_rows(Path(path), split) if path != STDIN and Path(path).is_dir() else None
     records = []
-    for where, record in read_jsonl(path, error=InputError):
+    for where, record in source or read_jsonl(path, error=InputError):
         if not isinstance(record, dict):
-            raise InputError(f"{where}: a line must be a JSON object with a 'text' field.")
-        if "text" not in record:
-            raise InputError(f"{where}: the line has no 'text' field.")
+            raise InputError(f"{where}: a line must be a JSON object with a '{text_column}' field.")
+        if text_column not in record:
+            raise InputError(f"{where}: the line has no '{text_column}' field.")
         try:
-            check_text(record["text"], "the text")
+            check_text(record[text_column], "the text")
         except (TypeError, ValueError) as error:
             raise InputError(f"{where}: {error}") from None
         records.append(record)
     if not records:
         raise InputError(f"{'standard input' if path == STDIN else path} holds no lines to classify.")
     return records
+
+
+def _dataset_rows(folder: Path, split: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """`(FOLDER[ROW], row)` of a dataset saved with `save_to_disk` (one split of a `DatasetDict`)."""
+    import datasets
+
+    try:
+        dataset = datasets.load_from_disk(str(folder))
+    except FileNotFoundError as error:
+        raise InputError(f"--input {folder} is a folder but not a dataset saved with save_to_disk.") from error
+    if isinstance(dataset, datasets.DatasetDict):
+        if split is None and len(dataset) > 1:
+            raise InputError(f"--input {folder} has the splits {sorted(dataset)}; choose one with --split.")
+        if split is not None and split not in dataset:
+            raise InputError(f"--input {folder} has no split {split!r}; it has {sorted(dataset)}.")
+        dataset = dataset[split or next(iter(dataset))]
+    return [(f"{folder}[{index}]", row) for index, row in enumerate(dataset)]
 
 
 def _prediction_fields(records: Sequence[dict[str, Any]]) -> tuple[str, str]:

@@ -14,11 +14,12 @@ class ResumableOutput:
     """Output lines for `records`, one per record, in order; `done` of them are already written.
 
     A partial last line (the run was killed while writing) is cut off. Lines already there must
-    belong to the first records (same `text`), else `ValueError`: the file is another run's.
+    belong to the first records (same `text_field`), else `ValueError`: the file is another run's.
     """
 
-    def __init__(self, path: str | Path, records: Sequence[dict[str, Any]]) -> None:
+    def __init__(self, path: str | Path, records: Sequence[dict[str, Any]], text_field: str = "text") -> None:
         self.path = Path(path)
+        self.text_field = text_field
         if self.path.is_dir():
             raise OSError(f"--output {self.path} is a folder.")
         self.done = self._complete_lines(records) if self.path.exists() else 0
@@ -51,10 +52,10 @@ class ResumableOutput:
             raise ValueError(f"--output {self.path} has {len(lines)} lines, more than the input's {len(records)}.")
         for number, (line, record) in enumerate(zip(lines, records), 1):
             try:
-                text = json.loads(line).get("text")
+                text = json.loads(line).get(self.text_field)
             except (json.JSONDecodeError, AttributeError):
                 text = None
-            if text != record["text"]:
+            if text != record[self.text_field]:
                 raise ValueError(
                     f"--output {self.path}:{number} is not the output of input line {number}; "
                     "it belongs to another run (remove it or choose another file)."

@@ -201,3 +201,22 @@ def test_an_output_file_of_another_run_is_refused(model_dir, tmp_path):
     out.write_text('{"text": "something else", "labels": [], "scores": []}\n')
     assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(out)), f"{out}:1", "another run")
     assert out.read_text().count("\n") == 1  # left as it was
+
+
+def test_a_saved_dataset_is_an_input_too(model_dir, tmp_path):
+    import datasets
+
+    features = datasets.Features(
+        {"sentence": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])}
+    )
+    rows = {"sentence": ["the team won", "stocks fell", "a vote"], "label": [1, 0, 1]}
+    splits = datasets.DatasetDict({"test": datasets.Dataset.from_dict(rows, features=features)})
+    splits["train"] = splits["test"]
+    splits.save_to_disk(str(tmp_path / "saved"))
+    args = ["--input", str(tmp_path / "saved"), "--text-column", "sentence"]
+    assert_one_error_line(classify(model_dir, *args), "choose one with --split")
+    result = classify(model_dir, *args, "--split", "test")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["sentence"], line["label"]) for line in lines] == list(zip(rows["sentence"], rows["label"]))
+    assert all(sorted(line["labels"]) == ["politics", "sports"] for line in lines)
