@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from .jsonl import STDIN, read_jsonl
@@ -56,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument("--text-column", default="text", help="the field (or dataset column) holding the text")
     classify.add_argument("--split", default=None, help="the split of a saved DatasetDict given as --input")
     classify.add_argument("--chunk-size", type=int, default=CHUNK_TEXTS, help="texts classified and written at a time")
+    classify.add_argument(
+        "--num-processes", type=int, default=1, help="worker processes sharing the CPU threads (results stay in order)"
+    )
     classify.add_argument("--batch-size", type=int, default=None)
     classify.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     classify.add_argument("--fast", action="store_true", help="approximate speed mode (bfloat16 autocast)")
@@ -88,15 +93,9 @@ def _classify(args: argparse.Namespace) -> int:
     else:
         records = _argument_records(args.texts)
     fields = _prediction_fields(records)
-    from transformers.utils import logging
-
-    from .pipeline import pipeline  # the model is loaded only once the input is known to be good
-
-    logging.disable_progress_bar()
     output = (
         ResumableOutput(args.output, records, args.text_column) if args.output is not None else None
     )  # checked before the model
-    classifier = pipeline(model=args.model, device=args.device, fast=args.fast)
     start = output.done if output is not None else 0
     if start:
         print(f"gliclass: {args.output} already holds {start} of {len(records)} lines; going on.", file=sys.stderr)
@@ -114,9 +113,11 @@ def _classify(args: argparse.Namespace) -> int:
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
-        for begin in range(start, len(records), args.chunk_size):
-            chunk = records[begin : begin + args.chunk_size]
-            results = classifier([record[args.text_column] for record in chunk], **options)
+        chunks = [records[begin : begin + args.chunk_size] for begin in range(start, len(records), args.chunk_size)]
+        texts = ([record[args.text_column] for record in chunk] for chunk in chunks)
+        for chunk, (results, messages) in zip(chunks, _classified(args, options, texts)):
+            for message in messages:  # from worker processes
+                warnings.warn(message, UserWarning, stacklevel=1)
             lines = [
                 json.dumps(_output_line(record, result, fields, args.input is None), ensure_ascii=False)
                 for record, result in zip(chunk, results)
@@ -140,6 +141,43 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _classified(
+    args: argparse.Namespace, options: dict[str, Any], chunks: Iterator[list[str]]
+) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
+    """`(results, warning messages)` of each chunk of texts, in order: in this process, or spread
+    over `--num-processes` worker processes that split the CPU threads between them."""
+    model_options = dict(model=args.model, device=args.device, fast=args.fast)
+    if args.num_processes == 1:
+        _start_worker(model_options, options, torch_threads=None)
+        yield from map(_classify_in_worker, chunks)
+        return
+    threads = max(1, torch.get_num_threads() // args.num_processes)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(args.num_processes, _start_worker, (model_options, options, threads)) as pool:
+        yield from pool.imap(_classify_in_worker, chunks)
+
+
+_WORKER: dict[str, Any] = {}  # the pipeline and call options of this (worker) process
+
+
+def _start_worker(model_options: dict[str, Any], options: dict[str, Any], torch_threads: int | None) -> None:
+    from transformers.utils import logging
+
+    from .pipeline import pipeline
+
+    if torch_threads is not None:
+        torch.set_num_threads(torch_threads)
+    logging.disable_progress_bar()
+    _WORKER.update(classifier=pipeline(**model_options), options=options)
+
+
+def _classify_in_worker(texts: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = _WORKER["classifier"](texts, **_WORKER["options"])
+    return results, [str(warning.message) for warning in caught]
+
+
 def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
     """The pipeline options, checked before any model is loaded."""
     checks = [
@@ -150,6 +188,7 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
         ("--batch-size", check_batch_size, args.batch_size),
         ("--top-k", lambda value: check_batch_size(value, "top_k"), args.top_k),
         ("--chunk-size", lambda value: check_batch_size(value, "the chunk size"), args.chunk_size),
+        ("--num-processes", lambda value: check_batch_size(value, "the number of processes"), args.num_processes),
     ]
     for option, check, value in checks:
         if value is None:

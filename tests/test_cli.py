@@ -220,3 +220,18 @@ def test_a_saved_dataset_is_an_input_too(model_dir, tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(line["sentence"], line["label"]) for line in lines] == list(zip(rows["sentence"], rows["label"]))
     assert all(sorted(line["labels"]) == ["politics", "sports"] for line in lines)
+
+
+def test_worker_processes_give_the_same_lines_in_input_order(model_dir, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": f"text {i} about the vote"}) + "\n" for i in range(40)))
+    outputs = []
+    for processes in ("1", "2"):
+        out = tmp_path / f"out{processes}.jsonl"
+        result = classify(model_dir, "--input", str(data), "--output", str(out), "--chunk-size", "7",
+                          "--num-processes", processes)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        outputs.append([json.loads(line) for line in out.read_text().splitlines()])
+    assert [line["id"] for line in outputs[1]] == list(range(40))
+    for one, two in zip(*outputs):
+        assert one["labels"] == two["labels"] and one["scores"] == pytest.approx(two["scores"], abs=1e-6)
