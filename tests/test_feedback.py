@@ -153,6 +153,22 @@ def test_input_texts_are_checked(tmp_path):
         read_texts(path)
 
 
+def feedback_arguments(model_dir, texts, out) -> list[str]:
+    """The command-line arguments of a feedback session over `texts`, two labels shown per text."""
+    return [
+        "--model",
+        str(model_dir),
+        "--input",
+        str(texts),
+        "--labels",
+        ",".join(LABELS),
+        "--out",
+        str(out),
+        "--top",
+        "2",
+    ]
+
+
 def test_command_line_reads_answers_from_piped_stdin(make_model, tmp_path, monkeypatch, capsys):
     model_dir = tmp_path / "model"
     make_model().save_pretrained(model_dir)
@@ -160,20 +176,7 @@ def test_command_line_reads_answers_from_piped_stdin(make_model, tmp_path, monke
     texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
     out = tmp_path / "fb.jsonl"
     monkeypatch.setattr(sys, "stdin", io.StringIO("a\nr\nn\nq\n"))
-    main(
-        [
-            "--model",
-            str(model_dir),
-            "--input",
-            str(texts),
-            "--labels",
-            ",".join(LABELS),
-            "--out",
-            str(out),
-            "--top",
-            "2",
-        ]
-    )
+    main(feedback_arguments(model_dir, texts, out))
     [record] = read_feedback(out)
     assert record.text == TEXTS[0] and len(record.accepted) == 1 and len(record.rejected) == 1
     assert "2 answers saved" in capsys.readouterr().err
@@ -187,21 +190,7 @@ def test_single_key_answers_on_a_terminal(make_model, tmp_path):
     texts = tmp_path / "texts.jsonl"
     texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
     out = tmp_path / "fb.jsonl"
-    command = [
-        sys.executable,
-        "-m",
-        "training.feedback",
-        "--model",
-        str(model_dir),
-        "--input",
-        str(texts),
-        "--labels",
-        ",".join(LABELS),
-        "--out",
-        str(out),
-        "--top",
-        "2",
-    ]
+    command = [sys.executable, "-m", "training.feedback", *feedback_arguments(model_dir, texts, out)]
     controller, terminal = os.openpty()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, cwd=REPO, env=env)
