@@ -7,6 +7,11 @@ their scores and asks, one key per label: a(ccept), r(eject), u(nsure), s(kip th
 then m (add a missed label) or n (next text). Every answer is appended to `fb.jsonl` (the format
 of `training.feedback.data`) and fsync'ed at once; on restart, texts already in it are not shown
 again. Without a terminal (piped input) the commands are read one per line.
+
+    python -m training.feedback ... --web [--port 8765] [--host 127.0.0.1] [--order uncertain] [--rescore-every N]
+
+serves the same loop as a local web page (`web.py`), least certain texts first by default
+(`ordering.py`); `--order` also applies to the terminal loop (default there: file order).
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from gliclass.data import DataError, checked_text
 from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
 
+from .ordering import ORDERS, asking_order
+from .scoring import ModelScorer
 from .session import FeedbackSession, Predict
+from .text_queue import FeedbackQueue
+from .web import FeedbackServer, serve
 
 
 def read_texts(path: Path) -> list[str]:
@@ -77,11 +86,44 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="feedback JSONL (appended; resumed)")
     parser.add_argument("--top", type=int, default=3, help="predicted labels shown per text")
     parser.add_argument("--device", help="torch device for the model (default cpu)")
+    parser.add_argument("--web", action="store_true", help="serve a local feedback page instead of the terminal loop")
+    parser.add_argument("--host", default="127.0.0.1", help="--web: address to listen on (default 127.0.0.1 only)")
+    parser.add_argument("--port", type=int, default=8765, help="--web: port (default 8765; 0 picks a free one)")
+    parser.add_argument(
+        "--order",
+        choices=ORDERS,
+        help="which text next: least certain first, random, or file order (default: "
+        "uncertain with --web, file in the terminal)",
+    )
+    parser.add_argument("--threshold", type=float, help="uncertain order: ask first about scores nearest this")
+    parser.add_argument("--seed", type=int, default=0, help="random order: its seed")
+    parser.add_argument("--rescore-every", type=int, default=0, help="--web: re-score the pool after every N answers")
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be at least 1.")
+    if args.rescore_every < 0:
+        parser.error("--rescore-every must be 0 (never) or a positive number of answers.")
+    if args.threshold is not None and not 0 < args.threshold < 1:
+        parser.error("--threshold must be between 0 and 1.")
+    if not args.web:
+        for name in ("host", "port", "rescore_every"):
+            if getattr(args, name) != parser.get_default(name):
+                parser.error(f"--{name.replace('_', '-')} needs --web.")
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535.")
     labels = check_labels(args.labels)
     texts = read_texts(args.input)
+    if args.web:
+        run_web(args, labels, texts)
+    else:
+        run_terminal(args, labels, texts)
+
+
+def run_terminal(args: argparse.Namespace, labels: list[str], texts: list[str]) -> None:
+    """The terminal loop over `texts`, in `--order` (file order by default)."""
+    if args.order not in (None, "file"):
+        scores = ModelScorer(args.model, labels, args.device)(texts)
+        texts = [texts[index] for index in asking_order(scores, args.order, args.threshold, args.seed)]
     interactive = sys.stdin.isatty()
     session = FeedbackSession(
         args.out,
@@ -96,3 +138,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\ninterrupted; every answer given is saved in {args.out}.", file=sys.stderr)
         raise SystemExit(130)
     print(f"{answers} answers saved in {args.out}.", file=sys.stderr)
+
+
+def run_web(args: argparse.Namespace, labels: list[str], texts: list[str]) -> None:
+    """The feedback page until Ctrl-C."""
+    queue = FeedbackQueue(
+        texts,
+        labels,
+        args.out,
+        ModelScorer(args.model, labels, args.device),
+        order=args.order or "uncertain",
+        threshold=args.threshold,
+        seed=args.seed,
+        rescore_every=args.rescore_every,
+    )
+    progress = queue.progress()
+    if progress["answered"]:
+        print(
+            f"resuming: {progress['answered']} of {progress['total']} texts are already in {args.out}.", file=sys.stderr
+        )
+    serve(FeedbackServer(queue, args.host, args.port, args.top))
+    print(f"stopped; {queue.answers} answers saved in {args.out} this run.", file=sys.stderr)
