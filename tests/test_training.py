@@ -24,8 +24,9 @@ from training import (
     finetune,
     load_set,
 )
-from training.batches import Collator, FixedCandidatesSet
+from training.batches import Collator, FixedCandidatesSet, LabelsApartCollator
 from training.recipe import load_sets
+from training.trainer import batch_loss, gliclass_collator, training_collator
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -149,6 +150,7 @@ def test_finetune_learns_a_few_examples_and_feeds_the_pipeline(make_model):
         encoder_lr=1e-3,
         head_lr=1e-3,
         seed=1,
+        select=False,  # learning itself; the held-out choice is tested below
         progress=False,
     )
     clf = gliclass.pipeline(model=tuned, device="cpu")
@@ -211,3 +213,76 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
     assert straight.keys() == resumed.keys()
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
+
+
+APART_ITEMS = [
+    ("the team won the match", ["sports", "politics", "business"], [1.0, 0.0, 0.0]),
+    ("stocks fell as markets reacted", ["business", "sports"], [1.0, 0.0]),
+    ("parliament passed the bill", ["politics", "science", "sports", "business"], [1.0, 0.0, 0.0, 0.0]),
+]
+
+
+def test_labels_apart_batches_give_the_joint_loss_and_gradients(make_embedder):
+    model = make_embedder()
+    apart, joint = training_collator(model, 128), gliclass_collator(model, 128)
+    assert isinstance(apart, LabelsApartCollator)
+    batch = apart(APART_ITEMS)
+    assert batch["label_input_ids"].shape[0] == 4  # each distinct label encoded once
+    losses, gradients = [], []
+    for collator in (apart, joint):
+        model.zero_grad()
+        loss = batch_loss(model, collator(APART_ITEMS))
+        loss.backward()
+        losses.append(loss.detach())
+        gradients.append({name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None})
+    assert torch.allclose(losses[0], losses[1], atol=1e-6)
+    assert gradients[0].keys() == gradients[1].keys() and len(gradients[0]) > 10
+    for name, gradient in gradients[0].items():
+        assert torch.allclose(gradient, gradients[1][name], atol=1e-5), name
+
+
+def test_joint_models_keep_joint_batches(make_model):
+    assert isinstance(training_collator(make_model(), 128), Collator)
+
+
+def test_fixed_candidates_shuffle_examples_per_epoch_and_replay():
+    data = FixedCandidatesSet([f"t{i}" for i in range(20)], [["a"]] * 20, ["a", "b", "c"], shuffle_seed=1)
+    first = [data[i] for i in range(20)]
+    assert sorted(item[0] for item in first) == sorted(f"t{i}" for i in range(20))
+    data.set_epoch(1)
+    assert [item[0] for item in (data[i] for i in range(20))] != [item[0] for item in first]
+    data.set_epoch(0)
+    assert [data[i] for i in range(20)] == first
+
+
+TOPIC_EXAMPLES = [
+    {"text": text, "labels": [label]}
+    for label, texts in {
+        "sports": ["the team won the match", "the championship final", "the match ended in a draw", "team won again"],
+        "business": ["stocks fell sharply", "the central bank raised rates", "markets reacted", "interest rates rose"],
+    }.items()
+    for text in texts
+]
+
+
+def test_finetune_chooses_training_when_held_out_examples_gain(make_embedder):
+    start = make_embedder(logit_scale_init_value=1.0)
+    tuned = finetune(
+        start, TOPIC_EXAMPLES, epochs=12, encoder_lr=3e-3, head_lr=3e-3, alphas=(0.0, 0.5, 1.0), seed=0, progress=False
+    )
+    report = tuned.finetune_report
+    assert report.folds == 4 and report.held_out == len(TOPIC_EXAMPLES)
+    assert report.alpha > 0 and report.score > report.start_score and report.trained_on == len(TOPIC_EXAMPLES)
+    assert set(report.scores) == {(0.0, 0.0)} | {(12 * f, a) for f in (0.25, 0.5, 0.75, 1.0) for a in (0.5, 1.0)}
+    assert not torch.equal(tuned.model.text_projector.linear_1.weight, start.model.text_projector.linear_1.weight)
+
+
+def test_finetune_falls_back_to_the_start_model_when_held_out_says_so(make_embedder):
+    start = finetune(make_embedder(), TOPIC_EXAMPLES, epochs=30, encoder_lr=1e-3, head_lr=1e-3, select=False)
+    assert start.finetune_report.folds == 0 and start.finetune_report.trained_on == len(TOPIC_EXAMPLES)
+    tuned = finetune(start, TOPIC_EXAMPLES, epochs=4, encoder_lr=1e-2, head_lr=1e-2, progress=False)
+    report = tuned.finetune_report
+    assert report.start_score == 1.0 and report.alpha == 0 and report.epochs == 0 and report.trained_on == 0
+    assert tuned is not start
+    for name, value in tuned.state_dict().items():
+        assert torch.equal(value, start.state_dict()[name]), name

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gliclass.data import LabelledSet
+from gliclass.labels_apart import LabelsApartInputs
 from gliclass.padding import pad_rows
 from gliclass.prompt import PromptEncoder
 
@@ -70,7 +71,8 @@ class ZeroShotTrainingSet(Dataset):
 
 
 class FixedCandidatesSet(Dataset):
-    """Examples shown with one fixed candidate list (few-shot fine-tuning, evaluation)."""
+    """Examples shown with one fixed candidate list (few-shot fine-tuning, evaluation); with
+    `shuffle_seed`, the examples' order and each one's label order change every epoch."""
 
     def __init__(
         self,
@@ -83,16 +85,19 @@ class FixedCandidatesSet(Dataset):
         self.targets = [set(t) for t in targets]
         self.labels = list(labels)
         self.shuffle_seed = shuffle_seed
-        self.epoch = 0
+        self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        self.order = list(range(len(self.texts)))
+        if self.shuffle_seed is not None:
+            random.Random(f"{self.shuffle_seed}-order-{epoch}").shuffle(self.order)
 
     def __len__(self) -> int:
         return len(self.texts)
 
-    def __getitem__(self, index: int) -> Item:
-        labels = list(self.labels)
+    def __getitem__(self, position: int) -> Item:
+        labels, index = list(self.labels), self.order[position]
         if self.shuffle_seed is not None:  # label order varies in training so position is not learned
             random.Random(f"{self.shuffle_seed}-{self.epoch}-{index}").shuffle(labels)
         return self.texts[index], labels, [1.0 if label in self.targets[index] else 0.0 for label in labels]
@@ -114,3 +119,41 @@ class Collator:
             row_targets = items[row.text_index][2][row.label_start : row.label_end]
             targets[slot, : len(row_targets)] = torch.tensor(row_targets)
         return {**batch, "labels": targets}
+
+
+class LabelsApartCollator:
+    """Items into text rows plus each distinct candidate label of the batch once (models that encode labels apart).
+
+    Gives `input_ids`/`attention_mask` of the text rows, `label_input_ids`/`label_attention_mask`/
+    `label_pooling_mask` of the distinct labels (`GLiClassModel.get_label_features` inputs),
+    `label_index` `(rows, labels)` pointing each row's candidates into them, `label_mask` and the
+    `labels` targets; `training.trainer.batch_loss` scores them as inference does.
+    """
+
+    def __init__(self, builder: LabelsApartInputs, pad_token_id: int, label_pad_token_id: int) -> None:
+        self.builder = builder
+        self.pad_token_id = pad_token_id
+        self.label_pad_token_id = label_pad_token_id
+
+    def __call__(self, items: Sequence[Item]) -> dict[str, torch.Tensor]:
+        blank = [""] * len(items)
+        batch = self.builder.build([item[0] for item in items], [item[1] for item in items], blank, blank)
+        text = pad_rows([row.input_ids for row in batch.rows], self.pad_token_id)
+        label_rows = batch.label_inputs(range(len(batch.labels)), self.label_pad_token_id)
+        width = max(len(indices) for indices in batch.row_labels)
+        label_index = torch.zeros((len(batch.rows), width), dtype=torch.long)
+        label_mask = torch.zeros((len(batch.rows), width), dtype=torch.bool)
+        targets = torch.zeros((len(batch.rows), width))
+        for slot, (row, indices) in enumerate(zip(batch.rows, batch.row_labels)):
+            label_index[slot, : len(indices)] = torch.tensor(indices)
+            label_mask[slot, : len(indices)] = True
+            targets[slot, : len(indices)] = torch.tensor(items[row.text_index][2][row.label_start : row.label_end])
+        return {
+            **text,
+            "label_input_ids": label_rows["input_ids"],
+            "label_attention_mask": label_rows["attention_mask"],
+            "label_pooling_mask": label_rows["pooling_mask"],
+            "label_index": label_index,
+            "label_mask": label_mask,
+            "labels": targets,
+        }

@@ -1,17 +1,59 @@
-"""One-call few-shot fine-tuning: `finetune(model, examples, labels=..., epochs=..., seed=...)`."""
+"""One-call few-shot fine-tuning that falls back to the start model when it does not help.
+
+`finetune(model, examples, labels=...)` holds out part of the examples (stratified folds) to
+choose how long to train and how far to move from the start weights (a WiSE-FT mix
+`start + alpha * (tuned - start)`, alpha 0 being the start model itself), then trains on all
+examples with that choice. What was chosen, and the held-out scores it was chosen on, is in the
+returned model's `finetune_report` ([`FinetuneReport`]).
+"""
 
 from __future__ import annotations
 
+import copy
+import math
+import random
 import tempfile
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gliclass import GLiClassModel
+import torch
+
+from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
+from gliclass.evaluation import metrics_from_scores
 from gliclass.prompt import check_labels, check_text
 
 from .batches import FixedCandidatesSet
+from .engine import Run
 from .trainer import Trainer, TrainingArguments
+from .weight_mixing import mixed
+
+EPOCH_FRACTIONS = (0.25, 0.5, 0.75, 1.0)  # of `epochs`: the training lengths compared on held-out examples
+MIN_HELD_OUT = 128  # folds are added until this many examples were held out (or every fold was)
+CALIBRATION_BATCHES = 8
+
+
+@dataclass
+class FinetuneReport:
+    """What `finetune` chose: train `epochs` epochs, keep `alpha` of the change (0: the start model).
+
+    `held_out` examples (over `folds` folds) were scored by each candidate `(epochs, alpha)`;
+    `scores` maps each to its held-out macro-F1 (`start_score` is the start model's, `score` the
+    chosen one's). `folds` is 0 when nothing was held out (`select=False` or too few examples).
+    `trained_on`: the examples the returned model was trained on (0 for the start model).
+    """
+
+    epochs: float
+    alpha: float
+    trained_on: int = 0
+    folds: int = 0
+    held_out: int = 0
+    start_score: float | None = None
+    score: float | None = None
+    scores: dict[tuple[float, float], float] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def finetune(
@@ -20,32 +62,37 @@ def finetune(
     labels: Sequence[str] | None = None,
     epochs: float = 10,
     seed: int = 42,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     encoder_lr: float = 2e-5,
     head_lr: float = 1e-4,
     output_dir: str | Path | None = None,
+    select: bool = True,
+    alphas: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+    folds: int = 4,
     **training_options: Any,
 ) -> GLiClassModel:
-    """Fine-tune on a few `{"text", "labels": [...]}` examples and return the model.
+    """Fine-tune a copy of `model` on a few `{"text", "labels": [...]}` examples and return it.
 
-    Every example is shown with all candidate `labels` (default: every label in the examples),
-    in a different order each epoch. Works from a fresh `GLiClassModel.from_backbone(...)` or a
-    trained model; the result goes straight into `gliclass.pipeline(model=...)`. With
-    `output_dir`, the final model is also saved there.
+    Every example is shown with all candidate `labels` (default: every label in the examples), in
+    a different order each epoch; models that encode labels apart encode each label once per batch.
+    Where the model has a logit bias and normalised vectors, its score scale and bias are first
+    fitted to the examples (`training.calibration`).
+
+    With `select=True`, stratified `folds` (added until 128 examples are held out, or all were)
+    choose the training length among `EPOCH_FRACTIONS` of `epochs` and the mix `alpha` among
+    `alphas` by held-out macro-F1, ties going to the smaller change; when no candidate beats the
+    start model, the start model is returned. The result goes straight into
+    `gliclass.pipeline(model=...)`; `result.finetune_report` says what was chosen. With
+    `output_dir`, the final model is also saved there. `training_options` go to `TrainingArguments`.
+
+    With one held-out split (many examples), the model trained on the rest is kept, not retrained on
+    all. `batch_size` defaults to 8, or 32 where labels are encoded apart and there are more than
+    16 (each batch encodes every candidate label once, so larger batches share that cost).
     """
+    started = time.time()
     if isinstance(model, (str, Path)):
         model = GLiClassModel.from_pretrained(model)
-    if not examples:
-        raise ValueError("no examples given.")
-    texts, targets = [], []
-    for number, example in enumerate(examples):
-        if not isinstance(example, dict) or "text" not in example or "labels" not in example:
-            raise TypeError(f"example {number} must be a dict with 'text' and 'labels'.")
-        texts.append(check_text(example["text"], f"example {number} text"))
-        example_labels = example["labels"]
-        if isinstance(example_labels, str) or not isinstance(example_labels, (list, tuple)):
-            raise TypeError(f"example {number}: 'labels' must be a list of label names.")
-        targets.append(check_labels(example_labels) if example_labels else [])
+    texts, targets = _checked_examples(examples)
     candidates = (
         check_labels(list(labels))
         if labels is not None
@@ -56,17 +103,197 @@ def finetune(
         missing = [label for label in example_targets if label not in known]
         if missing:
             raise ValueError(f"example {number} has labels {missing} that are not in labels=.")
-    train_set = FixedCandidatesSet(texts, targets, candidates, shuffle_seed=seed)
-    with tempfile.TemporaryDirectory() as scratch:
-        args = TrainingArguments(
-            output_dir=str(output_dir or scratch),
-            epochs=epochs,
-            batch_size=batch_size,
-            encoder_lr=encoder_lr,
-            head_lr=head_lr,
-            seed=seed,
-            warmup_ratio=training_options.pop("warmup_ratio", 0.1),
-            save_final_model=output_dir is not None,
-            **training_options,
+    if any(not 0 <= alpha <= 1 for alpha in alphas) or not alphas:
+        raise ValueError(f"alphas must be numbers in [0, 1], got {list(alphas)}.")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer of at least 2, got {folds!r}.")
+    if batch_size is None:
+        batch_size = 32 if model.encodes_labels_apart and len(candidates) > 16 else 8
+    settings = dict(
+        epochs=epochs, seed=seed, batch_size=batch_size, encoder_lr=encoder_lr, head_lr=head_lr, **training_options
+    )
+    start = model.eval()
+    report, tuned = FinetuneReport(epochs=epochs, alpha=1.0, trained_on=len(texts)), None
+    splits = _held_out_splits(targets, folds, seed) if select else []
+    if splits:
+        report, tuned = _select(start, texts, targets, candidates, splits, tuple(alphas), settings)
+    if report.alpha == 0:
+        tuned = copy.deepcopy(start)
+    elif tuned is None:
+        train_set = FixedCandidatesSet(texts, targets, candidates, shuffle_seed=seed)
+        trained = _train(copy.deepcopy(start), train_set, {**settings, "epochs": report.epochs})
+        tuned = trained if report.alpha == 1 else mixed(start, trained, report.alpha)
+    if output_dir is not None:
+        tuned.save_pretrained(output_dir)
+    report.seconds = time.time() - started
+    tuned.finetune_report = report
+    return tuned.eval()
+
+
+def _checked_examples(examples: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    if isinstance(examples, (str, dict)) or not examples:
+        raise ValueError("no examples given: pass a list of {'text': ..., 'labels': [...]} dicts.")
+    texts, targets = [], []
+    for number, example in enumerate(examples):
+        if not isinstance(example, dict) or "text" not in example or "labels" not in example:
+            raise TypeError(f"example {number} must be a dict with 'text' and 'labels'.")
+        texts.append(check_text(example["text"], f"example {number} text"))
+        example_labels = example["labels"]
+        if isinstance(example_labels, str) or not isinstance(example_labels, (list, tuple)):
+            raise TypeError(f"example {number}: 'labels' must be a list of label names.")
+        targets.append(check_labels(example_labels) if example_labels else [])
+    return texts, targets
+
+
+def _held_out_splits(targets: Sequence[Sequence[str]], folds: int, seed: int) -> list[list[int]]:
+    """Held-out index lists: stratified folds (by first label), as many as it takes to hold out
+    `MIN_HELD_OUT` examples; none when fewer than two examples could be held out."""
+    rng = random.Random(f"{seed}-folds")
+    by_label: dict[str, list[int]] = {}
+    for index, example_targets in enumerate(targets):
+        by_label.setdefault(example_targets[0] if example_targets else "", []).append(index)
+    assignment: list[list[int]] = [[] for _ in range(folds)]
+    offset = 0
+    for group in by_label.values():
+        rng.shuffle(group)
+        for position, index in enumerate(group):
+            assignment[(offset + position) % folds].append(index)
+        offset += len(group)  # small groups do not all start in fold 0
+    splits, held = [], 0
+    for fold in assignment:
+        if not fold or len(fold) == len(targets):
+            continue
+        splits.append(sorted(fold))
+        held += len(fold)
+        if held >= MIN_HELD_OUT:
+            break
+    return splits if held >= 2 else []
+
+
+def _select(
+    start: GLiClassModel,
+    texts: list[str],
+    targets: list[list[str]],
+    candidates: list[str],
+    splits: list[list[int]],
+    alphas: tuple[float, ...],
+    settings: dict[str, Any],
+) -> tuple[FinetuneReport, GLiClassModel | None]:
+    """Train on each split's rest, score its held-out examples at every (epochs, alpha), pick the best.
+
+    With a single split, the chosen model trained on the rest comes back too (else None: retrain on all)."""
+    held = [index for split in splits for index in split]
+    tables: dict[tuple[float, float], torch.Tensor] = {}
+    start_table = _score_table(start, [texts[index] for index in held], candidates)
+    for split in splits:
+        held_set = set(split)
+        rest = [index for index in range(len(texts)) if index not in held_set]
+        train_set = FixedCandidatesSet(
+            [texts[index] for index in rest], [targets[index] for index in rest], candidates, settings["seed"]
         )
-        return Trainer(model, args, train_set).train()
+        probe = HeldOutProbe(start, [texts[index] for index in split], candidates, alphas, keep=len(splits) == 1)
+        _train(copy.deepcopy(start), train_set, settings, probe=probe)
+        for key, table in probe.tables.items():
+            tables[key] = torch.cat([tables[key], table]) if key in tables else table
+    gold = [targets[index] for index in held]
+    multi_label = any(len(example_targets) != 1 for example_targets in targets)
+
+    def macro_f1(table: torch.Tensor) -> float:
+        return metrics_from_scores(table, candidates, gold, multi_label)["macro_f1"]
+
+    start_score = macro_f1(start_table)
+    scores = {key: macro_f1(table) for key, table in tables.items()}
+    best, best_score = (0.0, 0.0), start_score
+    for (epochs, alpha), score in sorted(scores.items(), key=lambda item: (item[0][1], item[0][0])):
+        if score > best_score:  # strictly better: ties keep the smaller change
+            best, best_score = (epochs, alpha), score
+    report = FinetuneReport(
+        epochs=best[0],
+        alpha=best[1],
+        trained_on=len(texts) if best[1] else 0,
+        folds=len(splits),
+        held_out=len(held),
+        start_score=start_score,
+        score=best_score,
+        scores={(0.0, 0.0): start_score, **scores},
+    )
+    if len(splits) == 1 and best[1] > 0:
+        report.trained_on = len(texts) - len(held)
+        return report, mixed(start, probe.kept[best[0]], best[1])
+    return report, None
+
+
+class HeldOutProbe:
+    """Scores held-out texts with WiSE-FT mixes of a model being trained, at chosen steps."""
+
+    def __init__(
+        self, start: GLiClassModel, texts: list[str], labels: list[str], alphas: tuple[float, ...], keep: bool = False
+    ) -> None:
+        self.start = start
+        self.keep = keep
+        self.kept: dict[float, GLiClassModel] = {}  # with `keep`: the model at every probe, by epochs trained
+        self.texts = texts
+        self.labels = labels
+        self.alphas = [alpha for alpha in alphas if alpha > 0]
+        self.steps: dict[int, float] = {}  # step -> epochs trained at that step
+        self.tables: dict[tuple[float, float], torch.Tensor] = {}
+
+    def plan(self, epochs: float, steps_per_epoch: int) -> None:
+        """Probe after each `EPOCH_FRACTIONS` share of `epochs`."""
+        for fraction in EPOCH_FRACTIONS:
+            trained_epochs = epochs * fraction
+            self.steps[max(1, round(trained_epochs * steps_per_epoch))] = trained_epochs
+
+    def __call__(self, model: GLiClassModel, step: int) -> None:
+        if step not in self.steps:
+            return
+        device = next(model.parameters()).device
+        if next(self.start.parameters()).device != device:
+            self.start = copy.deepcopy(self.start).to(device)
+        for alpha in self.alphas:
+            candidate = mixed(self.start, model, alpha)
+            self.tables[(self.steps[step], alpha)] = _score_table(candidate, self.texts, self.labels)
+        if self.keep:
+            self.kept[self.steps[step]] = copy.deepcopy(model)
+
+
+class _ProbedTrainer(Trainer):
+    """A `Trainer` that calls a `HeldOutProbe` after every optimizer step."""
+
+    def __init__(self, *args: Any, probe: HeldOutProbe, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.probe = probe
+
+    def after_step(self, run: Run, finished: bool) -> None:
+        model = run.accelerator.unwrap_model(run.model)
+        was_training = model.training
+        model.eval()
+        self.probe(model, run.state["step"])
+        model.train(was_training)
+
+
+def _train(
+    model: GLiClassModel,
+    train_set: FixedCandidatesSet,
+    settings: dict[str, Any],
+    probe: HeldOutProbe | None = None,
+) -> GLiClassModel:
+    """Train `model`; with a probe, it scores held-out texts along the way."""
+    options = dict(settings)
+    options.setdefault("warmup_ratio", 0.1)
+    if "calibrate_batches" not in options and model.model.logit_bias is not None and model.config.normalize_features:
+        options["calibrate_batches"] = min(CALIBRATION_BATCHES, math.ceil(len(train_set) / options["batch_size"]))
+    with tempfile.TemporaryDirectory() as scratch:
+        args = TrainingArguments(output_dir=scratch, save_final_model=False, **options)
+        if probe is None:
+            trainer = Trainer(model, args, train_set)
+        else:
+            probe.plan(args.epochs, math.ceil(len(train_set) / args.batch_size))
+            trainer = _ProbedTrainer(model, args, train_set, probe=probe)
+        return trainer.train()
+
+
+def _score_table(model: GLiClassModel, texts: list[str], labels: list[str]) -> torch.Tensor:
+    """`(texts, labels)` scores of `model`, as its pipeline gives them."""
+    pipeline = ZeroShotMultilabelPipeline(model=model, device=next(model.parameters()).device)
+    return pipeline.score_texts(texts, candidate_labels=labels).cpu()

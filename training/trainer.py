@@ -20,10 +20,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from gliclass import GLiClassModel
 from gliclass.data import LabelledSet
+from gliclass.labels_apart import LabelsApartInputs
 from gliclass.padding import pad_id_of
 from gliclass.prompt import PromptEncoder
 
-from .batches import Collator
+from .batches import Collator, LabelsApartCollator
 from .calibration import calibrate_scores
 from .engine import Run, RunArguments, Task, batch_seed, parameter_groups
 from .evaluation import evaluate_set
@@ -57,6 +58,8 @@ class Trainer(Task):
 
     `model` is a [`GLiClassModel`] or a baseline from `training.baselines` (any module with
     `collate(items)`, `forward(**batch).loss`, `score(texts, labels)` and `save_pretrained`).
+    A model that encodes labels apart (`model.encodes_labels_apart`) trains as it infers: each
+    distinct label of a batch is encoded once, each text once (`training_collator`, `batch_loss`).
     `train(resume=False)` runs it (see `training.engine.Task.train`).
     """
 
@@ -75,7 +78,7 @@ class Trainer(Task):
         self.train_set = train_set
         self.eval_sets = eval_sets or []
         self.output_dir = Path(args.output_dir)
-        self.collator = getattr(model, "collate", None) or gliclass_collator(model, args.max_length)
+        self.collator = getattr(model, "collate", None) or training_collator(model, args.max_length)
         self.best_score: float | None = None
 
     @property
@@ -101,6 +104,12 @@ class Trainer(Task):
         """Calibrate the score (`calibrate_batches`) and save the start model (`save_start_model`)."""
         args, records = self.args, []
         if args.calibrate_batches:
+            if isinstance(self.collator, LabelsApartCollator):  # calibration reads joint rows
+                loader = DataLoader(
+                    self.train_set,
+                    batch_size=args.batch_size,
+                    collate_fn=gliclass_collator(self.model, args.max_length),
+                )
             scale, bias = calibrate_scores(self.model, itertools.islice(loader, args.calibrate_batches))
             records.append({"step": 0, "calibrated_logit_scale": scale, "calibrated_logit_bias": bias})
         if args.save_start_model and accelerator.is_main_process:
@@ -112,7 +121,7 @@ class Trainer(Task):
         accelerator, model, state = run.accelerator, run.model, run.state
         torch.manual_seed(batch_seed(self.args.seed, state))  # dropout replays exactly after a resume
         with accelerator.accumulate(model):
-            loss = model(**batch).loss
+            loss = batch_loss(accelerator.unwrap_model(model) if "label_index" in batch else model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss is {loss.item()} at step {state['step']} (epoch {state['epoch']}); "
@@ -174,3 +183,26 @@ def gliclass_collator(model: GLiClassModel, max_length: int) -> Collator:
     if model.tokenizer is None:
         raise ValueError("the model has no tokenizer; load it with GLiClassModel.from_pretrained/from_backbone.")
     return Collator(PromptEncoder(model.tokenizer, model.config.prompt_first, max_length), pad_id_of(model.tokenizer))
+
+
+def training_collator(model: torch.nn.Module, max_length: int) -> Collator | LabelsApartCollator:
+    """The collator of `model`'s training batches: labels apart where the model encodes them apart, else joint rows."""
+    if not isinstance(model, GLiClassModel) or not model.encodes_labels_apart:
+        return gliclass_collator(model, max_length)
+    if model.tokenizer is None:
+        raise ValueError("the model has no tokenizer; load it with GLiClassModel.from_pretrained/from_backbone.")
+    builder = LabelsApartInputs.for_model(model.config, model.tokenizer, model.label_tokenizer, max_length)
+    return LabelsApartCollator(builder, pad_id_of(model.tokenizer), pad_id_of(builder.label_tokenizer))
+
+
+def batch_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The training loss of a batch: `model(**batch).loss` for joint rows; for a `LabelsApartCollator`
+    batch, the distinct labels and the texts encoded apart, gathered per row and scored by `model.score`."""
+    if "label_index" not in batch:
+        return model(**batch).loss
+    label_vectors = model.get_label_features(
+        batch["label_input_ids"], batch["label_attention_mask"], batch["label_pooling_mask"]
+    )
+    text_vectors = model.get_text_features(batch["input_ids"], batch["attention_mask"])
+    logits = model.score(text_vectors, label_vectors[batch["label_index"]], batch["label_mask"])
+    return model.loss(logits, batch["labels"], batch["label_mask"])
