@@ -22,6 +22,7 @@ from pathlib import Path
 
 from gliclass.cli import run_command
 
+from .arguments import counts, dataset_names, positive_int
 from .loading import default_eval_dir
 from .report import command_line, cpu_count, environment, new_run_folder, write_run
 from .suites import SUITES
@@ -55,12 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=None, help="folders of meta.json + test.jsonl (default: the shared eval sets)"
     )
     source.add_argument("--suite", choices=sorted(SUITES), help="hub datasets of a published suite (needs the hub)")
-    accuracy.add_argument("--datasets", type=_names, default=None, help="comma-separated dataset names (default: all)")
+    accuracy.add_argument(
+        "--datasets", type=dataset_names, default=None, help="comma-separated dataset names (default: all)"
+    )
     accuracy.add_argument(
         "--threshold", type=_unit, default=0.5, help="multi-label decision threshold on scores (default 0.5)"
     )
     accuracy.add_argument(
-        "--limit", type=_positive, default=None, help="at most N examples per dataset (seeded sample)"
+        "--limit", type=positive_int, default=None, help="at most N examples per dataset (seeded sample)"
     )
     accuracy.add_argument("--cache-dir", default=None, help="cache folder for the datasets library")
     accuracy.add_argument(
@@ -76,18 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument(
         "--data-dir", type=Path, default=None, help="eval folders the texts and label names come from (default: shared)"
     )
-    speed.add_argument("--texts", type=_positive, default=128, help="texts per timed run (default 128)")
+    speed.add_argument("--texts", type=positive_int, default=128, help="texts per timed run (default 128)")
     speed.add_argument(
-        "--labels", type=_counts, default=(1, 2, 4, 8, 16, 32, 64, 128), help="label counts, comma-separated"
+        "--labels", type=counts, default=(1, 2, 4, 8, 16, 32, 64, 128), help="label counts, comma-separated"
     )
     speed.add_argument(
         "--embedding-labels",
-        type=_counts,
+        type=counts,
         default=(1000, 10000),
         help="extra label counts for embedding systems (label vectors cached); '' for none",
     )
     speed.add_argument(
-        "--repeats", type=_positive, default=5, help="interleaved timed rounds per label count (default 5)"
+        "--repeats", type=positive_int, default=5, help="interleaved timed rounds per label count (default 5)"
     )
     speed.add_argument("--reference-python", default=None, help="python of a venv with the reference gliclass package")
     speed.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
@@ -114,9 +117,9 @@ def _common(parser: argparse.ArgumentParser, name: str, default_systems: list[st
     parser.add_argument(
         "--template", default=DEFAULT_TEMPLATE, help=f"cross-encoder hypothesis (default {DEFAULT_TEMPLATE!r})"
     )
-    parser.add_argument("--batch-size", type=_positive, default=32, help="rows per forward pass (default 32)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="rows per forward pass (default 32)")
     parser.add_argument(
-        "--threads", type=_positive, default=cpu_count(), help="torch threads (default: the CPUs available)"
+        "--threads", type=positive_int, default=cpu_count(), help="torch threads (default: the CPUs available)"
     )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and untrained heads (default 0)")
@@ -265,27 +268,6 @@ def _system(text: str) -> SystemSpec:
         return parse_system(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
-
-
-def _names(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one dataset name.")
-    return names
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}.")
-    return value
-
-
-def _counts(text: str) -> tuple[int, ...]:
-    return tuple(_positive(part) for part in text.split(",") if part.strip())
 
 
 def _unit(text: str) -> float:

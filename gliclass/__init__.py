@@ -6,6 +6,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from .config import GLiClassConfig
 from .data import LabelledSet, load_set
 from .evaluation import evaluate
+from .label_biases import calibrate
 from .model import GLiClassModel, GLiClassOutput
 from .pipeline import DEFAULT_MODEL_DIR, TASK, ZeroShotMultilabelPipeline, pipeline
 from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
@@ -31,6 +32,7 @@ __all__ = [
     "LabelledSet",
     "PromptEncoder",
     "ZeroShotMultilabelPipeline",
+    "calibrate",
     "evaluate",
     "load_set",
     "pipeline",

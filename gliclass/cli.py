@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import re
 import sys
 import time
 import warnings
@@ -27,6 +28,7 @@ from .resumable_output import ResumableOutput
 USAGE_ERROR = 2
 CHUNK_TEXTS = 256  # texts classified and written at a time from a file
 PREDICTION_FIELDS = ("labels", "scores")
+DATA_FILE_SUFFIXES = (".jsonl", ".json", ".txt", ".csv", ".tsv", ".parquet", ".arrow")  # a missing file, not a hub id
 
 
 class InputError(ValueError):
@@ -48,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument(
         "--input",
         default=None,
-        help="JSONL file (- for standard input) or a save_to_disk dataset folder; other fields are kept in the output",
+        help="JSONL file (- for standard input), a save_to_disk dataset folder or a hub dataset id; "
+        "other fields are kept in the output",
     )
     classify.add_argument(
         "--output",
@@ -56,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write the JSONL results here (fsync'ed chunk by chunk); run again after a kill to finish it",
     )
     classify.add_argument("--text-column", default="text", help="the field (or dataset column) holding the text")
-    classify.add_argument("--split", default=None, help="the split of a saved DatasetDict given as --input")
+    classify.add_argument("--split", default=None, help="the split of a saved or hub dataset given as --input")
     classify.add_argument("--chunk-size", type=int, default=CHUNK_TEXTS, help="texts classified and written at a time")
     classify.add_argument(
         "--num-processes", type=int, default=1, help="worker processes sharing the CPU threads (results stay in order)"
@@ -219,8 +222,8 @@ def _argument_records(texts: Sequence[str]) -> list[dict[str, Any]]:
 
 def _read_records(path: str, text_column: str = "text", split: str | None = None) -> list[dict[str, Any]]:
     """Every record of the input, each checked (`FILE:LINE` or `FOLDER[ROW]` in errors): a JSONL
-    file, standard input, or a `datasets` dataset saved with `save_to_disk` (a folder)."""
-    source = _dataset_rows(Path(path), split) if path != STDIN and Path(path).is_dir() else None
+    file, standard input, a `datasets` dataset saved with `save_to_disk` (a folder) or a hub dataset id."""
+    source = _dataset_rows(path, split) if path != STDIN and (Path(path).is_dir() or _is_hub_id(path)) else None
     records = []
     for where, record in source or read_jsonl(path, error=InputError):
         if not isinstance(record, dict):
@@ -237,14 +240,32 @@ def _read_records(path: str, text_column: str = "text", split: str | None = None
     return records
 
 
-def _dataset_rows(folder: Path, split: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """`(FOLDER[ROW], row)` of a dataset saved with `save_to_disk` (one split of a `DatasetDict`)."""
+def _is_hub_id(path: str) -> bool:
+    """Whether `path`, which is no local file or folder, reads as a hub dataset id (`name`, `owner/name`)."""
+    return (
+        not Path(path).exists()
+        and re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", path) is not None
+        and not path.lower().endswith(DATA_FILE_SUFFIXES)
+    )
+
+
+def _dataset_rows(folder: str, split: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """`(FOLDER[ROW], row)` of a dataset saved with `save_to_disk`, or of a hub dataset when `folder`
+    is no local path (`load_dataset(id, split=split)`); one split of a `DatasetDict`."""
     import datasets
 
-    try:
-        dataset = datasets.load_from_disk(str(folder))
-    except FileNotFoundError as error:
-        raise InputError(f"--input {folder} is a folder but not a dataset saved with save_to_disk.") from error
+    if not Path(folder).exists():
+        try:
+            dataset = datasets.load_dataset(folder, split=split)
+        except Exception as error:  # offline, unknown id, no access, unknown split: many types, one line each
+            raise InputError(
+                f"--input {folder} is no local path, and loading it as a hub dataset failed: {_one_line(error)}"
+            ) from None
+    else:
+        try:
+            dataset = datasets.load_from_disk(folder)
+        except FileNotFoundError as error:
+            raise InputError(f"--input {folder} is a folder but not a dataset saved with save_to_disk.") from error
     if isinstance(dataset, datasets.DatasetDict):
         if split is None and len(dataset) > 1:
             raise InputError(f"--input {folder} has the splits {sorted(dataset)}; choose one with --split.")

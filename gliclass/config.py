@@ -11,6 +11,8 @@ from typing import Any
 from transformers import AutoConfig, PretrainedConfig
 from transformers.models.auto import CONFIG_MAPPING
 
+from .calibration import check_label_biases, check_score_calibration
+
 ARCHITECTURES = ("uni-encoder", "bi-encoder", "bi-encoder-fused")
 BI_ENCODER_ARCHITECTURES = ("bi-encoder", "bi-encoder-fused")
 # `pass` keeps every token state: the text side of the `cross-attn` scorer.
@@ -71,6 +73,10 @@ class GLiClassConfig(PretrainedConfig):
         problem_type: `multi_label_classification` (sigmoid focal/BCE loss) or
             `single_label_classification` (cross-entropy over the candidate labels).
         focal_loss_alpha / focal_loss_gamma: focal loss settings; `alpha<0, gamma=0` is plain BCE.
+        score_calibration: None (the reference behaviour), or coefficients that turn one text's logits
+            into probabilities aware of how many candidates there are (`gliclass.calibration`).
+        label_biases: `{label name: logit offset}` fitted by `gliclass.calibrate` from labelled
+            examples; added to that label's logit wherever it is a candidate.
     """
 
     model_type = "GLiClass"
@@ -110,6 +116,8 @@ class GLiClassConfig(PretrainedConfig):
         embed_class_token: bool = True,
         segment_isolated_layers: int = 0,
         dropout: float = 0.1,
+        score_calibration: dict[str, float] | None = None,
+        label_biases: dict[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         # Saved as `encoder_model_name`, as the reference does; it needs a string there to load.
@@ -147,6 +155,8 @@ class GLiClassConfig(PretrainedConfig):
         self.embed_class_token = embed_class_token
         self.segment_isolated_layers = segment_isolated_layers
         self.dropout = dropout
+        self.score_calibration = check_score_calibration(score_calibration)
+        self.label_biases = check_label_biases(label_biases)
         self.pad_token_id = text_config.pad_token_id
         super().__init__(problem_type=problem_type, **kwargs)
         self.validate_options()

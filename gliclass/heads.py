@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.activations import ACT2FN
 
+from .calibration import calibrated_logits
 from .config import GLiClassConfig
 
 MLP_SCORER_HIDDEN = 256  # fixed width of the reference's MLP and Hopfield scorers
@@ -200,7 +201,8 @@ class GLiClassCore(nn.Module):
         """Logits `(batch, labels)` of projected vectors; padded labels get a large negative logit.
 
         `text_mask` `(batch, seq)` is needed with token-level text (`pooling_strategy='pass'`).
-        `calibrated=False` gives the scorer's raw output (no logit scale, no bias).
+        `calibrated=False` gives the scorer's raw output (no logit scale, no bias, no
+        `score_calibration` over the row's labels).
         """
         label_mask = label_mask.bool()
         logits = self.scorer(text, labels, label_mask, text_mask)
@@ -208,6 +210,8 @@ class GLiClassCore(nn.Module):
             logits = logits * self.logit_scale
         if calibrated and self.logit_bias is not None:
             logits = logits + self.logit_bias
+        if calibrated and self.config.score_calibration:
+            logits = calibrated_logits(logits, label_mask, self.config.score_calibration)
         return logits.masked_fill(~label_mask, self.padded_label_logit)
 
     def project_text(self, text: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,11 @@ class SegmentPromptEncoder(PromptEncoder):
     def _label_length(self, label: str) -> int:
         return 0
 
+    def label_groups(self, labels: Sequence[str], prompt: str, examples: str) -> list[tuple[int, int]]:
+        """All labels in one group, as they take no room (the prompt and examples are still checked)."""
+        super().label_groups([], prompt, examples)
+        return [(0, len(labels))]
+
 
 class BiEncoderPromptEncoder(PromptEncoder):
     """Text rows of a bi-encoder (`fused=False`: no label markers) or a fused bi-encoder."""
@@ -201,11 +206,14 @@ class LabelsApartInputs:
     ) -> LabelsApartBatch:
         """Rows for every text with its own labels, prompt and formatted examples (see `format_examples`)."""
         rows = self.text_rows.encode(texts, labels, prompts, examples, windows=windows)
-        self.label_ids(label for text_labels in labels for label in text_labels)  # one tokenizer call for all
+        distinct = list({id(text_labels): text_labels for text_labels in labels}.values())  # shared lists once
+        self.label_ids(label for text_labels in distinct for label in text_labels)  # one tokenizer call for all
         keys: dict[LabelInput, int] = {}
-        per_text = [
-            [keys.setdefault(entry, len(keys)) for entry in self.label_entries(text_labels)] for text_labels in labels
-        ]
+        per_list = {
+            id(text_labels): [keys.setdefault(entry, len(keys)) for entry in self.label_entries(text_labels)]
+            for text_labels in distinct
+        }
+        per_text = [per_list[id(text_labels)] for text_labels in labels]
         row_labels = [per_text[row.text_index][row.label_start : row.label_end] for row in rows]
         return LabelsApartBatch(rows, row_labels, list(keys))
 

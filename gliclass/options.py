@@ -11,8 +11,8 @@ import torch
 
 from .prompt import SPECIAL_TOKENS, check_labels, check_text
 
-PREPROCESS_OPTIONS = ("candidate_labels", "prompt", "examples", "windows")
-POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation", "top_k")
+PREPROCESS_OPTIONS = ("candidate_labels", "prompt", "examples", "windows", "shortlist")
+POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation", "top_k", "transductive")
 AGGREGATIONS = ("max", "mean")
 
 

@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from transformers import Pipeline, PreTrainedTokenizerBase
 
+from .calibration import recentre, with_label_biases
 from .checkpoint import check_marker_tokens
-from .label_cache import DEFAULT_MAX_LABELS, LabelVectorCache
+from .example_evidence import EXAMPLE_WEIGHT, ExampleEvidence
+from .label_cache import DEFAULT_MAX_LABELS, LabelVectorCache, label_fingerprint
 from .labels_apart import LabelInput, LabelsApartBatch, LabelsApartInputs, label_model_inputs, load_label_tokenizer
 from .model import GLiClassModel
 from .options import (
@@ -38,6 +40,7 @@ from .options import (
 )
 from .padding import length_sorted_batches, pad_id_of, pad_rows
 from .prompt import EncodedRow, PromptEncoder, check_text, format_examples, label_with_description
+from .shortlist import Shortlister
 
 TASK = "zero-shot-multilabel"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"  # shipped with the package; see its README.md
@@ -92,6 +95,12 @@ class ZeroShotMultilabelPipeline(Pipeline):
             Texts encoded apart keep the whole encoder length for themselves.
         label_cache_size: how many label vectors such a pipeline keeps across calls (LRU; 0: none).
             See `encode_labels` and `clear_label_cache`.
+        example_weight: for models that encode labels apart, how far few-shot `examples` move each
+            label's vector along what sets its examples apart (`gliclass.example_evidence`); other
+            models read examples in their input.
+        shortlister: the model that picks each text's labels for `shortlist=K` calls: a labels-apart
+            pipeline or `GLiClassModel`, or its path / hub id (default: the shipped model, loaded on
+            first use). See `gliclass/shortlist.py`.
     """
 
     _load_tokenizer = True
@@ -111,6 +120,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
         window_overlap: int = 64,
         encode_labels_apart: bool | None = None,
         label_cache_size: int = DEFAULT_MAX_LABELS,
+        example_weight: float = EXAMPLE_WEIGHT,
+        shortlister: Any = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(model, GLiClassModel):
@@ -130,6 +141,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
         if self._batch_size is None:
             self._batch_size = default_batch_size(self.device)
         self.fast = fast
+        if isinstance(example_weight, bool) or not isinstance(example_weight, (int, float)) or not example_weight > 0:
+            raise ValueError(f"example_weight must be a positive number, got {example_weight!r}.")
+        self.example_weight = float(example_weight)
         if fast:
             _check_fast_mode(self.device)
         limit = backbone_max_length(self.model, tokenizer)
@@ -146,8 +160,10 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 self.model.config, tokenizer, label_tokenizer, max_length or limit, min_text_tokens, window_overlap
             )
             self.label_cache: LabelVectorCache | None = LabelVectorCache(self.model, label_cache_size)
+            self.reads_examples_as_evidence = self.model.config.architecture_type != "bi-encoder-fused"
         else:
             self.label_cache = None
+            self.reads_examples_as_evidence = False
             self.row_builder = PromptEncoder(
                 tokenizer,
                 prompt_first=self.model.config.prompt_first,
@@ -155,6 +171,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 min_text_tokens=min_text_tokens,
                 window_overlap=window_overlap,
             )
+        self.shortlister = Shortlister(shortlister, device=self.device)
 
     def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:
         """Check the call options and route them to preprocess / forward / postprocess."""
@@ -171,11 +188,13 @@ class ZeroShotMultilabelPipeline(Pipeline):
             prompts_per_text(given["prompt"], None)
         if "examples" in given:
             format_examples(given["examples"])
-        for flag in ("windows", "multi_label"):
+        for flag in ("windows", "multi_label", "transductive"):
             if flag in given:
                 given[flag] = check_flag(flag, given[flag])
         if "threshold" in given:
             given["threshold"] = check_threshold(given["threshold"])
+        if "shortlist" in given:
+            given["shortlist"] = check_batch_size(given["shortlist"], "shortlist")
         if "top_k" in given:
             given["top_k"] = check_batch_size(given["top_k"], "top_k")
         if "aggregation" in given and given["aggregation"] not in AGGREGATIONS:
@@ -196,6 +215,11 @@ class ZeroShotMultilabelPipeline(Pipeline):
         - `multi_label` (True): independent sigmoid scores; False: a softmax over the candidates;
         - `threshold`: keep labels scoring at or above it;
         - `top_k`: keep only the `top_k` best labels (after the threshold);
+        - `transductive` (False): re-centre each label's scores over the texts of this call (a list,
+          or each chunk of a stream), so a label that attracts every text loses its pull; needs at
+          least two texts (`gliclass.calibration.recentre`);
+        - `shortlist`: K; the `shortlister` picks each text's K best labels and only those are scored
+          (and returned; `multi_label=False` is then a softmax over them);
         - `prompt`: a task description (or one per text) put into the input;
         - `examples`: few-shot examples `[{"text", "labels"}]` put into the input;
         - `windows` (False): score long texts in overlapping windows combined by `aggregation`
@@ -253,8 +277,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
         prompt: str | Sequence[str] | None = None,
         examples: Sequence[dict[str, Any]] | None = None,
         windows: bool = False,
+        shortlist: int | None = None,
     ) -> dict[str, Any]:
-        """Validate the inputs and build the encoder rows."""
+        """Validate the inputs and build the encoder rows (of each text's `shortlist` best labels)."""
         texts = [inputs] if isinstance(inputs, str) else inputs
         if not isinstance(texts, (list, tuple)):
             raise TypeError(f"inputs must be a string or a list of strings, got {type(texts).__name__}.")
@@ -262,22 +287,41 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise ValueError("inputs is an empty list; give at least one text.")
         texts = [check_text(text, f"text {index}") for index, text in enumerate(texts)]
         labels = labels_per_text(candidate_labels, len(texts))
+        if shortlist is not None:
+            labels = self.shortlister(texts, labels, shortlist, windows=windows)
         prompts = prompts_per_text(prompt, len(texts))
         example_string = format_examples(examples)
-        shown = [[label_with_description(label, descriptions) for label in names] for names, descriptions in labels]
+        evidence = None
+        if examples and self.reads_examples_as_evidence:  # label evidence, not text appended to every row
+            evidence = ExampleEvidence.build(examples, self.row_builder.text_rows, labels, self.example_weight)
+            example_string = ""
+        shown = _shown_labels(labels)
         names = [names for names, _ in labels]
         if isinstance(self.row_builder, LabelsApartInputs):
             batch = self.row_builder.build(texts, shown, prompts, [example_string] * len(texts), windows=windows)
-            return {"texts": texts, "labels": names, "rows": batch.rows, "labels_apart": batch}
+            return {
+                "texts": texts,
+                "labels": names,
+                "rows": batch.rows,
+                "labels_apart": batch,
+                "example_evidence": evidence,
+            }
         rows = self.row_builder.encode(texts, shown, prompts, [example_string] * len(texts), windows=windows)
         return {"texts": texts, "labels": names, "rows": rows}
+
+    def forward(self, model_inputs: dict[str, Any], **forward_params: Any) -> dict[str, Any]:
+        """`_forward` without autograd. Unlike the base class, the inputs and outputs are not walked
+        to move tensors (`_forward` moves its own and returns logits on the CPU): with thousands of
+        labels per text that walk would visit every label name."""
+        with self.device_placement(), self.get_inference_context()():
+            return self._forward(model_inputs, **forward_params)
 
     def _forward(self, model_inputs: dict[str, Any], batch_size: int | None = None) -> dict[str, Any]:
         """Logits of every encoder row, batched by similar length."""
         rows = model_inputs["rows"]
         batch_size = batch_size or self._batch_size
         if "labels_apart" in model_inputs:
-            logits = self._forward_apart(model_inputs["labels_apart"], batch_size)
+            logits = self._forward_apart(model_inputs["labels_apart"], batch_size, model_inputs["example_evidence"])
         else:
             logits = [torch.empty(0)] * len(rows)
             for batch, tensors in self._batches([row.input_ids for row in rows], batch_size):
@@ -291,21 +335,22 @@ class ZeroShotMultilabelPipeline(Pipeline):
         """bfloat16 autocast in fast mode; otherwise the model's own dtype."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast)
 
-    def _forward_apart(self, batch: LabelsApartBatch, batch_size: int) -> list[torch.Tensor]:
+    def _forward_apart(
+        self, batch: LabelsApartBatch, batch_size: int, evidence: ExampleEvidence | None = None
+    ) -> list[torch.Tensor]:
         """Logits of rows whose labels are encoded apart: each distinct label once (or from the
-        label cache), then each text row."""
+        label cache; moved towards its few-shot examples when there are some), then each text row."""
         model = self.model
         vectors = self._label_vectors(batch.labels, batch_size)
+        if evidence is not None:
+            example_vectors = self._text_vectors(evidence.rows, batch_size)
+            vectors = evidence.apply(vectors, batch.labels, example_vectors, model.config.normalize_features)
+        table = torch.stack(vectors)  # (distinct labels, dim)
         fused = model.config.architecture_type == "bi-encoder-fused"
         logits: list[torch.Tensor] = [torch.empty(0)] * len(batch.rows)
         for rows, tensors in self._batches([row.input_ids for row in batch.rows], batch_size):
             row_labels = [batch.row_labels[index] for index in rows]
-            width, dim = max(map(len, row_labels)), vectors[0].shape[-1]
-            labels = torch.zeros(len(rows), width, dim, dtype=vectors[0].dtype, device=self.device)
-            mask = torch.zeros(labels.shape[:2], dtype=torch.bool, device=self.device)
-            for slot, indices in enumerate(row_labels):
-                labels[slot, : len(indices)] = torch.stack([vectors[index] for index in indices])
-                mask[slot, : len(indices)] = True
+            labels, mask = _row_label_vectors(table, row_labels, shared_view=not fused)
             with self._precision():
                 if fused:
                     text, labels = model.get_fused_features(
@@ -318,24 +363,38 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 logits[index] = batch_logits[slot, : len(row_labels[slot])]
         return logits
 
+    def _text_vectors(self, rows: Sequence[EncodedRow], batch_size: int) -> torch.Tensor:
+        """`(rows, dim)` text vectors of `rows` (one per text, no windows)."""
+        vectors: list[torch.Tensor] = [torch.empty(0)] * len(rows)
+        for indices, tensors in self._batches([row.input_ids for row in rows], batch_size):
+            with self._precision():
+                features = self.model.get_text_features(tensors["input_ids"], tensors["attention_mask"])
+            for slot, index in enumerate(indices):
+                vectors[index] = features[slot]
+        return torch.stack(vectors)
+
     def _label_vectors(self, labels: Sequence[LabelInput], batch_size: int) -> list[torch.Tensor]:
         """The vector of each label, from the cache where it has one."""
         cached = self.label_cache.lookup(list(labels), mode=self.fast) if self.label_cache is not None else {}
-        missing = [index for index, label in enumerate(labels) if label not in cached]
-        computed: dict[LabelInput, torch.Tensor] = {}
-        label_pad_id = pad_id_of(self.row_builder.label_tokenizer)
-        lengths = [labels[index].pooled_length for index in missing]
-        for chunk in length_sorted_batches(lengths, batch_size):
-            indices = [missing[slot] for slot in chunk]
-            inputs = label_model_inputs([labels[index] for index in indices], label_pad_id)
-            with self._precision():
-                features = self.model.get_label_features(
-                    **{name: value.to(self.device) for name, value in inputs.items()}
-                )
-            computed.update((labels[index], features[slot]) for slot, index in enumerate(indices))
+        missing = [label for label in labels if label not in cached]
+        computed = dict(zip(missing, self._compute_label_vectors(missing, batch_size)))
         if self.label_cache is not None:
             self.label_cache.store(computed)
         return [cached[label] if label in cached else computed[label] for label in labels]
+
+    def _compute_label_vectors(self, labels: Sequence[LabelInput], batch_size: int) -> list[torch.Tensor]:
+        """The vector of each label, computed by the model (batched by similar length)."""
+        vectors: list[torch.Tensor] = [torch.empty(0)] * len(labels)
+        label_pad_id = pad_id_of(self.row_builder.label_tokenizer)
+        for chunk in length_sorted_batches([label.pooled_length for label in labels], batch_size):
+            inputs = label_model_inputs([labels[index] for index in chunk], label_pad_id)
+            with torch.no_grad(), self._precision():
+                features = self.model.get_label_features(
+                    **{name: value.to(self.device) for name, value in inputs.items()}
+                )
+            for slot, index in enumerate(chunk):
+                vectors[index] = features[slot]
+        return vectors
 
     def encode_labels(self, candidate_labels: Any, batch_size: int | None = None) -> int:
         """Compute and cache the vectors of a label set (a list, a comma-separated string or
@@ -353,6 +412,30 @@ class ZeroShotMultilabelPipeline(Pipeline):
         if self.label_cache is not None:
             self.label_cache.clear()
 
+    def save_label_vectors(self, path: str | Path) -> int:
+        """Write the cached label vectors (e.g. after `encode_labels(taxonomy)`) to a safetensors
+        file, with their labels and a fingerprint of this model and precision; returns how many."""
+        if self.label_cache is None:
+            raise ValueError("this pipeline encodes labels together with each text; there are no label vectors.")
+        return self.label_cache.save(path, self._label_fingerprint(), mode=self.fast)
+
+    def load_label_vectors(self, path: str | Path) -> int:
+        """Load label vectors saved by `save_label_vectors` into the label cache; returns how many
+        it holds now. Raises `ValueError` when they were made by another model, other weights or
+        another precision (dtype, `fast`), `OSError` when the file is missing."""
+        if self.label_cache is None:
+            raise ValueError("this pipeline encodes labels together with each text; it cannot use label vectors.")
+        return self.label_cache.load(
+            path,
+            self._label_fingerprint(),
+            lambda labels: self._compute_label_vectors(labels, self._batch_size),
+            mode=self.fast,
+        )
+
+    def _label_fingerprint(self) -> dict[str, Any]:
+        precision = "bfloat16-autocast" if self.fast else str(self.model.dtype).removeprefix("torch.")
+        return label_fingerprint(self.model, precision)
+
     def _batches(
         self, sequences: Sequence[Sequence[int]], batch_size: int
     ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
@@ -369,39 +452,61 @@ class ZeroShotMultilabelPipeline(Pipeline):
         threshold: float | None = None,
         aggregation: str = "max",
         top_k: int | None = None,
+        transductive: bool = False,
     ) -> list[dict[str, Any]]:
         """Combine windows and label groups per text, then score, filter and sort (best `top_k` kept)."""
         results = []
-        for text, text_labels, logits in zip(
-            model_outputs["texts"], model_outputs["labels"], _text_logits(model_outputs, aggregation)
-        ):
+        decision_logits = self._decision_logits(model_outputs, aggregation, transductive)
+        for text, text_labels, logits in zip(model_outputs["texts"], model_outputs["labels"], decision_logits):
             scores = torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
-            ranked = sorted(zip(text_labels, scores.tolist()), key=lambda pair: pair[1], reverse=True)
-            if threshold is not None:
-                ranked = [pair for pair in ranked if pair[1] >= threshold]
-            ranked = ranked[:top_k]
-            results.append({"sequence": text, "labels": [p[0] for p in ranked], "scores": [p[1] for p in ranked]})
+            scores, order = torch.sort(scores, descending=True, stable=True)  # ties keep label order
+            kept = len(scores) if threshold is None else int((scores >= threshold).sum())
+            kept = kept if top_k is None else min(kept, top_k)
+            results.append(
+                {
+                    "sequence": text,
+                    "labels": [text_labels[index] for index in order[:kept].tolist()],
+                    "scores": scores[:kept].tolist(),
+                }
+            )
         return results
+
+    def _decision_logits(
+        self, model_outputs: dict[str, Any], aggregation: str, transductive: bool
+    ) -> list[torch.Tensor]:
+        """Each text's logits: windows and label groups combined, the model's `label_biases` added,
+        and (`transductive=True`) re-centred over the texts of the call."""
+        biases = self.model.config.label_biases
+        logits = [
+            with_label_biases(text_logits, labels, biases)
+            for text_logits, labels in zip(_text_logits(model_outputs, aggregation), model_outputs["labels"])
+        ]
+        return recentre(logits, model_outputs["labels"]) if transductive else logits
 
     def score_texts(self, texts: Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
         """Scores `(texts, labels)` with columns in the order of `candidate_labels` (one label set for
         all texts), for evaluation and bulk use: no result dicts are built. The options are the
         call's (`multi_label`, `prompt`, `examples`, `windows`, `aggregation`, `batch_size`);
-        `threshold` and `top_k` do not apply."""
-        for unused in ("threshold", "top_k"):
+        `threshold`, `top_k` and `shortlist` do not apply."""
+        for unused in ("threshold", "top_k", "shortlist"):
             if unused in options:
                 raise TypeError(f"score_texts returns every label's score; {unused} does not apply.")
         batch_size = options.pop("batch_size", None)
         batch_size = self._batch_size if batch_size is None else check_batch_size(batch_size)
         preprocess, _, postprocess = self._sanitize_parameters(candidate_labels=candidate_labels, **options)
         preprocess, postprocess = {**self._preprocess_params, **preprocess}, {**self._postprocess_params, **postprocess}
+        preprocess.pop("shortlist", None)  # a construction default: every label is scored here
         if is_per_text("candidate_labels", preprocess.get("candidate_labels")):
             raise ValueError("score_texts takes one label set for all texts.")
         model_inputs = self.preprocess(list(texts), **preprocess)
         cuts = TruncationReport(self.row_builder.max_length)
         cuts.add(model_inputs["rows"], len(model_inputs["texts"]))
         logits = torch.stack(
-            _text_logits(self.forward(model_inputs, batch_size=batch_size), postprocess.get("aggregation", "max"))
+            self._decision_logits(
+                self.forward(model_inputs, batch_size=batch_size),
+                postprocess.get("aggregation", "max"),
+                postprocess.get("transductive", False),
+            )
         )
         cuts.warn()
         return torch.sigmoid(logits) if postprocess.get("multi_label", True) else torch.softmax(logits, dim=-1)
@@ -452,6 +557,37 @@ def score_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> tor
         for label, score in zip(result["labels"], result["scores"]):
             table[row, column[label]] = score
     return table
+
+
+def _shown_labels(labels: Sequence[tuple[list[str], dict[str, str]]]) -> list[list[str]]:
+    """Each text's labels as shown in its input (`name` or `name: description`); a label set that
+    several texts share (the same object) is formatted once, and the texts share the result."""
+    shown: dict[int, list[str]] = {}
+    for names, descriptions in labels:
+        if id(names) not in shown:
+            shown[id(names)] = [label_with_description(label, descriptions) for label in names]
+    return [shown[id(names)] for names, _ in labels]
+
+
+def _row_label_vectors(
+    table: torch.Tensor, row_labels: Sequence[Sequence[int]], shared_view: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Label vectors `(rows, labels, dim)` of each row (rows of `table`, zero-padded) and their mask.
+
+    When every row scores the same labels and `shared_view`, the rows share one `(labels, dim)`
+    block (an expanded view, not copied per row)."""
+    width = max(map(len, row_labels))
+    if shared_view and all(indices == row_labels[0] for indices in row_labels):
+        index = torch.tensor(row_labels[0], device=table.device)
+        mask = torch.ones(len(row_labels), width, dtype=torch.bool, device=table.device)
+        return table[index].expand(len(row_labels), -1, -1), mask
+    index = torch.zeros(len(row_labels), width, dtype=torch.long)
+    mask = torch.zeros(len(row_labels), width, dtype=torch.bool)
+    for slot, indices in enumerate(row_labels):
+        index[slot, : len(indices)] = torch.tensor(indices, dtype=torch.long)
+        mask[slot, : len(indices)] = True
+    index, mask = index.to(table.device), mask.to(table.device)
+    return table[index].masked_fill(~mask.unsqueeze(-1), 0), mask
 
 
 def _text_logits(model_outputs: dict[str, Any], aggregation: str) -> list[torch.Tensor]:

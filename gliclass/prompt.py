@@ -57,7 +57,7 @@ def format_examples(examples: Sequence[dict[str, Any]] | None) -> str:
     """Few-shot examples as `<<EXAMPLE>>text \\nLabels:\\n a, b ... <<SEP>>` (empty when none)."""
     if not examples:
         return ""
-    parts = [f"{EXAMPLE_TOKEN}{text} \nLabels:\n {', '.join(labels)}" for text, labels in _checked_examples(examples)]
+    parts = [f"{EXAMPLE_TOKEN}{text} \nLabels:\n {', '.join(labels)}" for text, labels in check_examples(examples)]
     return "".join(parts) + SEP_TOKEN
 
 
@@ -133,7 +133,8 @@ def has_visible_characters(text: str) -> bool:
     )
 
 
-def _checked_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+def check_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Validate few-shot examples `[{"text", "labels": [...]}]`; returns `(text, labels)` pairs."""
     if not isinstance(examples, (list, tuple)):
         raise TypeError("examples must be a list of {'text': ..., 'labels': [...]} dicts.")
     checked = []

@@ -64,6 +64,31 @@ def test_scores_separate_the_right_label_from_unrelated_ones(classifier) -> None
     assert alarm["labels"] == ["set an alarm", "play music"] and alarm["scores"][0] > 0.5 > alarm["scores"][1]
 
 
+NEWS = [  # unambiguous one-line news, none from the data the calibration was fitted on
+    ("United beat Chelsea 3-1 with two late goals.", "sports"),
+    ("The striker scored twice in the second half.", "sports"),
+    ("The match ended in a draw after extra time.", "sports"),
+    ("Parliament passed the budget bill after a long debate.", "politics"),
+    ("The senator announced she will run for re-election.", "politics"),
+    ("The president met the prime minister to discuss the trade treaty.", "politics"),
+    ("Shares of the carmaker fell 8% after weak quarterly earnings.", "business"),
+    ("The central bank raised interest rates by half a point.", "business"),
+    ("Apple unveiled a new chip for its laptops.", "technology"),
+    ("Researchers released an open-source language model that runs on phones.", "technology"),
+]
+
+
+def test_an_obvious_text_scores_its_label_at_least_half_and_the_others_below(classifier) -> None:
+    """`score_calibration`: 0.5 means "applies", whatever the label count (here 4 and 2)."""
+    labels = ["sports", "politics", "business", "technology"]
+    for text, expected in NEWS:
+        result = classifier(text, candidate_labels=labels)
+        scores = dict(zip(result["labels"], result["scores"]))
+        assert scores[expected] >= 0.5 > max(s for label, s in scores.items() if label != expected), (text, scores)
+    pair = classifier(NEWS[0][0], candidate_labels=["sports", "politics"])
+    assert pair["labels"][0] == "sports" and pair["scores"][0] >= 0.5 > pair["scores"][1]
+
+
 def test_cli_without_model_uses_the_shipped_one() -> None:
     command = [
         sys.executable,

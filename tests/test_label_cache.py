@@ -1,7 +1,11 @@
-"""Label vectors kept across calls for models that encode labels apart; `top_k`."""
+"""Label vectors kept across calls for models that encode labels apart, saved and loaded; `top_k`."""
+
+import json
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 import gliclass
 
@@ -58,3 +62,77 @@ def test_top_k_keeps_the_best_labels(make_model):
     assert [r["labels"] for r in top] == [r["labels"][:2] for r in full]
     with pytest.raises(ValueError, match="top_k"):
         clf(TEXTS, candidate_labels=LABELS, top_k=0)
+
+
+def test_saved_label_vectors_load_into_another_session(apart_model, tmp_path):
+    clf = gliclass.pipeline(model=apart_model, device="cpu")
+    clf.encode_labels({"sports": "games and matches", "business": None, "politics": None})
+    path = tmp_path / "taxonomy" / "labels.safetensors"
+    assert clf.save_label_vectors(path) == 3
+    apart_model.save_pretrained(tmp_path / "model")  # the same weights, loaded again
+    fresh = gliclass.pipeline(model=gliclass.GLiClassModel.from_pretrained(tmp_path / "model"), device="cpu")
+    assert fresh.load_label_vectors(path) == 3
+    labels = {"sports": "games and matches", "business": None, "politics": None}
+    loaded = fresh(TEXTS, candidate_labels=labels)
+    assert (fresh.label_cache.misses, fresh.label_cache.hits) == (0, 3)
+    expected = clf(TEXTS, candidate_labels=labels)
+    for mine, other in zip(loaded, expected):
+        assert mine["labels"] == other["labels"]
+        assert mine["scores"] == pytest.approx(other["scores"], abs=1e-6)
+
+
+def test_label_vectors_of_other_weights_model_or_precision_are_refused(apart_model, make_embedder, tmp_path):
+    path = tmp_path / "labels.safetensors"
+    clf = gliclass.pipeline(model=apart_model, device="cpu")
+    clf.encode_labels(LABELS)
+    clf.save_label_vectors(path)
+    with safe_open(str(path), framework="pt") as handle:
+        metadata, vectors = handle.metadata(), handle.get_tensor("vectors")
+    wider = tmp_path / "wider.safetensors"
+    save_file({"vectors": torch.ones(len(LABELS), 7)}, str(wider), metadata=metadata)
+    with pytest.raises(ValueError, match="shape \\(7,\\).*another model"):
+        clf.load_label_vectors(wider)
+    fingerprint = json.loads(metadata["fingerprint"]) | {"encoder": "deberta-v2"}
+    relabelled = tmp_path / "deberta.safetensors"
+    save_file({"vectors": vectors}, str(relabelled), metadata=metadata | {"fingerprint": json.dumps(fingerprint)})
+    with pytest.raises(ValueError, match="another model \\('uni-encoder' on 'deberta-v2'\\)"):
+        clf.load_label_vectors(relabelled)
+    float64 = gliclass.pipeline(model=make_embedder(), device="cpu", dtype="float64")
+    with pytest.raises(ValueError, match="'float32'.*'float64'"):
+        float64.load_label_vectors(path)
+    changed = make_embedder()
+    with torch.no_grad():
+        changed.model.classes_projector.linear_2.bias.add_(0.5)
+    retrained = gliclass.pipeline(model=changed, device="cpu")
+    with pytest.raises(ValueError, match="other weights"):
+        retrained.load_label_vectors(path)
+    assert len(retrained.label_cache) == 0
+    text_side = make_embedder()  # weights that label vectors do not go through: the vectors still hold
+    with torch.no_grad():
+        text_side.model.text_projector.linear_2.bias.add_(0.5)
+    assert gliclass.pipeline(model=text_side, device="cpu").load_label_vectors(path) == len(LABELS)
+    small = gliclass.pipeline(model=apart_model, device="cpu", label_cache_size=2)
+    with pytest.raises(ValueError, match="at most 2"):
+        small.load_label_vectors(path)
+
+
+def test_bad_label_vector_files_and_pipelines(apart_model, make_model, tmp_path):
+    clf = gliclass.pipeline(model=apart_model, device="cpu")
+    with pytest.raises(ValueError, match="no label vectors are cached"):
+        clf.save_label_vectors(tmp_path / "empty.safetensors")
+    missing = tmp_path / "missing.safetensors"
+    with pytest.raises(FileNotFoundError, match="missing.safetensors"):
+        clf.load_label_vectors(missing)
+    text = tmp_path / "notes.safetensors"
+    text.write_text("not a safetensors file")
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        clf.load_label_vectors(text)
+    weights = tmp_path / "weights.safetensors"
+    save_file({"vectors": torch.zeros(2, 3)}, str(weights))
+    with pytest.raises(ValueError, match="not one of label vectors"):
+        clf.load_label_vectors(weights)
+    joint = gliclass.pipeline(model=make_model(), device="cpu")
+    with pytest.raises(ValueError, match="no label vectors"):
+        joint.save_label_vectors(tmp_path / "joint.safetensors")
+    with pytest.raises(ValueError, match="cannot use label vectors"):
+        joint.load_label_vectors(weights)

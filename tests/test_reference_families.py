@@ -111,13 +111,19 @@ def test_tokenizer_without_example_token_encodes_examples_as_plain_text():
     assert row.input_ids == item["input_ids"]
 
 
-def test_plain_bi_encoder_refuses_examples():
+def test_plain_bi_encoder_reads_examples_as_label_evidence():
+    """The reference drops a plain bi-encoder's examples; here examples of two labels move those
+    labels' vectors (gliclass.example_evidence), and only their scores change."""
     model, expected = load_case(FAMILIES / "bi_encoder")
     item = next(item for item in expected["items"] if item["examples"])
-    with pytest.raises(ValueError, match="examples"):
-        gliclass.pipeline(model=model, device="cpu")(
-            item["text"], candidate_labels=item["labels"], examples=item["examples"]
-        )
+    clf = gliclass.pipeline(model=model, device="cpu")
+    plain = clf(item["text"], candidate_labels=item["labels"])
+    shots = clf(item["text"], candidate_labels=item["labels"], examples=item["examples"])
+    named = {label for example in item["examples"] for label in example["labels"]}
+    before, after = dict(zip(plain["labels"], plain["scores"])), dict(zip(shots["labels"], shots["scores"]))
+    assert named & set(item["labels"])
+    for label in item["labels"]:
+        assert (after[label] != pytest.approx(before[label], abs=1e-6)) == (label in named)
 
 
 # --- unit tests on tiny models --------------------------------------------------------------------

@@ -137,7 +137,6 @@ def test_pipeline_encodes_labels_and_texts_apart_with_the_same_scores(backbone_d
         dict(candidate_labels=labels),
         dict(candidate_labels=[labels[:2], labels[2:5], labels], multi_label=False),
         dict(candidate_labels={"sports": "games and matches", "business": None}, prompt="topic:"),
-        dict(candidate_labels=labels[:3], examples=[{"text": "the match ended", "labels": ["sports"]}]),
         dict(candidate_labels=labels, windows=True),
     ]
     options = dict(model=model, device="cpu", min_text_tokens=8, window_overlap=4)

@@ -63,6 +63,7 @@ def model_card(metrics: dict[str, Any], config: dict[str, Any], model_config: di
         "eval_limit": args.eval_limit,
         "selection_sets": ", ".join(Path(entry["path"]).name for entry in config.get("eval") or []),
         "mixing": _mixing(trained_from.get("mixing")),
+        "calibration": _calibration(model_config.get("score_calibration"), metrics.get("score_calibration")),
         "threshold": metrics["threshold"],
         "machine": metrics["machine"],
         "rows": "\n".join(
@@ -95,6 +96,20 @@ def _loss(model_config: dict[str, Any]) -> str:
         return "cross-entropy over the candidate labels"
     alpha, gamma = model_config["focal_loss_alpha"], model_config["focal_loss_gamma"]
     return "binary cross-entropy" if alpha < 0 and gamma == 0 else f"sigmoid focal loss (alpha {alpha}, gamma {gamma})"
+
+
+def _calibration(coefficients: dict[str, float] | None, record: dict[str, Any] | None) -> str:
+    """The card's words on `score_calibration` (config.json) and how it was fitted (metrics.json)."""
+    if not coefficients:
+        return "used as it is (no `score_calibration`)."
+    terms = ", ".join(f"{name} {value:.3f}" for name, value in coefficients.items())
+    fitted = f" (positive weight {record['pos_weight']})" if record else ""
+    return (
+        "then calibrated over the text's candidate labels (`score_calibration`: the logit, its log-softmax "
+        f"over the candidates and log(label count); {terms}), fitted on held-out splits of the training "
+        f"sets by `python -m training.fit_score_calibration`{fitted}, so that 0.5 means a label applies "
+        "whether there are 2 candidates or 150."
+    )
 
 
 def _mixing(mixing: dict[str, Any] | None) -> str:

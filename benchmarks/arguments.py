@@ -1,0 +1,29 @@
+"""Command-line argument types shared by the benchmark commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def dataset_names(text: str) -> list[str]:
+    """Comma-separated dataset names, at least one."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one dataset name.")
+    return names
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}.")
+    return value
+
+
+def counts(text: str) -> tuple[int, ...]:
+    """Comma-separated positive integers (none for an empty string)."""
+    return tuple(positive_int(part) for part in text.split(",") if part.strip())

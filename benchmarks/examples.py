@@ -1,0 +1,112 @@
+"""Few-shot `examples=` with the default model: 0, 1 and 2 examples per label, per set.
+
+    python -m benchmarks.examples --choose          # pick example_weight on held-out splits of train/
+    python -m benchmarks.examples                   # report on eval/ with the shipped example_weight
+
+Examples are drawn per label with a fixed seed from the set itself and removed from its test texts
+(a seeded sample of `--limit` of the rest, the same for every column). `--choose` does the same on
+split B of `train/` sets (gliclass never tunes on `eval/`) for each candidate `example_weight` and
+prints each one's mean and worst gain over zero-shot. Prints a Markdown table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gliclass import LabelledSet, load_set, pipeline
+from gliclass.data import eval_sets
+from gliclass.evaluation import metrics_from_scores
+from gliclass.example_evidence import EXAMPLE_WEIGHT
+from training.fit_score_calibration import split_of
+
+from .data import data_dir
+from .report import markdown_table, new_run_folder, write_run
+
+CHOICE_SETS = ("clinc150", "hate_offensive", "imdb", "nlupp_banking")
+WEIGHTS = (0.5, 1.0, 2.0, 4.0)
+
+
+def examples_and_test(labelled: LabelledSet, shots: int, limit: int, seed: int) -> tuple[list[dict], LabelledSet]:
+    """`shots` examples per label (seeded) and a seeded sample of at most `limit` other examples."""
+    rng = random.Random(seed)
+    chosen: list[int] = []
+    for label in labelled.labels:
+        taken = set(chosen)
+        pool = [i for i, example in enumerate(labelled.examples) if label in example.targets and i not in taken]
+        chosen += rng.sample(pool, min(shots, len(pool)))
+    taken = set(chosen)
+    rest = [example for i, example in enumerate(labelled.examples) if i not in taken]
+    test = LabelledSet(labelled.name, random.Random(seed).sample(rest, min(limit, len(rest))), labelled.labels)
+    test.multi_label = labelled.multi_label
+    shown = [{"text": labelled.examples[i].text, "labels": list(labelled.examples[i].targets)} for i in chosen]
+    return shown, test
+
+
+def macro_f1(clf, test: LabelledSet, examples: list[dict]) -> float:
+    """Macro-F1 of the pipeline on `test` with these examples (argmax, or 0.5 for multi-label sets)."""
+    scores = clf.score_texts(test.texts, test.labels, examples=examples or None, multi_label=True)
+    gold = [list(example.targets) for example in test.examples]
+    return metrics_from_scores(scores, test.labels, gold, test.multi_label)["macro_f1"]
+
+
+def held_out_split(labelled: LabelledSet, name: str, split: str = "B") -> LabelledSet:
+    """Split A or B of a `train/` set (the hash split of `training.fit_score_calibration`)."""
+    part = LabelledSet(name, [e for e in labelled.examples if split_of(e.text) == split], labelled.labels)
+    part.multi_label = labelled.multi_label
+    return part
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--choose", action="store_true", help="choose example_weight on split B of train/ sets")
+    parser.add_argument("--limit", type=int, default=500, help="test texts per set")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: a new runs/benchmarks/...)")
+    args = parser.parse_args(argv)
+    torch.manual_seed(args.seed)
+    root = data_dir()
+    started = time.perf_counter()
+    if args.choose:
+        sets, weights = [held_out_split(load_set(root / "train" / name), name) for name in CHOICE_SETS], WEIGHTS
+    else:
+        sets, weights = eval_sets(root / "eval"), (EXAMPLE_WEIGHT,)
+    pipes = {weight: pipeline(example_weight=weight, dtype="float32") for weight in weights}
+    columns = ["0 per label"] + [f"{shots} per label, weight {weight}" for weight in weights for shots in (1, 2)]
+    table: dict[str, dict[str, float]] = {}
+    for labelled in sets:
+        row = table.setdefault(labelled.name, {})
+        _, test = examples_and_test(labelled, 0, args.limit, args.seed)
+        row["0 per label"] = macro_f1(pipes[weights[0]], test, [])
+        for shots in (1, 2):
+            examples, test = examples_and_test(labelled, shots, args.limit, args.seed)
+            for weight, clf in pipes.items():
+                row[f"{shots} per label, weight {weight}"] = macro_f1(clf, test, examples)
+        print(labelled.name, {k: round(v, 3) for k, v in row.items()}, flush=True)
+    markdown = markdown_table(
+        ["set", *columns], [[name, *(f"{row[c]:.3f}" for c in columns)] for name, row in table.items()]
+    )
+    for weight in weights:
+        gains = [
+            row[f"{shots} per label, weight {weight}"] - row["0 per label"]
+            for row in table.values()
+            for shots in (1, 2)
+        ]
+        markdown += (
+            f"\nweight {weight}: mean gain over zero-shot {sum(gains) / len(gains):+.4f}, worst {min(gains):+.4f}"
+        )
+    command = "python -m benchmarks.examples " + shlex.join(sys.argv[1:] if argv is None else argv)
+    markdown += f"\n\n`{command}`, {time.perf_counter() - started:.0f} s\n"
+    print(markdown)
+    payload = {"table": table, "settings": vars(args) | {"out": str(args.out)}}
+    write_run(args.out or new_run_folder(), "examples_choose" if args.choose else "examples", markdown, payload)
+
+
+if __name__ == "__main__":
+    main()

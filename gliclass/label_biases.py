@@ -1,0 +1,87 @@
+"""Per-label thresholds from a few labelled examples: `gliclass.calibrate(model_or_pipeline, examples)`.
+
+The fitted offsets are stored in the model's config (`label_biases`, saved by `save_pretrained`)
+and added by the pipeline to that label's logit wherever it is a candidate, so after calibration a
+score of 0.5 is each label's own best threshold on the examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .model import GLiClassModel
+from .pipeline import ZeroShotMultilabelPipeline, pipeline
+from .prompt import check_examples, check_labels
+
+MAX_BIAS = 8.0  # logit offsets are clipped to +-MAX_BIAS: a few examples never silence a label for good
+
+
+def calibrate(
+    model_or_pipeline: GLiClassModel | ZeroShotMultilabelPipeline,
+    examples: Sequence[dict[str, Any]],
+    labels: Sequence[str] | None = None,
+    **call_options: Any,
+) -> dict[str, float]:
+    """Fit one logit offset per label from `{"text", "labels": [...]}` examples and store them in
+    the model's config (`config.label_biases`, merged with offsets fitted before); returns the
+    offsets fitted now.
+
+    `labels` are the candidate labels the examples are scored with (default: every label named
+    in the examples); an example with `"labels": []` is a negative for all of them. Each label's
+    offset moves 0.5 to the threshold with the best F1 on its examples (the one nearest the
+    current 0.5 among equals), so labels need positive examples to move. `call_options` (e.g.
+    `prompt`) are passed to the scoring call and should match how the pipeline will be called.
+    """
+    pipe = model_or_pipeline
+    if isinstance(model_or_pipeline, GLiClassModel):
+        pipe = pipeline(model=model_or_pipeline)
+    elif not isinstance(model_or_pipeline, ZeroShotMultilabelPipeline):
+        raise TypeError(f"calibrate needs a GLiClassModel or its pipeline, got {type(model_or_pipeline).__name__}.")
+    if not examples:
+        raise ValueError("no examples given; calibrate needs labelled examples.")
+    checked = check_examples(examples)
+    texts, targets = [text for text, _ in checked], [labels for _, labels in checked]
+    candidates = check_labels(list(labels)) if labels is not None else list(dict.fromkeys(sum(targets, [])))
+    if not candidates:
+        raise ValueError("no labels to calibrate: the examples name none and labels= is not given.")
+    unknown = sorted({label for row in targets for label in row} - set(candidates))
+    if unknown:
+        raise ValueError(f"examples have labels {unknown} that are not in labels=.")
+    scores = pipe.score_texts(texts, candidates, multi_label=True, **call_options)
+    logits = torch.logit(scores.double(), eps=1e-12)
+    truth = torch.tensor([[label in row for label in candidates] for row in targets])
+    offsets = fit_label_biases(logits, truth, candidates)
+    config = pipe.model.config
+    config.label_biases = {
+        **config.label_biases,
+        **{label: config.label_biases.get(label, 0.0) + offset for label, offset in offsets.items()},
+    }
+    return offsets
+
+
+def fit_label_biases(logits: torch.Tensor, truth: torch.Tensor, labels: Sequence[str]) -> dict[str, float]:
+    """Per label (column), the logit offset that puts 0.5 at the F1-best threshold of `logits`
+    `(examples, labels)` against boolean `truth`; labels without a positive example are left out."""
+    offsets = {}
+    for column, label in enumerate(labels):
+        values, positives = logits[:, column], truth[:, column]
+        if not positives.any():
+            continue
+        best_threshold, best_key = 0.0, None
+        for threshold in _candidate_thresholds(values).tolist():
+            predicted = values >= threshold
+            f1 = 2 * (predicted & positives).sum().item() / (predicted.sum().item() + positives.sum().item())
+            key = (round(f1, 9), -abs(threshold))
+            if best_key is None or key > best_key:
+                best_threshold, best_key = threshold, key
+        offsets[label] = max(-MAX_BIAS, min(MAX_BIAS, -best_threshold))
+    return offsets
+
+
+def _candidate_thresholds(values: torch.Tensor) -> torch.Tensor:
+    """0 (no change), and the midpoints between consecutive distinct values."""
+    distinct = torch.unique(values)
+    return torch.cat([torch.zeros(1, dtype=values.dtype), (distinct[1:] + distinct[:-1]) / 2])

@@ -1,0 +1,254 @@
+"""Classification on a Ray cluster (`pip install gliclass[ray]`): a `map_batches`-ready predictor
+and a command for Parquet / JSONL datasets.
+
+    import ray
+    from gliclass.ray_predictor import GLiClassPredictor
+
+    predictions = ray.data.read_parquet("texts/").map_batches(
+        GLiClassPredictor,
+        fn_constructor_kwargs={"candidate_labels": ["sports", "politics"], "top_k": 2},
+        concurrency=4,  # actors; each loads the model once and keeps its label vectors
+        num_cpus=2,  # per actor (or num_gpus=1)
+        batch_size=256,
+        batch_format="pandas",  # or "numpy"
+    )
+    predictions.write_parquet("predictions/")
+
+    python -m gliclass.ray_predictor --labels "sports,politics" --input texts.parquet --output predictions/
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .cli import InputError, run_command
+from .options import check_batch_size, check_threshold, labels_per_text, prompts_per_text
+from .pipeline import pipeline
+
+PROG = "python -m gliclass.ray_predictor"
+PREDICTION_FIELDS = ("labels", "scores")
+FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+
+
+class GLiClassPredictor:
+    """Adds `labels` and `scores` columns (each row's labels sorted by score) to a batch of texts.
+
+    Built once per Ray actor: the model is loaded in `__init__` and, for models that encode labels
+    apart, the label vectors of `candidate_labels` are computed there and kept. A batch is a dict of
+    numpy arrays or a pandas DataFrame (`batch_format="numpy"` / `"pandas"`) and comes back in the
+    same form with every input column kept. When the input already has `labels`/`scores` columns
+    (gold labels), the predictions go to `predicted_labels`/`predicted_scores`.
+
+    Args:
+        candidate_labels: the label set (list, comma-separated string or `{label: description}`).
+        model: path or hub id of a GLiClass model (None: the model shipped in the package).
+        text_column: the column holding the texts.
+        device: as for `gliclass.pipeline` (None: CUDA when the actor has a GPU).
+        torch_threads: CPU threads of this actor's model (None: torch's default).
+        **options: the pipeline's call options (`threshold`, `top_k`, `multi_label`, `prompt`,
+            `shortlist`, `batch_size`, ...) and construction options (`dtype`, `fast`, ...).
+    """
+
+    def __init__(
+        self,
+        candidate_labels: Any,
+        model: str | Path | None = None,
+        text_column: str = "text",
+        device: int | str | None = None,
+        torch_threads: int | None = None,
+        **options: Any,
+    ) -> None:
+        if torch_threads is not None:
+            torch.set_num_threads(check_batch_size(torch_threads, "torch_threads"))
+        self.text_column = text_column
+        self.classifier = pipeline(model=model, device=device, candidate_labels=candidate_labels, **options)
+        if self.classifier.label_cache is not None:
+            self.classifier.encode_labels(candidate_labels)
+
+    def __call__(self, batch: dict[str, np.ndarray] | Any) -> dict[str, np.ndarray] | Any:
+        """The batch with the prediction columns added."""
+        if self.text_column not in batch:
+            raise ValueError(f"the batch has no {self.text_column!r} column; its columns are {sorted(batch)}.")
+        texts = [str(text) if isinstance(text, np.str_) else text for text in batch[self.text_column]]
+        results = self.classifier(texts) if texts else []
+        fields = PREDICTION_FIELDS
+        while any(name in batch for name in fields):
+            fields = tuple(f"predicted_{name}" for name in fields)
+        labels, scores = (_object_array([result[key] for result in results]) for key in PREDICTION_FIELDS)
+        if isinstance(batch, dict):
+            return {**batch, fields[0]: labels, fields[1]: scores}
+        return batch.assign(**{fields[0]: list(labels), fields[1]: list(scores)})
+
+
+def _object_array(values: list[list[Any]]) -> np.ndarray:
+    """A 1-D object array of lists (numpy would make a 2-D array of equal-length lists)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def classify_dataset(
+    input_path: str,
+    output_path: str,
+    candidate_labels: Any,
+    model: str | None = None,
+    text_column: str = "text",
+    input_format: str | None = None,
+    output_format: str | None = None,
+    concurrency: int = 1,
+    cpus_per_actor: float = 1,
+    gpus_per_actor: float = 0,
+    rows_per_batch: int = 256,
+    **options: Any,
+) -> int:
+    """Classify a Parquet or JSONL file / folder (local or any filesystem Ray reads) into
+    `output_path` (a folder of Parquet or JSONL files, rows in input order) on the Ray cluster this
+    process is connected to (`ray.init()` first); returns the number of rows written."""
+    import ray
+
+    input_format = input_format or _format_of(input_path, "--input-format")
+    output_format = output_format or input_format
+    if output_format not in ("parquet", "json"):
+        raise ValueError(f"the output format must be parquet or json, got {output_format!r}.")
+    output = Path(output_path)
+    if "://" not in output_path and output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise OSError(f"--output {output_path} already exists and is not an empty folder; choose a new folder.")
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if concurrency * cpus_per_actor >= cpus:  # seen to stall: no CPU left for the read and write tasks
+        raise InputError(
+            f"--concurrency {concurrency} x --cpus-per-actor {cpus_per_actor:g} takes all {cpus:g} CPUs of the Ray "
+            "cluster and leaves none to read and write the files; use fewer actors or a fraction of a CPU each."
+        )
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True  # output rows in input order
+    reader = ray.data.read_parquet if input_format == "parquet" else ray.data.read_json
+    dataset = reader(input_path)
+    if text_column not in dataset.columns():
+        raise InputError(f"{input_path} has no {text_column!r} column; its columns are {dataset.columns()}.")
+    rows = dataset.count()
+    predictions = dataset.map_batches(
+        GLiClassPredictor,
+        fn_constructor_kwargs=dict(
+            candidate_labels=candidate_labels,
+            model=model,
+            text_column=text_column,
+            torch_threads=max(1, int(cpus_per_actor)),
+            **options,
+        ),
+        concurrency=concurrency,
+        num_cpus=cpus_per_actor,
+        num_gpus=gpus_per_actor,
+        batch_size=rows_per_batch,
+        batch_format="pandas",
+    )
+    if output_format == "parquet":
+        predictions.write_parquet(output_path)
+    else:
+        predictions.write_json(output_path, lines=True, force_ascii=False)
+    return rows
+
+
+def _format_of(path: str, option: str) -> str:
+    """`parquet` or `json` from a file's extension or the files of a folder."""
+    local = Path(path)
+    suffixes = {file.suffix for file in local.iterdir() if file.is_file()} if local.is_dir() else {local.suffix}
+    formats = {FORMATS[suffix] for suffix in suffixes if suffix in FORMATS}
+    if len(formats) != 1:
+        raise InputError(f"cannot tell the format of {path} (.parquet or .jsonl files); pass {option}.")
+    return formats.pop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Classify a Parquet or JSONL dataset on a Ray cluster (RAY_ADDRESS or --address; "
+        "without either, a local Ray instance).",
+    )
+    parser.add_argument("--labels", required=True, help='candidate labels, comma-separated: "sports, politics"')
+    parser.add_argument("--input", required=True, help="a Parquet or JSONL file or folder (any path Ray reads)")
+    parser.add_argument("--output", required=True, help="a new folder for the result files")
+    parser.add_argument("--model", default=None, help="GLiClass model folder or hub id (default: the shipped one)")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--input-format", choices=("parquet", "json"), default=None, help="default: from the name")
+    parser.add_argument("--output-format", choices=("parquet", "json"), default=None, help="default: the input's")
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--single-label", action="store_true", help="softmax over the labels instead of sigmoid")
+    parser.add_argument("--prompt", default=None)
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else local)")
+    parser.add_argument("--concurrency", type=int, default=1, help="model actors (each loads the model once)")
+    parser.add_argument("--cpus-per-actor", type=float, default=1, help="CPUs (and torch threads) per actor")
+    parser.add_argument("--gpus-per-actor", type=float, default=0)
+    parser.add_argument("--rows-per-batch", type=int, default=256, help="rows handed to an actor at a time")
+    parser.add_argument("--batch-size", type=int, default=None, help="encoder rows per forward pass")
+    args = parser.parse_args(argv)
+    return run_command(parser.prog, lambda: _run(args), (ValueError, OSError, TypeError))
+
+
+def _run(args: argparse.Namespace) -> int:
+    import ray
+
+    checks = [
+        ("--labels", lambda: labels_per_text(args.labels, None)),
+        ("--prompt", lambda: prompts_per_text(args.prompt, None)),
+        ("--threshold", lambda: args.threshold is None or check_threshold(args.threshold)),
+        ("--top-k", lambda: args.top_k is None or check_batch_size(args.top_k, "top_k")),
+        ("--batch-size", lambda: args.batch_size is None or check_batch_size(args.batch_size)),
+        ("--concurrency", lambda: check_batch_size(args.concurrency, "concurrency")),
+        ("--rows-per-batch", lambda: check_batch_size(args.rows_per_batch, "rows per batch")),
+    ]
+    for option, check in checks:
+        try:
+            check()
+        except (TypeError, ValueError) as error:
+            raise InputError(f"{option}: {error}") from None
+    if args.cpus_per_actor <= 0 or args.gpus_per_actor < 0:
+        raise InputError("--cpus-per-actor must be positive and --gpus-per-actor not negative.")
+    if "://" not in args.input and not Path(args.input).exists():
+        raise OSError(f"--input {args.input} does not exist.")
+    options = dict(
+        threshold=args.threshold,
+        top_k=args.top_k,
+        multi_label=not args.single_label,
+        prompt=args.prompt,
+        batch_size=args.batch_size,
+    )
+    started_here = not ray.is_initialized()  # else: the caller's connection, left open
+    if started_here:
+        ray.init(address=args.address or os.environ.get("RAY_ADDRESS"), log_to_driver=False, configure_logging=False)
+    try:
+        rows = classify_dataset(
+            args.input,
+            args.output,
+            args.labels,
+            model=args.model,
+            text_column=args.text_column,
+            input_format=args.input_format,
+            output_format=args.output_format,
+            concurrency=args.concurrency,
+            cpus_per_actor=args.cpus_per_actor,
+            gpus_per_actor=args.gpus_per_actor,
+            rows_per_batch=args.rows_per_batch,
+            device="cuda" if args.gpus_per_actor else "cpu",  # the actors' device, not this machine's
+            **{name: value for name, value in options.items() if value is not None},
+        )
+    except ray.exceptions.RayTaskError as error:  # a mistake met inside an actor: its own message
+        cause = error.cause if isinstance(error.cause, Exception) else error
+        raise InputError(str(cause).strip().splitlines()[-1]) from None
+    finally:
+        if started_here:
+            ray.shutdown()
+    print(f"{PROG}: wrote {rows} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Ray Data integration on a local Ray instance: same labels as the single-process pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[ray]')")
+
+import gliclass  # noqa: E402
+from gliclass.ray_predictor import GLiClassPredictor, main  # noqa: E402
+
+TEXTS = [
+    "the match ended in a draw after extra time",
+    "parliament passed the new budget bill on tuesday",
+    "stocks fell sharply as markets reacted to the report",
+    "scientists discovered a new species in the rainforest",
+    "the team won the championship for the third year",
+    "the central bank raised interest rates again",
+    "a new smartphone with a faster chip was announced",
+]
+LABELS = ["sports", "politics", "business", "science", "technology"]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def model_dir(make_embedder, tmp_path: Path) -> Path:
+    make_embedder().save_pretrained(tmp_path / "model")
+    return tmp_path / "model"
+
+
+def expected(model_dir: Path, **options) -> list[dict]:
+    return gliclass.pipeline(model=str(model_dir), device="cpu")(TEXTS, candidate_labels=LABELS, **options)
+
+
+def test_map_batches_gives_the_single_process_labels(local_ray, model_dir: Path) -> None:
+    dataset = ray.data.from_items([{"id": index, "text": text} for index, text in enumerate(TEXTS)])
+    rows = dataset.map_batches(
+        GLiClassPredictor,
+        fn_constructor_kwargs=dict(candidate_labels=LABELS, model=str(model_dir), device="cpu", top_k=3),
+        concurrency=2,
+        num_cpus=0.5,  # two actors on the 2-CPU instance leave room for the read and write tasks
+        batch_size=3,
+        batch_format="pandas",
+    ).take_all()
+    rows.sort(key=lambda row: row["id"])
+    assert [row["text"] for row in rows] == TEXTS
+    single = expected(model_dir, top_k=3)
+    assert [list(row["labels"]) for row in rows] == [result["labels"] for result in single]
+    for row, result in zip(rows, single):
+        assert list(row["scores"]) == pytest.approx(result["scores"], abs=1e-6)
+
+
+def test_predictor_takes_numpy_batches(model_dir: Path) -> None:
+    predictor = GLiClassPredictor(LABELS, model=str(model_dir), device="cpu", top_k=2)
+    out = predictor({"text": np.array(TEXTS), "id": np.arange(len(TEXTS))})
+    assert list(out["id"]) == list(range(len(TEXTS)))
+    assert out["labels"].shape == (len(TEXTS),)
+    assert [list(labels) for labels in out["labels"]] == [result["labels"] for result in expected(model_dir, top_k=2)]
+
+
+def test_predictor_keeps_gold_label_columns(model_dir: Path) -> None:
+    import pandas
+
+    predictor = GLiClassPredictor(LABELS, model=str(model_dir), device="cpu", threshold=0.0)
+    batch = pandas.DataFrame({"text": TEXTS[:2], "labels": [["sports"], ["politics"]]})
+    out = predictor(batch)
+    assert list(out["labels"]) == [["sports"], ["politics"]]
+    assert list(out["predicted_labels"]) == [result["labels"] for result in expected(model_dir)[:2]]
+    assert predictor.classifier.label_cache.misses == len(LABELS)  # encoded once, in __init__
+    with pytest.raises(ValueError, match="no 'body' column"):
+        GLiClassPredictor(LABELS, model=str(model_dir), device="cpu", text_column="body")(batch)
+
+
+def test_command_classifies_jsonl_and_parquet(local_ray, model_dir: Path, tmp_path: Path) -> None:
+    import pandas
+
+    source = tmp_path / "texts.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(TEXTS)), encoding="utf-8")
+    pandas.read_json(source, lines=True).to_parquet(tmp_path / "texts.parquet")
+    single = [result["labels"] for result in expected(model_dir, top_k=2)]
+    for name, reader in (("texts.jsonl", _read_jsonl_folder), ("texts.parquet", pandas.read_parquet)):
+        out = tmp_path / f"out-{name}"
+        argv = ["--labels", ",".join(LABELS), "--input", str(tmp_path / name), "--output", str(out)]
+        options = ["--model", str(model_dir), "--top-k", "2", "--concurrency", "1", "--cpus-per-actor", "0.5"]
+        assert main([*argv, *options]) == 0
+        table = reader(out)
+        assert list(table["id"]) == list(range(len(TEXTS)))  # input order kept
+        assert [list(labels) for labels in table["labels"]] == single
+
+
+def test_command_errors_are_one_line(model_dir: Path, tmp_path: Path, capsys) -> None:
+    assert main(["--labels", "a,a", "--input", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("python -m gliclass.ray_predictor: error: --labels:")
+    assert main(["--labels", "a,b", "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: --input" in err and "does not exist" in err
+
+
+def _read_jsonl_folder(folder: Path):
+    import pandas
+
+    frames = [pandas.read_json(path, lines=True) for path in sorted(folder.glob("*.json*"))]
+    return pandas.concat(frames, ignore_index=True)
+
+
+def test_command_refuses_actors_that_take_every_cpu(local_ray, model_dir: Path, tmp_path: Path, capsys) -> None:
+    source = tmp_path / "texts.jsonl"
+    source.write_text(json.dumps({"text": TEXTS[0]}) + "\n", encoding="utf-8")
+    argv = ["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o"), "--model", str(model_dir)]
+    assert main([*argv, "--concurrency", "2", "--cpus-per-actor", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "takes all 2 CPUs of the Ray cluster" in err

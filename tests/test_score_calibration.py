@@ -1,0 +1,189 @@
+"""Scores that can be thresholded: score_calibration, per-label biases (gliclass.calibrate),
+transductive re-centring, and few-shot examples as label evidence."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import gliclass
+from gliclass import GLiClassModel
+from gliclass.calibration import calibrated_logits, recentre
+from gliclass.label_biases import fit_label_biases
+
+LABELS = ["sports", "politics", "business", "science", "music"]
+TEXTS = [
+    "the team won the championship for the third year",
+    "parliament passed the new budget bill on tuesday",
+    "stocks fell sharply as markets reacted to the report",
+    "scientists discovered a new species in the rainforest",
+]
+COEFFICIENTS = {"scale": 0.4, "log_softmax": 0.7, "log_num_labels": -0.2, "bias": 1.3}
+
+
+def test_calibrated_logits_follow_the_formula_keep_the_ranking_and_ignore_padding():
+    torch.manual_seed(0)
+    logits = torch.randn(6, 5) * 4
+    mask = torch.ones(6, 5, dtype=torch.bool)
+    mask[:, 3:] = False  # two padded slots
+    calibrated = calibrated_logits(logits, mask, COEFFICIENTS)
+    real = logits[:, :3]
+    expected = 0.4 * real + 0.7 * torch.log_softmax(real, dim=1) - 0.2 * math.log(3) + 1.3
+    assert torch.allclose(calibrated[:, :3], expected, atol=1e-5)
+    assert torch.equal(calibrated[:, :3].argsort(dim=1), real.argsort(dim=1))
+    one = calibrated_logits(torch.tensor([[2.0]]), torch.ones(1, 1, dtype=torch.bool), COEFFICIENTS)
+    assert one.item() == pytest.approx(0.4 * 2.0 + 1.3)  # one label: no softmax or count term
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"scale": 1.0}, "each of"),
+        ({**COEFFICIENTS, "bias": float("nan")}, "finite"),
+        ({**COEFFICIENTS, "scale": -1.0}, "increasing"),
+        ({**COEFFICIENTS, "log_softmax": -0.5}, "increasing"),
+        ({**COEFFICIENTS, "scale": "1"}, "number"),
+    ],
+)
+def test_a_bad_score_calibration_is_refused(make_embedder, bad, message):
+    with pytest.raises(ValueError, match=message):
+        make_embedder(score_calibration=bad)
+
+
+def test_a_bad_label_bias_is_refused(make_embedder):
+    with pytest.raises(ValueError, match="label_biases"):
+        make_embedder(label_biases={"sports": "high"})
+    with pytest.raises(ValueError, match="finite"):
+        make_embedder(label_biases={"sports": float("inf")})
+
+
+def test_score_calibration_is_applied_by_the_model_saved_and_loaded(make_embedder, tmp_path):
+    plain = make_embedder(logit_scale_init_value=10.0, logit_bias_init_value=-1.0)
+    calibrated = make_embedder(logit_scale_init_value=10.0, logit_bias_init_value=-1.0, score_calibration=COEFFICIENTS)
+    raw = gliclass.pipeline(model=plain, device="cpu").score_texts(TEXTS, LABELS)
+    scores = gliclass.pipeline(model=calibrated, device="cpu").score_texts(TEXTS, LABELS)
+    expected = torch.sigmoid(calibrated_logits(torch.logit(raw), torch.ones_like(raw, dtype=torch.bool), COEFFICIENTS))
+    assert torch.allclose(scores, expected, atol=1e-5)
+    assert torch.equal(scores.argsort(dim=1), raw.argsort(dim=1))
+    calibrated.save_pretrained(tmp_path / "model")
+    reloaded = GLiClassModel.from_pretrained(tmp_path / "model")
+    assert reloaded.config.score_calibration == pytest.approx(COEFFICIENTS)
+    again = gliclass.pipeline(model=reloaded, device="cpu").score_texts(TEXTS, LABELS)
+    assert torch.allclose(again, scores, atol=1e-6)
+
+
+def test_fit_label_biases_moves_half_to_the_best_threshold():
+    logits = torch.tensor([[2.0, 0.9], [1.0, 0.8], [-1.0, 1.5], [-3.0, -2.0]])
+    truth = torch.tensor([[True, False], [True, False], [False, True], [False, False]])
+    offsets = fit_label_biases(logits, truth, ["a", "b"])
+    assert offsets["a"] == 0.0  # already separated at 0: kept
+    assert offsets["b"] == pytest.approx(-(0.9 + 1.5) / 2)  # 0.5 moves between the negatives and the positive
+    assert fit_label_biases(logits, torch.zeros_like(truth), ["a", "b"]) == {}  # no positives: nothing moves
+
+
+def test_calibrate_fits_per_label_biases_that_the_pipeline_uses_and_saves(make_embedder, tmp_path):
+    model = make_embedder(logit_scale_init_value=10.0, logit_bias_init_value=-1.0)
+    clf = gliclass.pipeline(model=model, device="cpu")
+    examples = [{"text": text, "labels": [label]} for text, label in zip(TEXTS, LABELS)]
+    before = clf.score_texts(TEXTS, LABELS[:4])
+    offsets = gliclass.calibrate(clf, examples, labels=LABELS[:4])
+    assert set(offsets) == set(LABELS[:4]) and model.config.label_biases == pytest.approx(offsets)
+    after = clf.score_texts(TEXTS, LABELS[:4])
+    shift = torch.tensor([offsets[label] for label in LABELS[:4]])
+    assert torch.allclose(torch.logit(after), torch.logit(before) + shift, atol=1e-4)
+    truth = torch.eye(4, dtype=torch.bool)
+    f1_before, f1_after = (_label_f1(scores >= 0.5, truth) for scores in (before, after))
+    assert (f1_after >= f1_before).all() and f1_after.mean() > f1_before.mean()  # each label's best threshold
+    model.save_pretrained(tmp_path / "model")
+    assert GLiClassModel.from_pretrained(tmp_path / "model").config.label_biases == pytest.approx(offsets)
+    result = clf(TEXTS[0], candidate_labels=["music", "sports"])  # a label without a bias is unchanged
+    plain = gliclass.pipeline(model=make_embedder(logit_scale_init_value=10.0, logit_bias_init_value=-1.0))
+    expected = plain(TEXTS[0], candidate_labels=["music", "sports"])
+    assert dict(zip(result["labels"], result["scores"]))["music"] == pytest.approx(
+        expected["scores"][expected["labels"].index("music")]
+    )
+
+
+def test_calibrate_refuses_bad_examples(make_embedder):
+    model = make_embedder()
+    with pytest.raises(ValueError, match="no examples"):
+        gliclass.calibrate(model, [])
+    with pytest.raises(ValueError, match="not in labels"):
+        gliclass.calibrate(model, [{"text": "a text", "labels": ["sports"]}], labels=["music"])
+    with pytest.raises(TypeError, match="GLiClassModel"):
+        gliclass.calibrate("a path", [{"text": "a text", "labels": ["sports"]}])
+
+
+def test_recentre_equalises_label_means_and_needs_two_texts():
+    logits = [torch.tensor([3.0, 0.0]), torch.tensor([5.0, 1.0]), torch.tensor([4.0])]
+    labels = [["a", "b"], ["a", "b"], ["a"]]
+    moved = recentre(logits, labels)
+    a = [moved[0][0], moved[1][0], moved[2][0]]
+    b = [moved[0][1], moved[1][1]]
+    overall = (3 + 0 + 5 + 1 + 4) / 5
+    assert sum(a) / 3 == pytest.approx(overall) and sum(b) / 2 == pytest.approx(overall)
+    assert moved[1][0] - moved[0][0] == pytest.approx(2.0)  # within a label, differences are kept
+    with pytest.raises(ValueError, match="at least 2"):
+        recentre(logits[:1], labels[:1])
+
+
+def test_transductive_is_opt_in_and_refused_for_one_text(make_embedder):
+    clf = gliclass.pipeline(model=make_embedder(logit_scale_init_value=10.0), device="cpu")
+    plain, default = clf(TEXTS, candidate_labels=LABELS), clf(TEXTS, candidate_labels=LABELS, transductive=False)
+    assert plain == default
+    moved = clf(TEXTS, candidate_labels=LABELS, transductive=True)
+    logits = [
+        torch.logit(torch.tensor([dict(zip(r["labels"], r["scores"]))[label] for label in LABELS])) for r in plain
+    ]
+    expected = recentre(logits, [LABELS] * len(TEXTS))
+    for result, row in zip(moved, expected):
+        scores = dict(zip(result["labels"], result["scores"]))
+        assert [scores[label] for label in LABELS] == pytest.approx(torch.sigmoid(row).tolist(), abs=1e-5)
+    with pytest.raises(ValueError, match="at least 2"):
+        clf(TEXTS[0], candidate_labels=LABELS, transductive=True)
+    with pytest.raises(TypeError, match="transductive"):
+        clf(TEXTS, candidate_labels=LABELS, transductive="yes")
+
+
+def test_examples_are_label_evidence_when_labels_are_encoded_apart(make_embedder):
+    model = make_embedder(logit_scale_init_value=10.0)
+    clf = gliclass.pipeline(model=model, device="cpu")
+    examples = [
+        {"text": "parliament passed the new budget bill on tuesday", "labels": ["politics"]},
+        {"text": "the team won the championship for the third year", "labels": ["sports"]},
+    ]
+    rows = clf.preprocess([TEXTS[2]], LABELS, examples=examples)["rows"]
+    assert rows == clf.preprocess([TEXTS[2]], LABELS)["rows"]  # the scored text is not changed
+    plain = clf(TEXTS, candidate_labels=LABELS)
+    shots = clf(TEXTS, candidate_labels=LABELS, examples=examples)
+    for before, after in zip(plain, shots):
+        before, after = dict(zip(before["labels"], before["scores"])), dict(zip(after["labels"], after["scores"]))
+        for label in LABELS:
+            assert (after[label] != pytest.approx(before[label], abs=1e-6)) == (label in ("politics", "sports"))
+    # each example's own text moves towards its label, relative to the other example's label
+    for example, other in (examples, examples[::-1]):
+        alone = clf(example["text"], candidate_labels=LABELS)
+        helped = clf(example["text"], candidate_labels=LABELS, examples=examples)
+        margin = [dict(zip(r["labels"], r["scores"])) for r in (alone, helped)]
+        gap = [
+            torch.logit(torch.tensor(m[example["labels"][0]])) - torch.logit(torch.tensor(m[other["labels"][0]]))
+            for m in margin
+        ]
+        assert gap[1] > gap[0]
+    # one label's examples alone give no contrast, an example without labels no evidence: nothing moves
+    assert clf(TEXTS, candidate_labels=LABELS, examples=examples[:1]) == plain
+    assert clf(TEXTS, candidate_labels=LABELS, examples=[{"text": "nothing here", "labels": []}]) == plain
+
+
+def test_a_joint_model_keeps_the_reference_example_format(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    example = {"text": "a draw", "labels": ["sports"]}
+    [row] = clf.preprocess([TEXTS[0]], LABELS, examples=[example])["rows"]
+    assert len(row.input_ids) > len(clf.preprocess([TEXTS[0]], LABELS)["rows"][0].input_ids)
+
+
+def _label_f1(predicted: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    true_positive = (predicted & truth).sum(0).float()
+    return 2 * true_positive / (predicted.sum(0) + truth.sum(0)).clamp(min=1)
