@@ -69,7 +69,7 @@ class ExampleEvidence:
         moved = []
         for vector, entry in zip(label_vectors, entries):
             indices = self.examples_of.get(entry.text)
-            if not indices:
+            if not indices or len(indices) == len(example_vectors):  # no examples, or no contrast
                 moved.append(vector)
                 continue
             contrast = example_vectors[indices].float().mean(0) - every_example

@@ -156,25 +156,28 @@ def test_examples_are_label_evidence_when_labels_are_encoded_apart(make_embedder
     ]
     rows = clf.preprocess([TEXTS[2]], LABELS, examples=examples)["rows"]
     assert rows == clf.preprocess([TEXTS[2]], LABELS)["rows"]  # the scored text is not changed
-    plain = clf(TEXTS, candidate_labels=LABELS)
-    shots = clf(TEXTS, candidate_labels=LABELS, examples=examples)
-    for before, after in zip(plain, shots):
-        before, after = dict(zip(before["labels"], before["scores"])), dict(zip(after["labels"], after["scores"]))
-        for label in LABELS:
-            assert (after[label] != pytest.approx(before[label], abs=1e-6)) == (label in ("politics", "sports"))
+
+    # raw logits (scores near 0 or 1 would hide a small move): only the labels with examples move
+    def logits(texts: list[str], examples: list[dict] | None = None) -> list[list[float]]:
+        return [row.tolist() for row in clf.forward(clf.preprocess(texts, LABELS, examples=examples))["logits"]]
+
+    plain = logits(TEXTS)
+    for before, after in zip(plain, logits(TEXTS, examples)):
+        moved = [label for label, b, a in zip(LABELS, before, after) if a != pytest.approx(b, abs=1e-6)]
+        assert moved == ["sports", "politics"]
     # each example's own text moves towards its label, relative to the other example's label
     for example, other in (examples, examples[::-1]):
-        alone = clf(example["text"], candidate_labels=LABELS)
-        helped = clf(example["text"], candidate_labels=LABELS, examples=examples)
-        margin = [dict(zip(r["labels"], r["scores"])) for r in (alone, helped)]
-        gap = [
-            torch.logit(torch.tensor(m[example["labels"][0]])) - torch.logit(torch.tensor(m[other["labels"][0]]))
-            for m in margin
-        ]
-        assert gap[1] > gap[0]
+        own, rival = LABELS.index(example["labels"][0]), LABELS.index(other["labels"][0])
+        [alone], [helped] = logits([example["text"]]), logits([example["text"]], examples)
+        assert helped[own] - helped[rival] > alone[own] - alone[rival]
     # one label's examples alone give no contrast, an example without labels no evidence: nothing moves
-    assert clf(TEXTS, candidate_labels=LABELS, examples=examples[:1]) == plain
-    assert clf(TEXTS, candidate_labels=LABELS, examples=[{"text": "nothing here", "labels": []}]) == plain
+    assert logits(TEXTS, examples[:1]) == plain
+    assert logits(TEXTS, [{"text": "nothing here", "labels": []}]) == plain
+    # the call path gives the same scores as those logits
+    result = clf(TEXTS[0], candidate_labels=LABELS, examples=examples)
+    scores = dict(zip(result["labels"], result["scores"]))
+    expected = torch.sigmoid(torch.tensor(logits(TEXTS[:1], examples)[0])).tolist()
+    assert [scores[label] for label in LABELS] == pytest.approx(expected, abs=1e-6)
 
 
 def test_a_joint_model_keeps_the_reference_example_format(make_model):
