@@ -11,14 +11,17 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
 from benchmarks.__main__ import main
+from benchmarks.active_learning import pool_and_test
 from benchmarks.labels import label_pool
 from benchmarks.loading import hub_set, local_copy, local_sets
+from benchmarks.ppo_few_shot import benchmark_set, merged, report
 from benchmarks.report import RUNS, new_run_folder
 from benchmarks.suites import PAPER_SUITE, HubDataset, humanize
 from benchmarks.systems import NLI_LABELS, CrossEncoderSystem, EmbeddingSystem, GLiClassSystem, SystemSpec, parse_system
 from benchmarks.worker import answer
 from gliclass import GLiClassModel
 from training.baselines import nli_columns
+from training.fit_score_calibration import split_of
 
 TOPICS = [
     ("the team won the championship for the third year", ["sports"]),
@@ -481,3 +484,41 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_ppo_sets_choose_on_split_a_and_test_on_split_b(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_set(tmp_path / "eval", "topics", TOPICS, multi_label=False)
+    intents = tmp_path / "train" / "intents"
+    intents.mkdir(parents=True)
+    rows = [{"text": f"request number {i} about subject {i % 3}", "labels": [f"subject {i % 3}"]} for i in range(200)]
+    (intents / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    monkeypatch.setenv("GLICLASS_DATA_DIR", str(tmp_path))
+    choose, test = benchmark_set("intents", "A"), benchmark_set("intents", "B")
+    assert choose.examples and test.examples and not set(choose.texts) & set(test.texts)
+    assert {split_of(text) for text in choose.texts} == {"A"} and {split_of(text) for text in test.texts} == {"B"}
+    assert len(benchmark_set("topics", "B").examples) == len(TOPICS)
+    with pytest.raises(ValueError, match="never chosen on eval sets"):
+        benchmark_set("topics", "A")
+    pool, held_out = pool_and_test(choose, 10, 1000, seed=0)
+    assert len(pool.examples) == 10 and len(held_out.examples) == len(choose.examples) - 10
+    assert not set(pool.texts) & set(held_out.texts)
+
+
+def test_ppo_report_gives_mean_and_spread_and_marks_the_best() -> None:
+    def row(seed: int, zero: float, ppo: float) -> dict[str, Any]:
+        return {
+            "dataset": "topics",
+            "seed": seed,
+            "train_examples": 24,
+            "test_examples": 500,
+            "zero_shot": {"macro_f1": zero},
+            "ppo_labels": {"macro_f1": ppo},
+            "seconds": {"ppo_labels": 100.0 + seed},
+        }
+
+    table = report([row(0, 0.5, 0.6), row(1, 0.5, 0.7)])
+    assert "| topics | 2 | 24 | 500 | 0.500 ± 0.000 | - | **0.650 ± 0.071** | - | 100 |" in table
+    supervised = {"dataset": "topics", "seed": 1, "supervised": {"macro_f1": 0.9}, "seconds": {"supervised": 5.0}}
+    [first, second] = merged([row(0, 0.5, 0.6), row(1, 0.5, 0.7), supervised])
+    assert "supervised" not in first and second["supervised"] == {"macro_f1": 0.9}
+    assert second["seconds"] == {"ppo_labels": 101.0, "supervised": 5.0} and second["ppo_labels"] == {"macro_f1": 0.7}
