@@ -165,7 +165,15 @@ def main() -> None:
     print("\n" + markdown(rows))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
-        json.dumps({"command": sys.argv, "settings": vars(args), "results": rows}, indent=2, default=str)
+        json.dumps(
+            {
+                "command": ["python", "-m", "benchmarks.active_learning", *sys.argv[1:]],
+                "settings": vars(args),
+                "results": rows,
+            },
+            indent=2,
+            default=str,
+        )
     )
     plot(rows, args.json.with_suffix(".png"))
     print(f"\nwrote {args.json} and {args.json.with_suffix('.png')}")

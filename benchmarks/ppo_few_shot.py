@@ -264,7 +264,12 @@ def main() -> None:
         print("\n" + report(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {"command": sys.argv, "settings": vars(args), "split": split, "results": rows}
+        record = {
+            "command": ["python", "-m", "benchmarks.ppo_few_shot", *sys.argv[1:]],
+            "settings": vars(args),
+            "split": split,
+            "results": rows,
+        }
         args.json.write_text(json.dumps(record, indent=2, default=str))
         print(f"\nwrote {args.json}")
 
