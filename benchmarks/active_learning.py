@@ -29,7 +29,7 @@ from training import LabelledSet, evaluate_set
 from training.feedback.ordering import asking_order
 from training.ppo.episodes import episodes_from_feedback
 
-from .ppo_few_shot import benchmark_set, run_ppo, simulated_feedback
+from .ppo_few_shot import add_ppo_arguments, benchmark_set, ppo_options, run_ppo, simulated_feedback
 
 ORDERS = ("uncertain", "random")
 
@@ -51,13 +51,7 @@ def run_curve(args: argparse.Namespace, dataset: LabelledSet, seed: int) -> list
     start = GLiClassModel.from_pretrained(args.model)
     scores = ZeroShotMultilabelPipeline(model=start).score_texts(pool.texts, pool.labels).tolist()
     zero_shot = evaluate_set(start, test)["macro_f1"]
-    options = dict(
-        max_steps=args.ppo_steps,
-        batch_size=args.batch_size,
-        samples_per_text=args.samples_per_text,
-        temperature=args.temperature,
-        seed=seed,
-    )
+    options = ppo_options(args, {"ppo_steps": args.ppo_steps}, seed)
     rows = []
     for order in ORDERS:
         ranked = asking_order(scores, order, seed=seed)
@@ -145,13 +139,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--pool", type=int, default=400, help="unlabelled texts the order is chosen from")
     parser.add_argument("--eval-limit", type=int, default=500)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--feedback-top", type=int, default=3)
-    parser.add_argument("--feedback-positive-weight", type=float, default=6.0)
-    parser.add_argument("--ppo-steps", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--samples-per-text", type=int, default=32)
-    parser.add_argument("--temperature", type=float, default=2.0)
+    add_ppo_arguments(parser)
     parser.add_argument("--json", type=Path, required=True, help="every number; the PNG goes next to it")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

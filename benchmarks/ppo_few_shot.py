@@ -95,6 +95,21 @@ def run_ppo(
     return model, {"first": log[0], "mid": log[len(log) // 2], "last": log[-1]}
 
 
+def add_ppo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The PPO and simulated-feedback options this benchmark and `benchmarks.active_learning` share."""
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--feedback-top", type=int, default=3, help="labels a simulated person judges per text")
+    parser.add_argument("--ppo-steps", type=int, default=20, help="PPO steps (rollouts of --batch-size texts)")
+    parser.add_argument("--feedback-positive-weight", type=float, default=6.0, help="recall_weighted, from feedback")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--samples-per-text", type=int, default=32)
+    parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--encoder-lr", type=float, default=2e-5)
+    parser.add_argument("--head-lr", type=float, default=1e-4)
+    parser.add_argument("--kl-coef", type=float, default=0.05)
+    parser.add_argument("--max-length", type=int, default=256, help="PPO rows are cut to this many tokens")
+
+
 def ppo_options(args: argparse.Namespace, settings: dict[str, float], seed: int) -> dict[str, Any]:
     """`PPOArguments` fields of one run."""
     return dict(
@@ -223,18 +238,8 @@ def main() -> None:
     parser.add_argument("--report", nargs="+", type=Path, default=None, help="print the table of these JSON files")
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument("--eval-limit", type=int, default=500)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--feedback-top", type=int, default=3, help="labels a simulated person judges per text")
-    parser.add_argument("--ppo-steps", type=int, default=40, help="PPO steps (rollouts of --batch-size texts)")
     parser.add_argument("--label-positive-weight", type=float, default=3.0, help="recall_weighted, PPO from labels")
-    parser.add_argument("--feedback-positive-weight", type=float, default=6.0, help="recall_weighted, from feedback")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--samples-per-text", type=int, default=32)
-    parser.add_argument("--temperature", type=float, default=2.0)
-    parser.add_argument("--encoder-lr", type=float, default=2e-5)
-    parser.add_argument("--head-lr", type=float, default=1e-4)
-    parser.add_argument("--kl-coef", type=float, default=0.05)
-    parser.add_argument("--max-length", type=int, default=256, help="PPO rows are cut to this many tokens")
+    add_ppo_arguments(parser)
     parser.add_argument("--json", type=Path, default=None, help="where to write every number and the settings")
     args = parser.parse_args()
     if args.report:
