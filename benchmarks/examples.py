@@ -2,6 +2,7 @@
 
     python -m benchmarks.examples --choose          # pick example_weight on held-out splits of train/
     python -m benchmarks.examples                   # report on eval/ with the shipped example_weight
+    python -m benchmarks.examples --report RUN1/examples.json RUN2/examples.json   # mean ± sd over seeds
 
 Examples are drawn per label with a fixed seed from the set itself and removed from its test texts
 (a seeded sample of `--limit` of the rest, the same for every column). `--choose` does the same on
@@ -12,8 +13,10 @@ prints each one's mean and worst gain over zero-shot. Prints a Markdown table an
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,6 +30,7 @@ from gliclass.example_evidence import EXAMPLE_WEIGHT
 from training.fit_score_calibration import split_of
 
 from .data import data_dir
+from .few_shot import spread
 from .report import markdown_table, new_run_folder, write_run
 
 CHOICE_SETS = ("clinc150", "hate_offensive", "imdb", "nlupp_banking")
@@ -63,13 +67,36 @@ def held_out_split(labelled: LabelledSet, name: str, split: str = "B") -> Labell
     return part
 
 
+def seeds_report(tables: list[dict[str, dict[str, float]]]) -> str:
+    """Mean ± sd over runs (seeds) per set and column, and each column's mean and worst gain over zero-shot."""
+    columns = list(next(iter(tables[0].values())))
+    rows, gains = [], {column: [] for column in columns[1:]}
+    for name in tables[0]:
+        cells = []
+        for column in columns:
+            values = [table[name][column] for table in tables]
+            cells.append(f"{statistics.mean(values):.3f}{spread(values)}")
+            if column != "0 per label":
+                gain = statistics.mean(values) - statistics.mean(table[name]["0 per label"] for table in tables)
+                gains[column].append(gain)
+        rows.append([name, *cells])
+    text = markdown_table(["set", *columns], rows)
+    for column, values in gains.items():
+        text += f"\n{column}: mean gain over zero-shot {statistics.mean(values):+.4f}, worst {min(values):+.4f}"
+    return text + f"\n\n{len(tables)} runs (seeds)"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--choose", action="store_true", help="choose example_weight on split B of train/ sets")
     parser.add_argument("--limit", type=int, default=500, help="test texts per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: a new runs/benchmarks/...)")
+    parser.add_argument("--report", nargs="+", type=Path, default=None, help="mean ± sd table of these JSON files")
     args = parser.parse_args(argv)
+    if args.report:
+        print(seeds_report([json.loads(path.read_text())["table"] for path in args.report]))
+        return
     torch.manual_seed(args.seed)
     root = data_dir()
     started = time.perf_counter()

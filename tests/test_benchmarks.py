@@ -12,6 +12,7 @@ from transformers import BertConfig, BertForSequenceClassification, BertTokenize
 
 from benchmarks.__main__ import main
 from benchmarks.active_learning import pool_and_test
+from benchmarks.examples import seeds_report
 from benchmarks.labels import label_pool
 from benchmarks.loading import hub_set, local_copy, local_sets
 from benchmarks.ppo_few_shot import benchmark_set, merged, report
@@ -522,3 +523,13 @@ def test_ppo_report_gives_mean_and_spread_and_marks_the_best() -> None:
     [first, second] = merged([row(0, 0.5, 0.6), row(1, 0.5, 0.7), supervised])
     assert "supervised" not in first and second["supervised"] == {"macro_f1": 0.9}
     assert second["seconds"] == {"ppo_labels": 101.0, "supervised": 5.0} and second["ppo_labels"] == {"macro_f1": 0.7}
+
+
+def test_examples_seeds_report_averages_runs_and_gains() -> None:
+    first = {"a": {"0 per label": 0.5, "1 per label": 0.7}, "b": {"0 per label": 0.8, "1 per label": 0.6}}
+    second = {"a": {"0 per label": 0.7, "1 per label": 0.9}, "b": {"0 per label": 0.8, "1 per label": 0.7}}
+    text = seeds_report([first, second])
+    assert "| a | 0.600 ± 0.141 | 0.800 ± 0.141 |" in text
+    assert "| b | 0.800 ± 0.000 | 0.650 ± 0.071 |" in text
+    assert "1 per label: mean gain over zero-shot +0.0250, worst -0.1500" in text
+    assert text.endswith("2 runs (seeds)")
