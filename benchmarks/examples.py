@@ -35,6 +35,7 @@ from .report import markdown_table, new_run_folder, write_run
 
 CHOICE_SETS = ("clinc150", "hate_offensive", "imdb", "nlupp_banking")
 WEIGHTS = (0.5, 1.0, 2.0, 4.0)
+ZERO_SHOT = "0 per label"
 
 
 def examples_and_test(labelled: LabelledSet, shots: int, limit: int, seed: int) -> tuple[list[dict], LabelledSet]:
@@ -70,16 +71,13 @@ def held_out_split(labelled: LabelledSet, name: str, split: str = "B") -> Labell
 def seeds_report(tables: list[dict[str, dict[str, float]]]) -> str:
     """Mean ± sd over runs (seeds) per set and column, and each column's mean and worst gain over zero-shot."""
     columns = list(next(iter(tables[0].values())))
-    rows, gains = [], {column: [] for column in columns[1:]}
+    rows, gains = [], {column: [] for column in columns if column != ZERO_SHOT}
     for name in tables[0]:
-        cells = []
-        for column in columns:
-            values = [table[name][column] for table in tables]
-            cells.append(f"{statistics.mean(values):.3f}{spread(values)}")
-            if column != "0 per label":
-                gain = statistics.mean(values) - statistics.mean(table[name]["0 per label"] for table in tables)
-                gains[column].append(gain)
-        rows.append([name, *cells])
+        values = {column: [table[name][column] for table in tables] for column in columns}
+        zero_shot = statistics.mean(values[ZERO_SHOT])
+        for column in gains:
+            gains[column].append(statistics.mean(values[column]) - zero_shot)
+        rows.append([name, *(f"{statistics.mean(v):.3f}{spread(v)}" for v in values.values())])
     text = markdown_table(["set", *columns], rows)
     for column, values in gains.items():
         text += f"\n{column}: mean gain over zero-shot {statistics.mean(values):+.4f}, worst {min(values):+.4f}"
@@ -105,12 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     else:
         sets, weights = eval_sets(root / "eval"), (EXAMPLE_WEIGHT,)
     pipes = {weight: pipeline(example_weight=weight, dtype="float32") for weight in weights}
-    columns = ["0 per label"] + [f"{shots} per label, weight {weight}" for weight in weights for shots in (1, 2)]
+    columns = [ZERO_SHOT] + [f"{shots} per label, weight {weight}" for weight in weights for shots in (1, 2)]
     table: dict[str, dict[str, float]] = {}
     for labelled in sets:
         row = table.setdefault(labelled.name, {})
         _, test = examples_and_test(labelled, 0, args.limit, args.seed)
-        row["0 per label"] = macro_f1(pipes[weights[0]], test, [])
+        row[ZERO_SHOT] = macro_f1(pipes[weights[0]], test, [])
         for shots in (1, 2):
             examples, test = examples_and_test(labelled, shots, args.limit, args.seed)
             for weight, clf in pipes.items():
@@ -121,9 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     for weight in weights:
         gains = [
-            row[f"{shots} per label, weight {weight}"] - row["0 per label"]
-            for row in table.values()
-            for shots in (1, 2)
+            row[f"{shots} per label, weight {weight}"] - row[ZERO_SHOT] for row in table.values() for shots in (1, 2)
         ]
         markdown += (
             f"\nweight {weight}: mean gain over zero-shot {sum(gains) / len(gains):+.4f}, worst {min(gains):+.4f}"
