@@ -203,9 +203,19 @@ class ZeroShotMultilabelPipeline(Pipeline):
         postprocess = {name: value for name, value in given.items() if name in POSTPROCESS_OPTIONS}
         return preprocess, {}, postprocess
 
-    def __call__(self, inputs: str | Sequence[str] | Iterable[str], **kwargs: Any) -> Any:
+    def __call__(
+        self,
+        inputs: str | Sequence[str] | Iterable[str] | None = None,
+        candidate_labels: Any = None,
+        *,
+        sequences: str | Sequence[str] | Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Classify one text (returns a dict), a list of texts (a list of dicts), or stream a
         generator / `KeyDataset` of texts (yields one dict per text).
+
+        As with transformers' zero-shot-classification pipeline, `candidate_labels` may come second
+        (`clf(text, ["sports", "politics"])`) and the texts may be named `sequences=`.
 
         Each result is `{"sequence", "labels", "scores"}` sorted by score. Options (each defaults
         to the value given at construction):
@@ -226,6 +236,14 @@ class ZeroShotMultilabelPipeline(Pipeline):
           (`max` or `mean` of the logits) instead of cutting them;
         - `batch_size`: encoder rows per forward pass.
         """
+        if sequences is not None:
+            if inputs is not None:
+                raise TypeError("the texts were given twice: as inputs and as sequences; give one.")
+            inputs = sequences
+        if inputs is None:
+            raise TypeError("no texts given: pass a string, a list of strings or a stream of them.")
+        if candidate_labels is not None:
+            kwargs["candidate_labels"] = candidate_labels
         if "batch_size" in kwargs and kwargs["batch_size"] is not None:
             check_batch_size(kwargs["batch_size"])
         if isinstance(inputs, str):

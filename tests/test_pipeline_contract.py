@@ -30,6 +30,21 @@ def test_transformers_pipeline_without_model_uses_the_shipped_model(default_pipe
     assert result["labels"][0] == "sports"
 
 
+def test_called_as_transformers_zero_shot_classification_is_called(default_pipe):
+    text = "The team won the game last night."
+    expected = default_pipe(text, candidate_labels=LABELS)
+    assert expected["labels"][0] == "sports" and expected["scores"][0] >= 0.5
+    assert default_pipe(text, LABELS) == expected  # candidate labels second, positionally
+    assert default_pipe(sequences=text, candidate_labels=LABELS) == expected
+    assert default_pipe(TEXTS, "sports, politics, business") == default_pipe(TEXTS, candidate_labels=LABELS)
+    with pytest.raises(TypeError, match="multiple values for argument 'candidate_labels'"):
+        default_pipe(text, LABELS, candidate_labels=LABELS)
+    with pytest.raises(TypeError, match="given twice"):
+        default_pipe(text, sequences=text, candidate_labels=LABELS)
+    with pytest.raises(TypeError, match="no texts given"):
+        default_pipe(candidate_labels=LABELS)
+
+
 def test_transformers_pipeline_on_the_float16_folder_honours_dtype(default_pipe):
     text = "The team won the championship final last night."
     half = transformers.pipeline(
