@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from gliclass.data import eval_sets
+from gliclass.data import LabelledSet, eval_sets, load_set
+from training.fit_score_calibration import split_of
 from training.recipe import config_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,3 +26,14 @@ def sample_texts_and_labels(count: int, seed: int = 0, root: Path | None = None)
     labels = sorted({label for dataset in sets for label in dataset.labels})
     rng.shuffle(labels)
     return rng.sample(texts, count), labels
+
+
+def benchmark_set(name: str, split: str) -> LabelledSet:
+    """`eval/NAME` (test split), or the texts of hash split `split` of `train/NAME`."""
+    if (data_dir() / "eval" / name).is_dir():
+        if split != "B":
+            raise ValueError(f"{name} is an eval set: settings are never chosen on eval sets.")
+        return load_set(data_dir() / "eval" / name, split="test")
+    full = load_set(data_dir() / "train" / name, split="train")
+    examples = [example for example in full.examples if split_of(example.text) == split]
+    return LabelledSet(name, examples, full.labels, full.multi_label)

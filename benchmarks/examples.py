@@ -4,10 +4,12 @@
     python -m benchmarks.examples                   # report on eval/ with the shipped example_weight
     python -m benchmarks.examples --report RUN1/examples.json RUN2/examples.json   # mean ± sd over seeds
 
-Examples are drawn per label with a fixed seed from the set itself and removed from its test texts
-(a seeded sample of `--limit` of the rest, the same for every column). `--choose` does the same on
-split B of `train/` sets (gliclass never tunes on `eval/`) for each candidate `example_weight` and
-prints each one's mean and worst gain over zero-shot. Prints a Markdown table and writes JSON.
+Examples are drawn per label with a fixed seed from the set itself (the 1-per-label examples are
+the first of the 2-per-label ones) and removed from its test texts: a seeded sample of `--limit`
+of the rest, the same texts for every column, so each gain over zero-shot is paired. `--choose`
+does the same on split B of `train/` sets (gliclass never tunes on `eval/`) for each candidate
+`example_weight` and prints each one's mean and worst gain over zero-shot. Prints a Markdown table
+and writes JSON.
 """
 
 from __future__ import annotations
@@ -33,25 +35,38 @@ from .data import data_dir
 from .few_shot import spread
 from .report import markdown_table, new_run_folder, write_run
 
-CHOICE_SETS = ("clinc150", "hate_offensive", "imdb", "nlupp_banking")
-WEIGHTS = (0.5, 1.0, 2.0, 4.0)
+CHOICE_SETS = ("clinc150", "debian-packages", "hate_offensive", "imdb", "nlupp_banking", "reuters21578")
+WEIGHTS = (0.3, 0.4, 0.5)
 ZERO_SHOT = "0 per label"
+
+
+def drawn_examples(labelled: LabelledSet, shots: int, limit: int, seed: int) -> tuple[list[list[int]], LabelledSet]:
+    """Per label, `shots` seeded example indices in drawn order (the first k of each label are its
+    k-shot examples), and a seeded sample of at most `limit` other examples: one test set for
+    every number of shots up to `shots`, so that each column is scored on the same texts."""
+    rng = random.Random(seed)
+    per_label: list[list[int]] = []
+    for label in labelled.labels:
+        taken = {index for indices in per_label for index in indices}
+        pool = [i for i, example in enumerate(labelled.examples) if label in example.targets and i not in taken]
+        per_label.append(rng.sample(pool, min(shots, len(pool))))
+    taken = {index for indices in per_label for index in indices}
+    rest = [example for i, example in enumerate(labelled.examples) if i not in taken]
+    test = LabelledSet(labelled.name, random.Random(seed).sample(rest, min(limit, len(rest))), labelled.labels)
+    test.multi_label = labelled.multi_label
+    return per_label, test
+
+
+def shown_examples(labelled: LabelledSet, per_label: list[list[int]], shots: int) -> list[dict]:
+    """The `{"text", "labels"}` examples of the first `shots` drawn indices of each label."""
+    chosen = [index for indices in per_label for index in indices[:shots]]
+    return [{"text": labelled.examples[i].text, "labels": list(labelled.examples[i].targets)} for i in chosen]
 
 
 def examples_and_test(labelled: LabelledSet, shots: int, limit: int, seed: int) -> tuple[list[dict], LabelledSet]:
     """`shots` examples per label (seeded) and a seeded sample of at most `limit` other examples."""
-    rng = random.Random(seed)
-    chosen: list[int] = []
-    for label in labelled.labels:
-        taken = set(chosen)
-        pool = [i for i, example in enumerate(labelled.examples) if label in example.targets and i not in taken]
-        chosen += rng.sample(pool, min(shots, len(pool)))
-    taken = set(chosen)
-    rest = [example for i, example in enumerate(labelled.examples) if i not in taken]
-    test = LabelledSet(labelled.name, random.Random(seed).sample(rest, min(limit, len(rest))), labelled.labels)
-    test.multi_label = labelled.multi_label
-    shown = [{"text": labelled.examples[i].text, "labels": list(labelled.examples[i].targets)} for i in chosen]
-    return shown, test
+    per_label, test = drawn_examples(labelled, shots, limit, seed)
+    return shown_examples(labelled, per_label, shots), test
 
 
 def macro_f1(clf, test: LabelledSet, examples: list[dict]) -> float:
@@ -107,10 +122,10 @@ def main(argv: list[str] | None = None) -> None:
     table: dict[str, dict[str, float]] = {}
     for labelled in sets:
         row = table.setdefault(labelled.name, {})
-        _, test = examples_and_test(labelled, 0, args.limit, args.seed)
+        per_label, test = drawn_examples(labelled, 2, args.limit, args.seed)
         row[ZERO_SHOT] = macro_f1(pipes[weights[0]], test, [])
         for shots in (1, 2):
-            examples, test = examples_and_test(labelled, shots, args.limit, args.seed)
+            examples = shown_examples(labelled, per_label, shots)
             for weight, clf in pipes.items():
                 row[f"{shots} per label, weight {weight}"] = macro_f1(clf, test, examples)
         print(labelled.name, {k: round(v, 3) for k, v in row.items()}, flush=True)

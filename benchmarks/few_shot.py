@@ -4,7 +4,9 @@
 
 For each eval set and seed: k examples per label drawn with the seed are the training set (for
 multi-label sets an example counts for each of its labels); a seeded sample of the remaining
-examples (`--eval-limit`) is the test set, identical for both columns. `--fresh-backbone PATH`
+examples (`--eval-limit`) is the test set, identical for both columns. A name under `eval/` is
+that set's test split, a name under `train/` the texts of its hash split B (where settings are
+chosen: `gliclass` never tunes on `eval/`). `--fresh-backbone PATH`
 starts every run from `GLiClassModel.from_backbone(PATH, **model_options)` of
 `training/configs/minilm-isolated.yaml` instead of `--model`. Prints a Markdown table (SetFit 8-shot
 on all-MiniLM-L6-v2 as a reference column) and writes JSON with every number, the choice
@@ -25,9 +27,9 @@ import torch
 import yaml
 
 from gliclass import GLiClassModel
-from training import LabelledSet, evaluate_set, finetune, load_set
+from training import LabelledSet, evaluate_set, finetune
 
-from .data import data_dir
+from .data import benchmark_set
 
 # SetFit with 8 examples per label on all-MiniLM-L6-v2, as measured in the issue that asked for this benchmark
 SETFIT_8_SHOT = {"sst2": 0.672, "ag_news": 0.818, "emotion": 0.350, "banking77": 0.772}
@@ -148,7 +150,7 @@ def main() -> None:
     print(f"command: {command}", flush=True)
     rows = []
     for name in args.datasets.split(","):
-        dataset = load_set(data_dir() / "eval" / name, split="test")
+        dataset = benchmark_set(name, "B")
         for seed in seeds:
             row = run_one(args, dataset, seed)
             rows.append(row)

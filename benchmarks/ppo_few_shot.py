@@ -34,14 +34,13 @@ from typing import Any
 import torch
 
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
-from training import LabelledSet, evaluate_set, finetune, load_set
+from training import LabelledSet, evaluate_set, finetune
 from training.feedback.data import FeedbackRecord
-from training.fit_score_calibration import split_of
 from training.ppo.episodes import Episode, episodes_from_examples, episodes_from_feedback
 from training.ppo.rewards import get_reward
 from training.ppo.trainer import PPOArguments, PPOTrainer
 
-from .data import data_dir
+from .data import benchmark_set
 from .few_shot import split_k_shot, spread
 
 COLUMNS = ("zero_shot", "supervised", "ppo_labels", "ppo_feedback")
@@ -52,17 +51,6 @@ CANDIDATES = (
     {"ppo_steps": 20, "label_positive_weight": 3.0, "feedback_positive_weight": 6.0},
     {"ppo_steps": 40, "label_positive_weight": 1.0, "feedback_positive_weight": 3.0},
 )
-
-
-def benchmark_set(name: str, split: str) -> LabelledSet:
-    """`eval/NAME` (test split), or the texts of hash split `split` of `train/NAME`."""
-    if (data_dir() / "eval" / name).is_dir():
-        if split != "B":
-            raise ValueError(f"{name} is an eval set: settings are never chosen on eval sets.")
-        return load_set(data_dir() / "eval" / name, split="test")
-    full = load_set(data_dir() / "train" / name, split="train")
-    examples = [example for example in full.examples if split_of(example.text) == split]
-    return LabelledSet(name, examples, full.labels, full.multi_label)
 
 
 def simulated_feedback(model: GLiClassModel, pool: LabelledSet, top: int) -> list[FeedbackRecord]:

@@ -6,18 +6,22 @@ another text's content into the one being classified. Here each example's text i
 scored text, and each label named by examples moves along what sets its examples apart from all
 the examples of the call:
 
-    label' = normalise(label + weight * n / (n + 1) * (mean(its examples) - mean(all examples)))
+    label' = label + weight * n / (n + EXAMPLE_PRIOR) * (mean(its examples) - mean(all examples))
 
-for `n` examples of that label (without normalising when the model does not score cosines). The
-difference cancels what all examples share (they are all reviews, or all questions), so only the
-contrast between labels moves scores; with examples of a single label there is no contrast and
-nothing moves. Labels without examples keep their vectors; examples with `"labels": []` count in
-the mean of all examples only.
+An example naming several labels is a share `1 / its label count` of an example for each of
+them: `n` is the sum of a label's shares and its mean is weighted by them. The pseudo-count prior
+makes one example move a label less than eight do. The difference cancels what all examples
+share (they are all reviews, or all questions), so only the contrast between labels moves scores;
+with examples of a single label there is no contrast and nothing moves. The move is centred: each
+label's logits lose what the move changed at the mean of the examples, so a text like the average
+example keeps its scores and the examples do not shift a label's overall level (its prior), only
+which texts it prefers. Labels without examples keep their vectors; examples with `"labels": []`
+count in the mean of all examples only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,15 +30,21 @@ import torch
 from .labels_apart import LabelInput
 from .prompt import EncodedRow, PromptEncoder, check_examples, label_with_description
 
-EXAMPLE_WEIGHT = 0.5  # chosen on held-out splits of train/ (benchmarks/examples.py --choose), never on eval/
+# Both chosen on split B of six train/ sets (benchmarks/examples.py --choose), never on eval/.
+EXAMPLE_WEIGHT = 0.4
+EXAMPLE_PRIOR = 8.0
+
+Scorer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (text, labels, mask) -> logits
 
 
 @dataclass(frozen=True)
 class ExampleEvidence:
-    """Encoder rows of the example texts, and which examples support each shown label."""
+    """Encoder rows of the example texts, which examples support each shown label, and each
+    example's share (1 / its label count)."""
 
     rows: list[EncodedRow]
     examples_of: dict[str, list[int]]
+    shares: list[float]
     weight: float = EXAMPLE_WEIGHT
 
     @classmethod
@@ -55,16 +65,14 @@ class ExampleEvidence:
             for name in names:
                 shown = label_with_description(name, descriptions)
                 examples_of[shown] = [index for index, (_, named) in enumerate(checked) if name in named]
-        return cls(rows, {shown: indices for shown, indices in examples_of.items() if indices}, weight)
+        shares = [1 / len(named) if named else 0.0 for _, named in checked]
+        return cls(rows, {shown: indices for shown, indices in examples_of.items() if indices}, shares, weight)
 
-    def apply(
-        self,
-        label_vectors: list[torch.Tensor],
-        entries: Sequence[LabelInput],
-        example_vectors: torch.Tensor,
-        normalize: bool,
+    def moved(
+        self, label_vectors: Sequence[torch.Tensor], entries: Sequence[LabelInput], example_vectors: torch.Tensor
     ) -> list[torch.Tensor]:
-        """`label_vectors` (of `entries`) moved towards their examples' vectors `(examples, dim)`."""
+        """`label_vectors` (of `entries`) moved along their examples' contrast; `example_vectors`
+        `(examples, dim)` are the examples' text vectors."""
         every_example = example_vectors.float().mean(0)
         moved = []
         for vector, entry in zip(label_vectors, entries):
@@ -72,9 +80,23 @@ class ExampleEvidence:
             if not indices or len(indices) == len(example_vectors):  # no examples, or no contrast
                 moved.append(vector)
                 continue
-            contrast = example_vectors[indices].float().mean(0) - every_example
-            mixed = vector.float() + self.weight * len(indices) / (len(indices) + 1) * contrast
-            if normalize:
-                mixed = mixed / (mixed.norm() + 1e-8)
-            moved.append(mixed.to(vector.dtype))
+            shares = torch.tensor([self.shares[index] for index in indices]).unsqueeze(1)
+            count = float(shares.sum())
+            contrast = (shares * example_vectors[indices].float()).sum(0) / count - every_example
+            shrink = count / (count + EXAMPLE_PRIOR)
+            moved.append((vector.float() + self.weight * shrink * contrast).to(vector.dtype))
         return moved
+
+    @staticmethod
+    def centred_logits(
+        score: Scorer,
+        text: torch.Tensor,
+        labels: torch.Tensor,
+        moved_labels: torch.Tensor,
+        mask: torch.Tensor,
+        example_vectors: torch.Tensor,
+    ) -> torch.Tensor:
+        """Logits `(batch, labels)` of text vectors `(batch, dim)` against moved label vectors
+        `(batch, labels, dim)`, less what the move changed for the examples' mean vector."""
+        centre = example_vectors.mean(0).to(text.dtype).expand_as(text)
+        return score(text, moved_labels, mask) - (score(centre, moved_labels, mask) - score(centre, labels, mask))

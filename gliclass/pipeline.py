@@ -360,10 +360,10 @@ class ZeroShotMultilabelPipeline(Pipeline):
         label cache; moved towards its few-shot examples when there are some), then each text row."""
         model = self.model
         vectors = self._label_vectors(batch.labels, batch_size)
+        table = torch.stack(vectors)  # (distinct labels, dim)
         if evidence is not None:
             example_vectors = self._text_vectors(evidence.rows, batch_size)
-            vectors = evidence.apply(vectors, batch.labels, example_vectors, model.config.normalize_features)
-        table = torch.stack(vectors)  # (distinct labels, dim)
+            moved_table = torch.stack(evidence.moved(vectors, batch.labels, example_vectors))
         fused = model.config.architecture_type == "bi-encoder-fused"
         logits: list[torch.Tensor] = [torch.empty(0)] * len(batch.rows)
         for rows, tensors in self._batches([row.input_ids for row in batch.rows], batch_size):
@@ -376,7 +376,12 @@ class ZeroShotMultilabelPipeline(Pipeline):
                     )
                 else:
                     text = model.get_text_features(tensors["input_ids"], tensors["attention_mask"])
-                batch_logits = model.score(text, labels, mask).float().cpu()
+                if evidence is None:
+                    batch_logits = model.score(text, labels, mask)
+                else:
+                    moved, _ = _row_label_vectors(moved_table, row_labels, shared_view=True)
+                    batch_logits = evidence.centred_logits(model.score, text, labels, moved, mask, example_vectors)
+                batch_logits = batch_logits.float().cpu()
             for slot, index in enumerate(rows):
                 logits[index] = batch_logits[slot, : len(row_labels[slot])]
         return logits

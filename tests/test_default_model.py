@@ -89,6 +89,26 @@ def test_an_obvious_text_scores_its_label_at_least_half_and_the_others_below(cla
     assert pair["labels"][0] == "sports" and pair["scores"][0] >= 0.5 > pair["scores"][1]
 
 
+def test_one_example_per_label_keeps_the_clear_cases_right(classifier) -> None:
+    """Few-shot examples are label evidence for the shipped model: with one (other) example per
+    topic the clear texts keep their label on top, and it still scores at least 0.5."""
+    examples = [
+        {"text": "The goalkeeper saved a penalty in the last minute.", "labels": ["sports"]},
+        {"text": "The senate rejected the president's budget plan.", "labels": ["politics"]},
+        {"text": "The bank raised its profit forecast for the year.", "labels": ["business"]},
+        {"text": "A new telescope photographed a distant galaxy.", "labels": ["science and technology"]},
+    ]
+    for text, labels, expected in CLEAR_CASES[:4]:
+        result = classifier(text, candidate_labels=labels, examples=examples)
+        assert result["labels"][0] == expected and result["scores"][0] >= 0.5, result
+    readme = classifier(
+        "The match ended in a draw after extra time.",
+        candidate_labels=["sports", "politics", "business"],
+        examples=[{"text": "parliament passed the bill", "labels": ["politics"]}],
+    )
+    assert readme["labels"][0] == "sports", readme
+
+
 def test_cli_without_model_uses_the_shipped_one() -> None:
     command = [
         sys.executable,

@@ -11,7 +11,9 @@ import torch
 import gliclass
 from gliclass import GLiClassModel
 from gliclass.calibration import calibrated_logits, recentre
+from gliclass.example_evidence import EXAMPLE_PRIOR, ExampleEvidence
 from gliclass.label_biases import fit_label_biases
+from gliclass.labels_apart import LabelInput
 
 LABELS = ["sports", "politics", "business", "science", "music"]
 TEXTS = [
@@ -178,6 +180,35 @@ def test_examples_are_label_evidence_when_labels_are_encoded_apart(make_embedder
     scores = dict(zip(result["labels"], result["scores"]))
     expected = torch.sigmoid(torch.tensor(logits(TEXTS[:1], examples)[0])).tolist()
     assert [scores[label] for label in LABELS] == pytest.approx(expected, abs=1e-6)
+
+
+def test_example_evidence_is_centred_and_one_example_moves_a_label_less_than_many():
+    """The move keeps the logits of the examples' mean vector; n examples move a label by
+    weight * n / (n + EXAMPLE_PRIOR) of their contrast, an example of two labels counting half for each."""
+    labels = [LabelInput("a", (1,), 1), LabelInput("b", (2,), 1), LabelInput("c", (3,), 1)]
+    vectors = [torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0.0, 0.0, 1.0])]
+    examples = torch.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 2.0]])
+    # example 0 names "a" alone, example 2 names "c" and another label, example 3 names "c" alone
+    evidence = ExampleEvidence(rows=[], examples_of={"a": [0], "c": [2, 3]}, shares=[1.0, 1.0, 0.5, 1.0], weight=2.0)
+    moved = evidence.moved(vectors, labels, examples)
+    mean = examples.mean(0)
+    assert torch.allclose(moved[0], vectors[0] + 2.0 * 1 / (1 + EXAMPLE_PRIOR) * (examples[0] - mean))
+    assert torch.equal(moved[1], vectors[1])  # no examples: not moved
+    weighted_mean = (0.5 * examples[2] + examples[3]) / 1.5
+    assert torch.allclose(moved[2], vectors[2] + 2.0 * 1.5 / (1.5 + EXAMPLE_PRIOR) * (weighted_mean - mean))
+
+    def dot(text: torch.Tensor, label_vectors: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bd,bld->bl", text, label_vectors)
+
+    texts = torch.stack([mean, torch.tensor([3.0, -1.0, 0.5])])
+    table, moved_table = torch.stack(vectors).expand(2, -1, -1), torch.stack(moved).expand(2, -1, -1)
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    logits = ExampleEvidence.centred_logits(dot, texts, table, moved_table, mask, examples)
+    assert torch.allclose(logits[0], dot(texts, table, mask)[0])  # the mean example keeps its logits
+    shift = dot(texts, moved_table, mask)[1] - dot(texts, table, mask)[1]
+    centre_shift = dot(texts, moved_table, mask)[0] - dot(texts, table, mask)[0]
+    assert torch.allclose(logits[1], dot(texts, table, mask)[1] + shift - centre_shift)
+    assert not torch.allclose(logits[1], dot(texts, table, mask)[1])
 
 
 def test_a_joint_model_keeps_the_reference_example_format(make_model):
