@@ -34,6 +34,10 @@ def benchmark_set(name: str, split: str) -> LabelledSet:
         if split != "B":
             raise ValueError(f"{name} is an eval set: settings are never chosen on eval sets.")
         return load_set(data_dir() / "eval" / name, split="test")
-    full = load_set(data_dir() / "train" / name, split="train")
-    examples = [example for example in full.examples if split_of(example.text) == split]
-    return LabelledSet(name, examples, full.labels, full.multi_label)
+    return held_out_split(load_set(data_dir() / "train" / name, split="train"), name, split)
+
+
+def held_out_split(labelled: LabelledSet, name: str, split: str = "B") -> LabelledSet:
+    """Split A or B of a `train/` set (the hash split of `training.fit_score_calibration`)."""
+    examples = [example for example in labelled.examples if split_of(example.text) == split]
+    return LabelledSet(name, examples, labelled.labels, labelled.multi_label)

@@ -29,9 +29,8 @@ from gliclass import LabelledSet, load_set, pipeline
 from gliclass.data import eval_sets
 from gliclass.evaluation import metrics_from_scores
 from gliclass.example_evidence import EXAMPLE_WEIGHT
-from training.fit_score_calibration import split_of
 
-from .data import data_dir
+from .data import data_dir, held_out_split
 from .few_shot import spread
 from .report import markdown_table, new_run_folder, write_run
 
@@ -74,13 +73,6 @@ def macro_f1(clf, test: LabelledSet, examples: list[dict]) -> float:
     scores = clf.score_texts(test.texts, test.labels, examples=examples or None, multi_label=True)
     gold = [list(example.targets) for example in test.examples]
     return metrics_from_scores(scores, test.labels, gold, test.multi_label)["macro_f1"]
-
-
-def held_out_split(labelled: LabelledSet, name: str, split: str = "B") -> LabelledSet:
-    """Split A or B of a `train/` set (the hash split of `training.fit_score_calibration`)."""
-    part = LabelledSet(name, [e for e in labelled.examples if split_of(e.text) == split], labelled.labels)
-    part.multi_label = labelled.multi_label
-    return part
 
 
 def seeds_report(tables: list[dict[str, dict[str, float]]]) -> str:

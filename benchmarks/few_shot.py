@@ -6,11 +6,10 @@ For each eval set and seed: k examples per label drawn with the seed are the tra
 multi-label sets an example counts for each of its labels); a seeded sample of the remaining
 examples (`--eval-limit`) is the test set, identical for both columns. A name under `eval/` is
 that set's test split, a name under `train/` the texts of its hash split B (where settings are
-chosen: `gliclass` never tunes on `eval/`). `--fresh-backbone PATH`
-starts every run from `GLiClassModel.from_backbone(PATH, **model_options)` of
-`training/configs/minilm-isolated.yaml` instead of `--model`. Prints a Markdown table (SetFit 8-shot
-on all-MiniLM-L6-v2 as a reference column) and writes JSON with every number, the choice
-`finetune` made per run and the wall time.
+chosen: `gliclass` never tunes on `eval/`). `--fresh-backbone PATH` starts every run from
+`GLiClassModel.from_backbone(PATH, **model_options)` of `training/configs/minilm-isolated.yaml`
+instead of `--model`. Prints a Markdown table (SetFit 8-shot on all-MiniLM-L6-v2 as a reference
+column) and writes JSON with every number, the choice `finetune` made per run and the wall time.
 """
 
 from __future__ import annotations

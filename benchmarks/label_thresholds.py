@@ -21,8 +21,8 @@ from pathlib import Path
 from gliclass import GLiClassModel, calibrate, load_set, pipeline
 from gliclass.pipeline import DEFAULT_MODEL_DIR
 
-from .data import data_dir
-from .examples import examples_and_test, held_out_split, macro_f1
+from .data import data_dir, held_out_split
+from .examples import examples_and_test, macro_f1
 from .report import markdown_table, new_run_folder, write_run
 
 HELD_OUT_TRAIN_SETS = ("reuters21578", "nlupp_banking", "debian-packages")
