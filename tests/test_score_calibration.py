@@ -14,6 +14,7 @@ from gliclass.calibration import calibrated_logits, recentre
 from gliclass.example_evidence import EXAMPLE_PRIOR, ExampleEvidence
 from gliclass.label_biases import fit_label_biases
 from gliclass.labels_apart import LabelInput
+from training.fit_score_calibration import ScoredSet, fit
 
 LABELS = ["sports", "politics", "business", "science", "music"]
 TEXTS = [
@@ -74,6 +75,22 @@ def test_score_calibration_is_applied_by_the_model_saved_and_loaded(make_embedde
     assert reloaded.config.score_calibration == pytest.approx(COEFFICIENTS)
     again = gliclass.pipeline(model=reloaded, device="cpu").score_texts(TEXTS, LABELS)
     assert torch.allclose(again, scores, atol=1e-6)
+
+
+def test_fitting_score_calibration_weighs_a_multi_label_set_as_asked():
+    """A multi-label set weighing 2 in the fit is the same fit as that set given twice; and the weight matters."""
+    generator = torch.Generator().manual_seed(0)
+
+    def scored(name: str, multi_label: bool, labels: int) -> ScoredSet:
+        logits = torch.randn(40, labels, generator=generator) * 3
+        truth = logits + torch.randn(40, labels, generator=generator) * 2 > (0.5 if multi_label else 2.5)
+        return ScoredSet(name, logits, truth, multi_label)
+
+    single, multi = scored("single", False, 3), scored("multi", True, 8)
+    weighted = fit([single, multi], pos_weight=2.0, multi_label_weight=2.0)
+    repeated = fit([single, multi, multi], pos_weight=2.0)
+    assert weighted == pytest.approx(repeated, abs=1e-3)
+    assert fit([single, multi], pos_weight=2.0) != pytest.approx(weighted, abs=1e-3)
 
 
 def test_fit_label_biases_moves_half_to_the_best_threshold():

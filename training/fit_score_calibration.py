@@ -6,8 +6,9 @@
 Every text of a training set falls in split A (fit: 20% of texts, by a hash of the text), B (choose
 the positive-class weight, report: 10%) or neither. Each text is scored against its set's whole label
 list (2 to 156 labels: the calibration must work whatever the label count). The four coefficients
-(`gliclass.calibration`) are fitted by weighted logistic regression on A (every set weighs the same)
-for each positive weight in `--pos-weights`; the one with the best mean macro-F1 at 0.5 on B is kept.
+(`gliclass.calibration`) are fitted by weighted logistic regression on A (every single-label set weighs
+the same, a multi-label set `--multi-label-weights` times that) for each pair of positive weight
+(`--pos-weights`) and multi-label weight; the pair with the best mean macro-F1 at 0.5 on B is kept.
 `eval/` sets are never used to choose anything: they are only reported. The shipped model saw at most
 a few percent of the `train/` texts during its 400 training steps (12,800 sampled rows of ~110,000
 texts), so A and B are nearly, not strictly, unseen; `eval/` is strictly unseen.
@@ -69,13 +70,15 @@ def features(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([logits, torch.log_softmax(logits, dim=1), log_count], dim=-1)
 
 
-def fit(sets: list[ScoredSet], pos_weight: float) -> dict[str, float]:
-    """Coefficients minimising BCE over `sets` (each set weighs the same; positives by `pos_weight`)."""
+def fit(sets: list[ScoredSet], pos_weight: float, multi_label_weight: float = 1.0) -> dict[str, float]:
+    """Coefficients minimising BCE over `sets` (each single-label set weighs the same, each multi-label
+    set `multi_label_weight` times that; positives by `pos_weight`)."""
     inputs, targets, weights = [], [], []
     for scored in sets:
         inputs.append(features(scored.logits).reshape(-1, 3))
         targets.append(scored.truth.reshape(-1).float())
-        weights.append(torch.full((scored.truth.numel(),), 1.0 / scored.truth.numel()))
+        set_weight = multi_label_weight if scored.multi_label else 1.0
+        weights.append(torch.full((scored.truth.numel(),), set_weight / scored.truth.numel()))
     x, y, w = torch.cat(inputs), torch.cat(targets), torch.cat(weights)
     coefficients = torch.tensor([1.0, 0.0, 0.0], requires_grad=True)
     bias = torch.zeros((), requires_grad=True)
@@ -135,11 +138,14 @@ def report(scored: ScoredSet, coefficients: dict[str, float] | None, transductiv
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Fit on split A, choose the positive weight on B, print the tables, write the config."""
+    """Fit on split A, choose the positive and multi-label weights on B, print the tables, write the config."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $GLICLASS_DATA_DIR or ../shared/data")
-    parser.add_argument("--pos-weights", default="1,2,3", help="positive-class weights to choose from (on split B)")
+    parser.add_argument("--pos-weights", default="1,2,3", help="positive-class weights to choose from")
+    parser.add_argument(
+        "--multi-label-weights", default="1", help="weights of a multi-label set in the fit, to choose from"
+    )
     parser.add_argument("--eval-limit", type=int, default=1000, help="texts per eval set (seeded sample)")
     parser.add_argument("--out", type=Path, default=None, help="JSON with every number (default: none)")
     parser.add_argument("--dry-run", action="store_true", help="do not write the model's config")
@@ -158,14 +164,20 @@ def main(argv: list[str] | None = None) -> None:
             splits[split].append(score_set(pipe, subset, name, limit // (3 if name in LONG_TEXT_SETS else 1)))
             print(f"scored {name} split {split}", flush=True)
     held_out = [score_set(pipe, labelled, labelled.name, args.eval_limit) for labelled in eval_sets(data_dir / "eval")]
-    candidates = {float(weight): fit(splits["A"], float(weight)) for weight in args.pos_weights.split(",")}
+    candidates = {
+        (float(pos_weight), float(multi_label_weight)): fit(splits["A"], float(pos_weight), float(multi_label_weight))
+        for pos_weight in args.pos_weights.split(",")
+        for multi_label_weight in args.multi_label_weights.split(",")
+    }
     mean_b = {
-        weight: sum(report(scored, coefficients)["f1_at_0.5"] for scored in splits["B"]) / len(splits["B"])
-        for weight, coefficients in candidates.items()
+        weights: sum(report(scored, coefficients)["f1_at_0.5"] for scored in splits["B"]) / len(splits["B"])
+        for weights, coefficients in candidates.items()
     }
     chosen = max(mean_b, key=mean_b.get)
     coefficients = candidates[chosen]
-    print(f"mean macro-F1 at 0.5 on split B by positive weight: {mean_b}; chosen {chosen}: {coefficients}")
+    for (pos_weight, multi_label_weight), mean in mean_b.items():
+        print(f"positive weight {pos_weight}, multi-label weight {multi_label_weight}: mean F1 at 0.5 on B {mean:.4f}")
+    print(f"chosen positive weight {chosen[0]}, multi-label weight {chosen[1]}: {coefficients}")
     rows = {}
     print(
         "| set | split | multi-label | F1@0.5 before | F1@0.5 after | top-k F1 | ratio before | ratio after | "
@@ -189,14 +201,24 @@ def main(argv: list[str] | None = None) -> None:
                 f"{after['f1_top_label']:.3f} | {moved['f1_top_label']:.3f} |"
             )
     if args.out:
-        args.out.write_text(json.dumps({"coefficients": coefficients, "pos_weight": chosen, "sets": rows}, indent=1))
+        args.out.write_text(
+            json.dumps(
+                {"coefficients": coefficients, "pos_weight": chosen[0], "multi_label_weight": chosen[1], "sets": rows},
+                indent=1,
+            )
+        )
     if not args.dry_run:
         config_path = args.model / "config.json"
         config = json.loads(config_path.read_text())
         config["score_calibration"] = coefficients
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         print(f"wrote score_calibration to {config_path}")
-        record = {"pos_weight": chosen, "mean_f1_at_0.5_split_b_by_pos_weight": mean_b, "sets": rows}
+        record = {
+            "pos_weight": chosen[0],
+            "multi_label_weight": chosen[1],
+            "mean_f1_at_0.5_split_b_by_weights": {f"{pos} {multi}": mean for (pos, multi), mean in mean_b.items()},
+            "sets": rows,
+        }
         refresh_metrics_and_card(args.model, data_dir, record)
 
 
