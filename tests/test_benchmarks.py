@@ -10,6 +10,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
+from benchmarks import finetune_selection
 from benchmarks.__main__ import main
 from benchmarks.active_learning import pool_and_test
 from benchmarks.examples import seeds_report
@@ -503,6 +504,24 @@ def test_ppo_sets_choose_on_split_a_and_test_on_split_b(tmp_path: Path, monkeypa
     pool, held_out = pool_and_test(choose, 10, 1000, seed=0)
     assert len(pool.examples) == 10 and len(held_out.examples) == len(choose.examples) - 10
     assert not set(pool.texts) & set(held_out.texts)
+
+
+def test_finetune_selection_refuses_eval_sets_and_tables_each_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_set(tmp_path / "eval", "topics", TOPICS, multi_label=False)
+    monkeypatch.setenv("GLICLASS_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as stop:
+        finetune_selection.main(["--datasets", "topics"])
+    assert stop.value.code == 2 and "topics: eval sets" in capsys.readouterr().err
+    scores = {(0.0, 0.0): 0.5, (5.0, 0.5): 0.7, (10.0, 0.5): 0.7, (5.0, 1.0): 0.6}
+    assert finetune_selection.highest_macro_f1(scores) == (5.0, 0.5)
+    rows = [
+        {"dataset": "intents", "test_macro_f1": {"zero-shot": 0.5, "macro-F1": f1, "loss": 0.6, "all epochs": 0.4}}
+        for f1 in (0.55, 0.65)
+    ]
+    row = "| intents | 2 | 0.500 | 0.600 | 0.600 | 0.400 | +0.050, +0.100, -0.100 |"
+    assert row in finetune_selection.markdown(rows)
 
 
 def test_ppo_report_gives_mean_and_spread_and_marks_the_best() -> None:

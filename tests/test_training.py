@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import random
 import signal
@@ -25,6 +26,7 @@ from training import (
     load_set,
 )
 from training.batches import Collator, FixedCandidatesSet, LabelsApartCollator
+from training.finetune import START, chosen_candidate, held_out_metrics
 from training.recipe import load_sets
 from training.trainer import batch_loss, gliclass_collator, training_collator
 
@@ -277,10 +279,23 @@ def test_finetune_chooses_training_when_held_out_examples_gain(make_embedder):
     assert not torch.equal(tuned.model.text_projector.linear_1.weight, start.model.text_projector.linear_1.weight)
 
 
+def test_finetune_chooses_the_lowest_held_out_loss_that_keeps_macro_f1():
+    scores = {START: 0.8, (5.0, 0.5): 0.9, (5.0, 1.0): 0.7, (10.0, 0.5): 0.9, (10.0, 1.0): 0.8}
+    losses = {START: 0.40, (5.0, 0.5): 0.30, (5.0, 1.0): 0.10, (10.0, 0.5): 0.30, (10.0, 1.0): 0.35}
+    assert chosen_candidate(scores, losses) == (5.0, 0.5)  # (5, 1) loses macro-F1; the tie goes to fewer epochs
+    assert chosen_candidate(scores, {**losses, (5.0, 0.5): 0.5, (10.0, 0.5): 0.5}) == (10.0, 1.0)
+    assert chosen_candidate(scores, {key: 0.4 for key in losses}) == START  # nothing is strictly better
+    tables = {START: torch.tensor([[0.9, 0.1], [0.6, 0.4]]), (5.0, 1.0): torch.tensor([[0.9, 0.1], [0.4, 0.6]])}
+    f1, loss = held_out_metrics(tables, ["a", "b"], [["a"], ["b"]], multi_label=False)
+    assert f1[START] < f1[(5.0, 1.0)] == 1.0 and loss[(5.0, 1.0)] < loss[START]
+    expected = -(math.log(0.9) * 2 + math.log(0.6) * 2) / 4
+    assert loss[(5.0, 1.0)] == pytest.approx(expected, abs=1e-6)
+
+
 def test_finetune_falls_back_to_the_start_model_when_held_out_says_so(make_embedder):
     start = finetune(make_embedder(), TOPIC_EXAMPLES, epochs=30, encoder_lr=1e-3, head_lr=1e-3, select=False)
     assert start.finetune_report.folds == 0 and start.finetune_report.trained_on == len(TOPIC_EXAMPLES)
-    tuned = finetune(start, TOPIC_EXAMPLES, epochs=4, encoder_lr=1e-2, head_lr=1e-2, progress=False)
+    tuned = finetune(start, TOPIC_EXAMPLES, epochs=4, encoder_lr=0.3, head_lr=0.3, progress=False)  # a wrecking step
     report = tuned.finetune_report
     assert report.start_score == 1.0 and report.alpha == 0 and report.epochs == 0 and report.trained_on == 0
     assert tuned is not start

@@ -1,0 +1,159 @@
+"""How `finetune` should choose its training length and mix: each rule's pick, scored on test texts.
+
+    python -m benchmarks.finetune_selection --datasets hate_offensive --seeds 0,1,2 --json runs/selection_hate.json
+    python -m benchmarks.finetune_selection --report runs/selection_*.json      # one table of several runs
+
+Only `train/` sets, their hash split B (settings are never chosen on `eval/`). For each set and seed,
+8 examples per label and the test texts are drawn as in `benchmarks.few_shot`; the held-out folds are
+trained and probed as `finetune` does, and one more run on all examples is probed on the test texts at
+the same (epochs, alpha) grid. Each rule picks a candidate from the held-out tables, and the table
+gives the test macro-F1 of its pick: `loss` is `finetune`'s rule (`training.finetune.chosen_candidate`),
+`macro-F1` the rule it replaced (highest held-out macro-F1, ties to the smaller change), `all epochs`
+no choice at all (train every epoch, alpha 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gliclass import GLiClassModel
+from gliclass.evaluation import metrics_from_scores
+from training.batches import FixedCandidatesSet
+from training.finetune import (
+    START,
+    HeldOutProbe,
+    chosen_candidate,
+    held_out_metrics,
+    held_out_splits,
+    score_table,
+    train_model,
+)
+
+from .data import benchmark_set, data_dir
+from .few_shot import split_k_shot
+
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+EPOCHS = 10
+RULES = ("zero-shot", "macro-F1", "loss", "all epochs")
+
+
+def highest_macro_f1(scores: dict[tuple[float, float], float]) -> tuple[float, float]:
+    """The rule `finetune` used before: strictly higher held-out macro-F1, ties to the smaller change."""
+    best = START
+    for key in sorted(scores, key=lambda key: (key[1], key[0])):
+        if scores[key] > scores[best]:
+            best = key
+    return best
+
+
+def probed_run(
+    model: GLiClassModel,
+    texts: list[str],
+    targets: list[list[str]],
+    labels: list[str],
+    seed: int,
+    probe_texts: list[str],
+) -> dict[tuple[float, float], torch.Tensor]:
+    """Train a copy of `model` on the examples as `finetune` does; score `probe_texts` at every candidate."""
+    settings = dict(epochs=EPOCHS, seed=seed, encoder_lr=2e-5, head_lr=1e-4, progress=False)
+    settings["batch_size"] = 32 if model.encodes_labels_apart and len(labels) > 16 else 8
+    probe = HeldOutProbe(model, probe_texts, labels, ALPHAS)
+    train_model(copy.deepcopy(model), FixedCandidatesSet(texts, targets, labels, seed), settings, probe=probe)
+    return {START: score_table(model, probe_texts, labels), **probe.tables}
+
+
+def run_one(model_path: str, name: str, seed: int, eval_limit: int) -> dict:
+    """Test macro-F1 of each rule's pick for one set and seed."""
+    dataset = benchmark_set(name, "B")
+    train_idx, test_idx = split_k_shot(dataset, 8, seed, eval_limit)
+    texts = [dataset.examples[index].text for index in train_idx]
+    targets = [list(dataset.examples[index].targets) for index in train_idx]
+    start = GLiClassModel.from_pretrained(model_path).eval()
+    held_tables: dict[tuple[float, float], torch.Tensor] = {}
+    held: list[int] = []
+    for split in held_out_splits(targets, 4, seed):
+        held_set = set(split)
+        rest = [index for index in range(len(texts)) if index not in held_set]
+        tables = probed_run(
+            start, [texts[i] for i in rest], [targets[i] for i in rest], dataset.labels, seed, [texts[i] for i in split]
+        )
+        for key, table in tables.items():
+            held_tables[key] = torch.cat([held_tables[key], table]) if key in held_tables else table
+        held.extend(split)
+    multi_label = any(len(example_targets) != 1 for example_targets in targets)
+    scores, losses = held_out_metrics(held_tables, dataset.labels, [targets[i] for i in held], multi_label)
+    test_gold = [list(dataset.examples[index].targets) for index in test_idx]
+    test_tables = probed_run(start, texts, targets, dataset.labels, seed, [dataset.examples[i].text for i in test_idx])
+    picks = {
+        "zero-shot": START,
+        "macro-F1": highest_macro_f1(scores),
+        "loss": chosen_candidate(scores, losses),
+        "all epochs": (float(EPOCHS), 1.0),
+    }
+    return {
+        "dataset": name,
+        "seed": seed,
+        "picks": {rule: list(pick) for rule, pick in picks.items()},
+        "test_macro_f1": {
+            rule: metrics_from_scores(test_tables[pick], dataset.labels, test_gold, multi_label)["macro_f1"]
+            for rule, pick in picks.items()
+        },
+    }
+
+
+def markdown(rows: list[dict]) -> str:
+    """Mean test macro-F1 per set and rule over seeds, and each rule's worst gap to zero-shot."""
+    lines = [
+        "| set | seeds | " + " | ".join(RULES) + " | worst seed gap: " + ", ".join(RULES[1:]) + " |",
+        "|---|---" + "|---" * len(RULES) + "|---|",
+    ]
+    for name in dict.fromkeys(row["dataset"] for row in rows):
+        runs = [row["test_macro_f1"] for row in rows if row["dataset"] == name]
+        means = [f"{statistics.mean(run[rule] for run in runs):.3f}" for rule in RULES]
+        worst = [f"{min(run[rule] - run['zero-shot'] for run in runs):+.3f}" for rule in RULES[1:]]
+        lines.append(f"| {name} | {len(runs)} | " + " | ".join(means) + " | " + ", ".join(worst) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="gliclass/default_model")
+    parser.add_argument("--datasets", default="hate_offensive,imdb,nlupp_banking", help="train/ set names")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--eval-limit", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=None, help="write every number here")
+    parser.add_argument("--report", nargs="+", type=Path, default=None, help="one table of these JSON files")
+    args = parser.parse_args(argv)
+    if args.report:
+        rows = [row for path in args.report for row in json.loads(path.read_text())["results"]]
+        print(markdown(rows))
+        return
+    names = args.datasets.split(",")
+    refused = [name for name in names if (data_dir() / "eval" / name).is_dir()]
+    if refused:
+        parser.error(f"{', '.join(refused)}: eval sets; rules are compared on train/ sets only.")
+    torch.set_num_threads(args.threads)
+    command = f"python -m benchmarks.finetune_selection {' '.join(sys.argv[1:] if argv is None else argv)}"
+    rows = []
+    for name in names:
+        for seed in [int(seed) for seed in args.seeds.split(",")]:
+            started = time.time()
+            rows.append(run_one(args.model, name, seed, args.eval_limit))
+            print(f"{name} seed {seed} ({time.time() - started:.0f} s): {rows[-1]}", flush=True)
+    print(markdown(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"command": command, "results": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
