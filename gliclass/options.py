@@ -11,7 +11,7 @@ import torch
 
 from .prompt import SPECIAL_TOKENS, check_labels, check_text
 
-PREPROCESS_OPTIONS = ("candidate_labels", "prompt", "examples", "windows", "shortlist")
+PREPROCESS_OPTIONS = ("candidate_labels", "hypothesis_template", "prompt", "examples", "windows", "shortlist")
 POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation", "top_k", "transductive")
 AGGREGATIONS = ("max", "mean")
 
@@ -69,6 +69,23 @@ def check_flag(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
     return bool(value)
+
+
+def check_hypothesis_template(template: Any) -> str:
+    """A `hypothesis_template` as transformers' zero-shot-classification takes it: a string with one
+    `{}` that each label fills (`"This example is {}."`)."""
+    if not isinstance(template, str):
+        raise TypeError(f"hypothesis_template must be a string, got {type(template).__name__}.")
+    try:
+        filled = template.format("label")
+    except (IndexError, KeyError, ValueError) as error:
+        raise ValueError(f"hypothesis_template {template!r} cannot be filled with a label: {error}") from None
+    if filled == template:
+        raise ValueError(f"hypothesis_template {template!r} has no '{{}}' for the label.")
+    for token in SPECIAL_TOKENS:
+        if token in template:
+            raise ValueError(f"hypothesis_template {template!r} contains the reserved token {token}.")
+    return template
 
 
 def is_per_text(name: str, value: Any) -> bool:

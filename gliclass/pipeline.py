@@ -33,6 +33,7 @@ from .options import (
     check_batch_size,
     check_device,
     check_flag,
+    check_hypothesis_template,
     check_threshold,
     is_per_text,
     labels_per_text,
@@ -175,6 +176,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
 
     def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:
         """Check the call options and route them to preprocess / forward / postprocess."""
+        framework = kwargs.pop("framework", None)  # transformers 4 callers name the backend; ours is PyTorch
+        if framework not in (None, "pt"):
+            raise ValueError(f"gliclass runs on PyTorch: framework must be 'pt', got {framework!r}.")
         unknown = sorted(set(kwargs) - set(PREPROCESS_OPTIONS) - set(POSTPROCESS_OPTIONS))
         if unknown:
             raise TypeError(
@@ -184,6 +188,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
         given = {name: value for name, value in kwargs.items() if value is not None}
         if "candidate_labels" in given:
             labels_per_text(given["candidate_labels"], None)
+        if "hypothesis_template" in given:
+            check_hypothesis_template(given["hypothesis_template"])
         if "prompt" in given:
             prompts_per_text(given["prompt"], None)
         if "examples" in given:
@@ -230,6 +236,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
           least two texts (`gliclass.calibration.recentre`);
         - `shortlist`: K; the `shortlister` picks each text's K best labels and only those are scored
           (and returned; `multi_label=False` is then a softmax over them);
+        - `hypothesis_template`: as in transformers' zero-shot-classification, a string whose `{}`
+          each label fills (`"This example is {}."`); the filled string is encoded in place of the
+          label (results keep the label names). The shipped model was trained on bare label names;
         - `prompt`: a task description (or one per text) put into the input;
         - `examples`: few-shot examples `[{"text", "labels"}]` put into the input;
         - `windows` (False): score long texts in overlapping windows combined by `aggregation`
@@ -292,6 +301,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
         self,
         inputs: str | Sequence[str],
         candidate_labels: Any = None,
+        hypothesis_template: str | None = None,
         prompt: str | Sequence[str] | None = None,
         examples: Sequence[dict[str, Any]] | None = None,
         windows: bool = False,
@@ -314,6 +324,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
             evidence = ExampleEvidence.build(examples, self.row_builder.text_rows, labels, self.example_weight)
             example_string = ""
         shown = _shown_labels(labels)
+        if hypothesis_template is not None:
+            shown = [[hypothesis_template.format(label) for label in row] for row in shown]
         names = [names for names, _ in labels]
         if isinstance(self.row_builder, LabelsApartInputs):
             batch = self.row_builder.build(texts, shown, prompts, [example_string] * len(texts), windows=windows)

@@ -45,6 +45,26 @@ def test_called_as_transformers_zero_shot_classification_is_called(default_pipe)
         default_pipe(candidate_labels=LABELS)
 
 
+def test_hypothesis_template_and_framework_are_taken_as_transformers_takes_them(default_pipe):
+    text = "The team won the game last night."
+    templated = default_pipe(text, candidate_labels=LABELS, hypothesis_template="This example is about {}.")
+    assert templated["labels"][0] == "sports" and sorted(templated["labels"]) == sorted(LABELS)
+    assert templated["scores"] != default_pipe(text, candidate_labels=LABELS)["scores"]  # the filled text is scored
+    assert transformers.pipeline("zero-shot-multilabel", device="cpu", framework="pt")(text, LABELS)["labels"][0] == (
+        "sports"
+    )
+    for template, error, message in [
+        ("This example is sports.", ValueError, "no '{}' for the label"),
+        ("{0} and {1}", ValueError, "cannot be filled"),
+        ("<<SEP>> {}", ValueError, "reserved token"),
+        (3, TypeError, "must be a string"),
+    ]:
+        with pytest.raises(error, match=message):
+            default_pipe(text, candidate_labels=LABELS, hypothesis_template=template)
+    with pytest.raises(ValueError, match="framework must be 'pt'"):
+        default_pipe(text, candidate_labels=LABELS, framework="tf")
+
+
 def test_transformers_pipeline_on_the_float16_folder_honours_dtype(default_pipe):
     text = "The team won the championship final last night."
     half = transformers.pipeline(
