@@ -6,10 +6,11 @@ For each eval set and seed: k examples per label drawn with the seed are the tra
 multi-label sets an example counts for each of its labels); a seeded sample of the remaining
 examples (`--eval-limit`) is the test set, identical for both columns. A name under `eval/` is
 that set's test split, a name under `train/` the texts of its hash split B (where settings are
-chosen: `gliclass` never tunes on `eval/`). `--fresh-backbone PATH` starts every run from
-`GLiClassModel.from_backbone(PATH, **model_options)` of `training/configs/minilm-isolated.yaml`
-instead of `--model`. Prints a Markdown table (SetFit 8-shot on all-MiniLM-L6-v2 as a reference
-column) and writes JSON with every number, the choice `finetune` made per run and the wall time.
+chosen: `gliclass` never tunes on `eval/`). `--fresh-backbone PATH` (`@minilm`: the packaged
+all-MiniLM-L6-v2) starts every run from `GLiClassModel.from_backbone(PATH, **model_options)` of
+`training/configs/minilm-isolated.yaml` instead of `--model`. Prints a Markdown table (SetFit 8-shot
+on all-MiniLM-L6-v2 as a reference column) and writes JSON with every number, the choice `finetune`
+made per run and the wall time.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gliclass import GLiClassModel
 from training import LabelledSet, evaluate_set, finetune
 
 from .data import benchmark_set
+from .systems import resolve_model
 
 # SetFit with 8 examples per label on all-MiniLM-L6-v2, as measured in the issue that asked for this benchmark
 SETFIT_8_SHOT = {"sst2": 0.672, "ag_news": 0.818, "emotion": 0.350, "banking77": 0.772}
@@ -58,9 +60,9 @@ def split_k_shot(labelled: LabelledSet, shots: int, seed: int, eval_limit: int |
 def start_model(args: argparse.Namespace) -> GLiClassModel:
     """The model every run starts from: `--model`, or a fresh model on `--fresh-backbone`."""
     if args.fresh_backbone is None:
-        return GLiClassModel.from_pretrained(args.model)
+        return GLiClassModel.from_pretrained(resolve_model(args.model))
     options = yaml.safe_load(RECIPE.read_text())["model_options"]
-    return GLiClassModel.from_backbone(args.fresh_backbone, **options)
+    return GLiClassModel.from_backbone(resolve_model(args.fresh_backbone), **options)
 
 
 def run_one(args: argparse.Namespace, dataset: LabelledSet, seed: int) -> dict:
@@ -129,7 +131,9 @@ def spread(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="GLiClass checkpoint to start from")
-    parser.add_argument("--fresh-backbone", default=None, help="start from a new model on this encoder instead")
+    parser.add_argument(
+        "--fresh-backbone", default=None, help="start from a new model on this encoder (@minilm: all-MiniLM-L6-v2)"
+    )
     parser.add_argument("--datasets", default="sst2,ag_news,emotion,banking77")
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument("--seeds", default="0,1,2")
