@@ -15,7 +15,6 @@ no choice at all (train every epoch, alpha 1).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import statistics
 import sys
@@ -26,22 +25,24 @@ import torch
 
 from gliclass import GLiClassModel
 from gliclass.evaluation import metrics_from_scores
-from training.batches import FixedCandidatesSet
 from training.finetune import (
+    ENCODER_LR,
+    EPOCHS,
+    HEAD_LR,
     START,
-    HeldOutProbe,
     chosen_candidate,
+    default_batch_size,
     held_out_metrics,
     held_out_splits,
+    held_out_tables,
+    probed_training,
     score_table,
-    train_model,
 )
 
 from .data import benchmark_set, data_dir
 from .few_shot import split_k_shot
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-EPOCHS = 10
 RULES = ("zero-shot", "macro-F1", "loss", "all epochs")
 
 
@@ -54,22 +55,6 @@ def highest_macro_f1(scores: dict[tuple[float, float], float]) -> tuple[float, f
     return best
 
 
-def probed_run(
-    model: GLiClassModel,
-    texts: list[str],
-    targets: list[list[str]],
-    labels: list[str],
-    seed: int,
-    probe_texts: list[str],
-) -> dict[tuple[float, float], torch.Tensor]:
-    """Train a copy of `model` on the examples as `finetune` does; score `probe_texts` at every candidate."""
-    settings = dict(epochs=EPOCHS, seed=seed, encoder_lr=2e-5, head_lr=1e-4, progress=False)
-    settings["batch_size"] = 32 if model.encodes_labels_apart and len(labels) > 16 else 8
-    probe = HeldOutProbe(model, probe_texts, labels, ALPHAS)
-    train_model(copy.deepcopy(model), FixedCandidatesSet(texts, targets, labels, seed), settings, probe=probe)
-    return {START: score_table(model, probe_texts, labels), **probe.tables}
-
-
 def run_one(model_path: str, name: str, seed: int, eval_limit: int) -> dict:
     """Test macro-F1 of each rule's pick for one set and seed."""
     dataset = benchmark_set(name, "B")
@@ -77,21 +62,23 @@ def run_one(model_path: str, name: str, seed: int, eval_limit: int) -> dict:
     texts = [dataset.examples[index].text for index in train_idx]
     targets = [list(dataset.examples[index].targets) for index in train_idx]
     start = GLiClassModel.from_pretrained(model_path).eval()
-    held_tables: dict[tuple[float, float], torch.Tensor] = {}
-    held: list[int] = []
-    for split in held_out_splits(targets, 4, seed):
-        held_set = set(split)
-        rest = [index for index in range(len(texts)) if index not in held_set]
-        tables = probed_run(
-            start, [texts[i] for i in rest], [targets[i] for i in rest], dataset.labels, seed, [texts[i] for i in split]
-        )
-        for key, table in tables.items():
-            held_tables[key] = torch.cat([held_tables[key], table]) if key in held_tables else table
-        held.extend(split)
+    settings = dict(
+        epochs=EPOCHS,
+        seed=seed,
+        batch_size=default_batch_size(start, dataset.labels),
+        encoder_lr=ENCODER_LR,
+        head_lr=HEAD_LR,
+        progress=False,
+    )
+    splits = held_out_splits(targets, 4, seed)
+    held_tables, _ = held_out_tables(start, texts, targets, dataset.labels, splits, ALPHAS, settings)
+    held_gold = [targets[index] for split in splits for index in split]
     multi_label = any(len(example_targets) != 1 for example_targets in targets)
-    scores, losses = held_out_metrics(held_tables, dataset.labels, [targets[i] for i in held], multi_label)
+    scores, losses = held_out_metrics(held_tables, dataset.labels, held_gold, multi_label)
+    test_texts = [dataset.examples[index].text for index in test_idx]
     test_gold = [list(dataset.examples[index].targets) for index in test_idx]
-    test_tables = probed_run(start, texts, targets, dataset.labels, seed, [dataset.examples[i].text for i in test_idx])
+    probe = probed_training(start, texts, targets, dataset.labels, test_texts, ALPHAS, settings)
+    test_tables = {START: score_table(start, test_texts, dataset.labels), **probe.tables}
     picks = {
         "zero-shot": START,
         "macro-F1": highest_macro_f1(scores),

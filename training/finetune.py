@@ -34,6 +34,7 @@ EPOCH_FRACTIONS = (0.25, 0.5, 0.75, 1.0)  # of `epochs`: the training lengths co
 MIN_HELD_OUT = 128  # folds are added until this many examples were held out (or every fold was)
 CALIBRATION_BATCHES = 8
 START = (0.0, 0.0)  # the (epochs, alpha) candidate that is the start model itself
+EPOCHS, ENCODER_LR, HEAD_LR = 10, 2e-5, 1e-4  # finetune's defaults
 
 
 @dataclass
@@ -63,11 +64,11 @@ def finetune(
     model: GLiClassModel | str | Path,
     examples: Sequence[dict[str, Any]],
     labels: Sequence[str] | None = None,
-    epochs: float = 10,
+    epochs: float = EPOCHS,
     seed: int = 42,
     batch_size: int | None = None,
-    encoder_lr: float = 2e-5,
-    head_lr: float = 1e-4,
+    encoder_lr: float = ENCODER_LR,
+    head_lr: float = HEAD_LR,
     output_dir: str | Path | None = None,
     select: bool = True,
     alphas: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
@@ -112,10 +113,13 @@ def finetune(
         raise ValueError(f"alphas must be numbers in [0, 1], got {list(alphas)}.")
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(f"folds must be an integer of at least 2, got {folds!r}.")
-    if batch_size is None:
-        batch_size = 32 if model.encodes_labels_apart and len(candidates) > 16 else 8
     settings = dict(
-        epochs=epochs, seed=seed, batch_size=batch_size, encoder_lr=encoder_lr, head_lr=head_lr, **training_options
+        epochs=epochs,
+        seed=seed,
+        batch_size=default_batch_size(model, candidates) if batch_size is None else batch_size,
+        encoder_lr=encoder_lr,
+        head_lr=head_lr,
+        **training_options,
     )
     start = model.eval()
     report, tuned = FinetuneReport(epochs=epochs, alpha=1.0, trained_on=len(texts)), None
@@ -189,18 +193,7 @@ def _select(
 
     With a single split, the chosen model trained on the rest comes back too (else None: retrain on all)."""
     held = [index for split in splits for index in split]
-    tables: dict[tuple[float, float], torch.Tensor] = {}
-    for split in splits:
-        held_set = set(split)
-        rest = [index for index in range(len(texts)) if index not in held_set]
-        train_set = FixedCandidatesSet(
-            [texts[index] for index in rest], [targets[index] for index in rest], candidates, settings["seed"]
-        )
-        probe = HeldOutProbe(start, [texts[index] for index in split], candidates, alphas, keep=len(splits) == 1)
-        train_model(copy.deepcopy(start), train_set, settings, probe=probe)
-        for key, table in probe.tables.items():
-            tables[key] = torch.cat([tables[key], table]) if key in tables else table
-    tables[START] = score_table(start, [texts[index] for index in held], candidates)
+    tables, kept = held_out_tables(start, texts, targets, candidates, splits, alphas, settings)
     multi_label = any(len(example_targets) != 1 for example_targets in targets)
     scores, losses = held_out_metrics(tables, candidates, [targets[index] for index in held], multi_label)
     best = chosen_candidate(scores, losses)
@@ -217,8 +210,66 @@ def _select(
     )
     if len(splits) == 1 and best[1] > 0:
         report.trained_on = len(texts) - len(held)
-        return report, mixed(start, probe.kept[best[0]], best[1])
+        return report, mixed(start, kept[best[0]], best[1])
     return report, None
+
+
+def default_batch_size(model: GLiClassModel, labels: Sequence[str]) -> int:
+    """8, or 32 where labels are encoded apart and there are more than 16 (larger batches share the
+    label pass)."""
+    return 32 if model.encodes_labels_apart and len(labels) > 16 else 8
+
+
+def held_out_tables(
+    start: GLiClassModel,
+    texts: list[str],
+    targets: list[list[str]],
+    candidates: list[str],
+    splits: list[list[int]],
+    alphas: tuple[float, ...],
+    settings: dict[str, Any],
+) -> tuple[dict[tuple[float, float], torch.Tensor], dict[float, GLiClassModel]]:
+    """Train on each split's rest and score its held-out texts at every `(epochs, alpha)` (`START`:
+    the start model), rows in split order. With a single split, its models at every probe come back
+    too (by epochs trained); else no models."""
+    tables: dict[tuple[float, float], torch.Tensor] = {}
+    kept: dict[float, GLiClassModel] = {}
+    for split in splits:
+        held_set = set(split)
+        rest = [index for index in range(len(texts)) if index not in held_set]
+        probe = probed_training(
+            start,
+            [texts[index] for index in rest],
+            [targets[index] for index in rest],
+            candidates,
+            [texts[index] for index in split],
+            alphas,
+            settings,
+            keep=len(splits) == 1,
+        )
+        kept = probe.kept
+        for key, table in probe.tables.items():
+            tables[key] = torch.cat([tables[key], table]) if key in tables else table
+    tables[START] = score_table(start, [texts[index] for split in splits for index in split], candidates)
+    return tables, kept
+
+
+def probed_training(
+    start: GLiClassModel,
+    texts: list[str],
+    targets: list[list[str]],
+    candidates: list[str],
+    probe_texts: list[str],
+    alphas: tuple[float, ...],
+    settings: dict[str, Any],
+    keep: bool = False,
+) -> HeldOutProbe:
+    """Train a copy of `start` on the examples; the returned probe holds the scores of `probe_texts`
+    at every `(epochs, alpha)` (and, with `keep`, the model at every probe)."""
+    probe = HeldOutProbe(start, probe_texts, candidates, alphas, keep=keep)
+    train_set = FixedCandidatesSet(texts, targets, candidates, settings["seed"])
+    train_model(copy.deepcopy(start), train_set, settings, probe=probe)
+    return probe
 
 
 def held_out_metrics(
