@@ -11,7 +11,7 @@ import torch
 
 from .prompt import SPECIAL_TOKENS, check_labels, check_text
 
-PREPROCESS_OPTIONS = ("candidate_labels", "hypothesis_template", "prompt", "examples", "windows", "shortlist")
+PREPROCESS_OPTIONS = ("candidate_labels", "prompt", "examples", "windows", "shortlist", "hypothesis_template")
 POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation", "top_k", "transductive")
 AGGREGATIONS = ("max", "mean")
 

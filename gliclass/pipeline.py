@@ -301,11 +301,11 @@ class ZeroShotMultilabelPipeline(Pipeline):
         self,
         inputs: str | Sequence[str],
         candidate_labels: Any = None,
-        hypothesis_template: str | None = None,
         prompt: str | Sequence[str] | None = None,
         examples: Sequence[dict[str, Any]] | None = None,
         windows: bool = False,
         shortlist: int | None = None,
+        hypothesis_template: str | None = None,
     ) -> dict[str, Any]:
         """Validate the inputs and build the encoder rows (of each text's `shortlist` best labels)."""
         texts = [inputs] if isinstance(inputs, str) else inputs
