@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from .labels_apart import LabelInput
-from .prompt import EncodedRow, PromptEncoder, check_examples, label_with_description
+from .prompt import EncodedRow, PromptEncoder, check_examples
 
 # Both chosen on split B of six train/ sets (benchmarks/examples.py --choose), never on eval/.
 EXAMPLE_WEIGHT = 0.4
@@ -52,19 +52,24 @@ class ExampleEvidence:
         cls,
         examples: Sequence[dict[str, Any]],
         text_rows: PromptEncoder,
-        labels: Sequence[tuple[list[str], dict[str, str]]],
+        names: Sequence[Sequence[str]],
+        shown: Sequence[Sequence[str]],
         weight: float = EXAMPLE_WEIGHT,
     ) -> ExampleEvidence:
         """Rows for the examples (cut to fit, no prompt) and, per label as shown to the model
-        (with its description, for each label set of the call), its examples' indices."""
+        (`shown`: with its description or filled into a template, for each label set `names` of
+        the call), its examples' indices."""
         checked = check_examples(examples)
         texts = [text for text, _ in checked]
         rows = text_rows.encode(texts, [[] for _ in texts], [""] * len(texts), [""] * len(texts))
         examples_of: dict[str, list[int]] = {}
-        for names, descriptions in labels:
-            for name in names:
-                shown = label_with_description(name, descriptions)
-                examples_of[shown] = [index for index, (_, named) in enumerate(checked) if name in named]
+        seen: set[int] = set()
+        for set_names, set_shown in zip(names, shown):
+            if id(set_shown) in seen:  # texts that share a label set share its shown list
+                continue
+            seen.add(id(set_shown))
+            for name, shown_label in zip(set_names, set_shown):
+                examples_of[shown_label] = [index for index, (_, named) in enumerate(checked) if name in named]
         shares = [1 / len(named) if named else 0.0 for _, named in checked]
         return cls(rows, {shown: indices for shown, indices in examples_of.items() if indices}, shares, weight)
 

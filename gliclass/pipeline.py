@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from types import GeneratorType
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from transformers import Pipeline, PreTrainedTokenizerBase
 
-from .calibration import recentre, with_label_biases
+from .calibration import MIN_TRANSDUCTIVE_TEXTS, recentre, with_label_biases
 from .checkpoint import check_marker_tokens
 from .example_evidence import EXAMPLE_WEIGHT, ExampleEvidence
 from .label_cache import DEFAULT_MAX_LABELS, LabelVectorCache, label_fingerprint
@@ -251,6 +252,10 @@ class ZeroShotMultilabelPipeline(Pipeline):
             inputs = sequences
         if inputs is None:
             raise TypeError("no texts given: pass a string, a list of strings or a stream of them.")
+        if isinstance(inputs, Mapping | AbstractSet | bytes | bytearray):  # iterating them gives keys, no order, ints
+            raise TypeError(
+                f"inputs must be a string, a list of strings or a stream of them, got {type(inputs).__name__}."
+            )
         if candidate_labels is not None:
             kwargs["candidate_labels"] = candidate_labels
         if "batch_size" in kwargs and kwargs["batch_size"] is not None:
@@ -288,7 +293,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
             for name in ("candidate_labels", "prompt"):
                 if is_per_text(name, preprocess_params.get(name)):
                     raise ValueError(f"one {name} entry per text needs a list of texts, not a stream.")
-            chunks = _checked_chunks(_iterate(inputs), max(STREAM_CHUNK_TEXTS, batch_size))
+            least = MIN_TRANSDUCTIVE_TEXTS if postprocess_params.get("transductive") else 1
+            chunks = _checked_chunks(_iterate(inputs), max(STREAM_CHUNK_TEXTS, batch_size), least)
         cuts = TruncationReport(self.row_builder.max_length)
         for chunk in chunks:
             model_inputs = self.preprocess(chunk, **preprocess_params)
@@ -318,15 +324,16 @@ class ZeroShotMultilabelPipeline(Pipeline):
         if shortlist is not None:
             labels = self.shortlister(texts, labels, shortlist, windows=windows)
         prompts = prompts_per_text(prompt, len(texts))
+        shown = _shown_labels(labels)
+        if hypothesis_template is not None:
+            filled = {id(row): [hypothesis_template.format(label) for label in row] for row in shown}
+            shown = [filled[id(row)] for row in shown]  # texts that shared a label set still share it
+        names = [names for names, _ in labels]
         example_string = format_examples(examples)
         evidence = None
         if examples and self.reads_examples_as_evidence:  # label evidence, not text appended to every row
-            evidence = ExampleEvidence.build(examples, self.row_builder.text_rows, labels, self.example_weight)
+            evidence = ExampleEvidence.build(examples, self.row_builder.text_rows, names, shown, self.example_weight)
             example_string = ""
-        shown = _shown_labels(labels)
-        if hypothesis_template is not None:
-            shown = [[hypothesis_template.format(label) for label in row] for row in shown]
-        names = [names for names, _ in labels]
         if isinstance(self.row_builder, LabelsApartInputs):
             batch = self.row_builder.build(texts, shown, prompts, [example_string] * len(texts), windows=windows)
             return {
@@ -509,14 +516,17 @@ class ZeroShotMultilabelPipeline(Pipeline):
     def _decision_logits(
         self, model_outputs: dict[str, Any], aggregation: str, transductive: bool
     ) -> list[torch.Tensor]:
-        """Each text's logits: windows and label groups combined, the model's `label_biases` added,
-        and (`transductive=True`) re-centred over the texts of the call."""
+        """Each text's logits: windows and label groups combined, (`transductive=True`) re-centred
+        over the texts of the call, then the model's `label_biases` added (re-centring after them
+        would cancel them)."""
+        logits = _text_logits(model_outputs, aggregation)
+        if transductive:
+            logits = recentre(logits, model_outputs["labels"])
         biases = self.model.config.label_biases
-        logits = [
+        return [
             with_label_biases(text_logits, labels, biases)
-            for text_logits, labels in zip(_text_logits(model_outputs, aggregation), model_outputs["labels"])
+            for text_logits, labels in zip(logits, model_outputs["labels"])
         ]
-        return recentre(logits, model_outputs["labels"]) if transductive else logits
 
     def score_texts(self, texts: Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
         """Scores `(texts, labels)` with columns in the order of `candidate_labels` (one label set for
@@ -569,8 +579,8 @@ class TruncationReport:
             warnings.warn(
                 f"{len(self.cut)} of {self.texts} texts did not fit in {self.max_length} tokens (with whatever shares "
                 f"their rows: labels, prompt, examples) and were cut: up to {max(self.cut)} tokens dropped "
-                f"({sum(self.cut) / len(self.cut):.0f} on average). Pass windows=True to score whole texts in "
-                "overlapping windows.",
+                f"({sum(self.cut) / len(self.cut):.0f} on average). Pass windows=True (--windows on the command "
+                "line) to score whole texts in overlapping windows.",
                 UserWarning,
                 stacklevel=_caller_stacklevel(),
             )
@@ -661,11 +671,23 @@ def _is_column(inputs: Any) -> bool:
     )
 
 
-def _checked_chunks(texts: Iterator[str], size: int) -> Iterator[list[str]]:
-    """Chunks of `size` texts, each text checked and named by its position in the whole stream."""
+def _checked_chunks(texts: Iterator[str], size: int, least: int = 1) -> Iterator[list[str]]:
+    """Chunks of `size` texts, each text checked and named by its position in the whole stream.
+
+    With `least` > 1, a last chunk shorter than that joins the one before (each chunk is read
+    before the previous one is yielded): a re-centred chunk needs at least two texts."""
     counter = itertools.count()
-    while chunk := [check_text(text, f"text {next(counter)}") for text in itertools.islice(texts, size)]:
+
+    def read() -> list[str]:
+        return [check_text(text, f"text {next(counter)}") for text in itertools.islice(texts, size)]
+
+    chunk = read()
+    while chunk:
+        following = read() if least > 1 else []
+        if 0 < len(following) < least:
+            chunk, following = chunk + following, []
         yield chunk
+        chunk = following if least > 1 else read()
 
 
 def set_dtype(model: GLiClassModel, dtype: str | torch.dtype | None, device: torch.device) -> None:
@@ -716,6 +738,11 @@ def pipeline(
     """
     if task != TASK:
         raise ValueError(f"gliclass.pipeline only provides the {TASK!r} task, got {task!r}.")
+    if "torch_dtype" in kwargs:  # transformers' older name for dtype
+        torch_dtype = kwargs.pop("torch_dtype")
+        if dtype is not None and torch_dtype is not None and torch_dtype != dtype:
+            raise ValueError(f"dtype={dtype!r} and torch_dtype={torch_dtype!r} disagree; give one.")
+        dtype = dtype if dtype is not None else torch_dtype
     device = check_device(device)
     if model is None:
         if not (DEFAULT_MODEL_DIR / "config.json").is_file():

@@ -37,6 +37,20 @@ def test_gliclass_pipeline_matches_transformers_pipeline(saved_model):
     assert ours(texts, candidate_labels=LABELS) == theirs(texts, candidate_labels=LABELS)
 
 
+def test_texts_given_as_a_mapping_a_set_or_bytes_are_refused(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    for wrong in ({"text": "the team won"}, {"the team won", "stocks fell"}, b"the team won"):
+        with pytest.raises(TypeError, match=f"got {type(wrong).__name__}"):
+            clf(wrong, candidate_labels=LABELS)
+
+
+def test_torch_dtype_is_taken_as_dtype(saved_model):
+    assert gliclass.pipeline(model=saved_model, device="cpu", torch_dtype=torch.bfloat16).model.dtype == torch.bfloat16
+    assert gliclass.pipeline(model=saved_model, device="cpu", torch_dtype="float16").model.dtype == torch.float16
+    with pytest.raises(ValueError, match="disagree"):
+        gliclass.pipeline(model=saved_model, device="cpu", dtype="float16", torch_dtype=torch.bfloat16)
+
+
 def test_batching_and_order_do_not_change_scores(make_model):
     clf = gliclass.pipeline(model=make_model(pooling_strategy="avg"), device="cpu")
     texts = ["short", "a much longer text about the central bank and the markets", "the team won"]

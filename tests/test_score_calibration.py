@@ -14,6 +14,7 @@ from gliclass.calibration import calibrated_logits, recentre
 from gliclass.example_evidence import EXAMPLE_PRIOR, ExampleEvidence
 from gliclass.label_biases import fit_label_biases
 from gliclass.labels_apart import LabelInput
+from gliclass.pipeline import STREAM_CHUNK_TEXTS
 from training.fit_score_calibration import ScoredSet, fit
 
 LABELS = ["sports", "politics", "business", "science", "music"]
@@ -166,6 +167,25 @@ def test_transductive_is_opt_in_and_refused_for_one_text(make_embedder):
         clf(TEXTS, candidate_labels=LABELS, transductive="yes")
 
 
+def test_transductive_keeps_label_biases_and_a_stream_never_ends_on_a_lone_text(make_embedder):
+    clf = gliclass.pipeline(model=make_embedder(logit_scale_init_value=10.0), device="cpu")
+
+    def logits(**options) -> torch.Tensor:
+        return torch.logit(clf.score_texts(TEXTS, candidate_labels=LABELS, transductive=True, **options).double())
+
+    plain = logits()
+    clf.model.config.label_biases = {"sports": 3.0, "politics": -3.0}
+    shift = logits() - plain  # re-centred first, then the fitted biases: they are not cancelled
+    assert shift[:, 0].tolist() == pytest.approx([3.0] * len(TEXTS), abs=1e-2)
+    assert shift[:, 1].tolist() == pytest.approx([-3.0] * len(TEXTS), abs=1e-2)
+    assert shift[:, 2:].abs().max() < 1e-2
+    clf.model.config.label_biases = {}
+    texts = [TEXTS[index % len(TEXTS)] + f" ({index})" for index in range(STREAM_CHUNK_TEXTS + 1)]
+    streamed = list(clf((text for text in texts), candidate_labels=LABELS, transductive=True, batch_size=64))
+    assert [result["sequence"] for result in streamed] == texts  # the last text joins the chunk before it
+    assert streamed == clf(texts, candidate_labels=LABELS, transductive=True, batch_size=64)
+
+
 def test_examples_are_label_evidence_when_labels_are_encoded_apart(make_embedder):
     model = make_embedder(logit_scale_init_value=10.0)
     clf = gliclass.pipeline(model=model, device="cpu")
@@ -197,6 +217,12 @@ def test_examples_are_label_evidence_when_labels_are_encoded_apart(make_embedder
     scores = dict(zip(result["labels"], result["scores"]))
     expected = torch.sigmoid(torch.tensor(logits(TEXTS[:1], examples)[0])).tolist()
     assert [scores[label] for label in LABELS] == pytest.approx(expected, abs=1e-6)
+    # labels filled into a hypothesis_template still take their examples' evidence
+    template = "This text is about {}."
+    bare = clf.score_texts(TEXTS, candidate_labels=LABELS, hypothesis_template=template)
+    helped = clf.score_texts(TEXTS, candidate_labels=LABELS, hypothesis_template=template, examples=examples)
+    changed = (helped - bare).abs().amax(dim=0) > 1e-6
+    assert changed.tolist() == [True, True, False, False, False]
 
 
 def test_example_evidence_is_centred_and_one_example_moves_a_label_less_than_many():
