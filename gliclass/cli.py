@@ -14,12 +14,14 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from .checkpoint import check_model_location
 from .jsonl import STDIN, read_jsonl
 from .options import check_batch_size, check_device, check_threshold, labels_per_text, prompts_per_text
 from .prompt import check_text
@@ -96,15 +98,22 @@ def _classify(args: argparse.Namespace) -> int:
     else:
         records = _argument_records(args.texts)
     fields = _prediction_fields(records)
-    output = (
-        ResumableOutput(args.output, records, args.text_column) if args.output is not None else None
-    )  # checked before the model
+    output = None
+    if args.output is not None:  # checked before the model
+        if (
+            args.input != STDIN
+            and Path(args.input).exists()
+            and Path(args.output).resolve() == Path(args.input).resolve()
+        ):
+            raise InputError(f"--output {args.output} is the --input file; choose another file.")
+        output = ResumableOutput(args.output, records, args.text_column, fields, _run_settings(args, options))
     start = output.done if output is not None else 0
     if start:
         print(f"gliclass: {args.output} already holds {start} of {len(records)} lines; going on.", file=sys.stderr)
     show_progress = args.input is not None
     started = time.perf_counter()
     with (
+        _classifier(args, options) as classify,
         tqdm(
             total=len(records),
             initial=start,
@@ -118,7 +127,7 @@ def _classify(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         chunks = [records[begin : begin + args.chunk_size] for begin in range(start, len(records), args.chunk_size)]
         texts = ([record[args.text_column] for record in chunk] for chunk in chunks)
-        for chunk, (results, messages) in zip(chunks, _classified(args, options, texts)):
+        for chunk, (results, messages) in zip(chunks, classify(texts)):
             for message in messages:  # from worker processes
                 warnings.warn(message, UserWarning, stacklevel=1)
             lines = [
@@ -144,41 +153,67 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _classified(
-    args: argparse.Namespace, options: dict[str, Any], chunks: Iterator[list[str]]
-) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
-    """`(results, warning messages)` of each chunk of texts, in order: in this process, or spread
-    over `--num-processes` worker processes that split the CPU threads between them."""
+@contextmanager
+def _classifier(
+    args: argparse.Namespace, options: dict[str, Any]
+) -> Iterator[Callable[[Iterator[list[str]]], Iterator[tuple[list[dict[str, Any]], list[str]]]]]:
+    """A function from chunks of texts to `(results, warning messages)` of each, in order: in this
+    process (the model is loaded now, so a bad model fails before anything is shown or written), or
+    spread over `--num-processes` worker processes that split the CPU threads between them (each
+    loads the model with its first chunk, so a bad model is raised here instead of killing workers)."""
     model_options = dict(model=args.model, device=args.device, fast=args.fast)
     if args.num_processes == 1:
         _start_worker(model_options, options, torch_threads=None)
-        yield from map(_classify_in_worker, chunks)
+        _worker_classifier()
+        yield lambda chunks: map(_classify_in_worker, chunks)
         return
+    if args.model is not None:
+        check_model_location(args.model)
     threads = max(1, torch.get_num_threads() // args.num_processes)
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.num_processes, _start_worker, (model_options, options, threads)) as pool:
-        yield from pool.imap(_classify_in_worker, chunks)
+        yield lambda chunks: pool.imap(_classify_in_worker, chunks)
 
 
-_WORKER: dict[str, Any] = {}  # the pipeline and call options of this (worker) process
+_WORKER: dict[str, Any] = {}  # the model options, call options and (once loaded) pipeline of this process
 
 
 def _start_worker(model_options: dict[str, Any], options: dict[str, Any], torch_threads: int | None) -> None:
-    from transformers.utils import logging
-
-    from .pipeline import pipeline
-
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
-    logging.disable_progress_bar()
-    _WORKER.update(classifier=pipeline(**model_options), options=options)
+    _WORKER.clear()
+    _WORKER.update(model_options=model_options, options=options)
+
+
+def _worker_classifier() -> Any:
+    """This process's pipeline, loaded on first use."""
+    if "classifier" not in _WORKER:
+        from transformers.utils import logging
+
+        from .pipeline import pipeline
+
+        logging.disable_progress_bar()
+        _WORKER["classifier"] = pipeline(**_WORKER["model_options"])
+    return _WORKER["classifier"]
 
 
 def _classify_in_worker(texts: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    classifier = _worker_classifier()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        results = _WORKER["classifier"](texts, **_WORKER["options"])
+        results = classifier(texts, **_WORKER["options"])
     return results, [str(warning.message) for warning in caught]
+
+
+def _run_settings(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    """What decides an output line (the call options but the batch size, the model, fast mode, the
+    text column): recorded with a new `--output`, compared when resuming it."""
+    model = args.model
+    if model is not None and Path(model).expanduser().exists():
+        model = str(Path(model).expanduser().resolve())
+    settings = {name: value for name, value in options.items() if name != "batch_size"}
+    settings["candidate_labels"] = labels_per_text(args.labels, None)[0][0]  # "a, b" and "a,b" alike
+    return {**settings, "model": model or "default", "fast": args.fast, "text_column": args.text_column}
 
 
 def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -224,6 +259,10 @@ def _read_records(path: str, text_column: str = "text", split: str | None = None
     """Every record of the input, each checked (`FILE:LINE` or `FOLDER[ROW]` in errors): a JSONL
     file, standard input, a `datasets` dataset saved with `save_to_disk` (a folder) or a hub dataset id."""
     source = _dataset_rows(path, split) if path != STDIN and (Path(path).is_dir() or _is_hub_id(path)) else None
+    if source is None and split is not None:
+        raise InputError(
+            f"--split {split}: --input {path} is a JSONL file; --split goes with a dataset folder or hub id."
+        )
     records = []
     for where, record in source or read_jsonl(path, error=InputError):
         if not isinstance(record, dict):

@@ -1,5 +1,6 @@
 """A JSONL output file that a killed run resumes: lines are appended in chunks and fsync'ed, and a
-new run keeps the complete lines already written (checked against the input) and goes on from there."""
+new run keeps the complete lines already written (checked against the input and the run's settings)
+and goes on from there."""
 
 from __future__ import annotations
 
@@ -9,31 +10,54 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+SETTINGS_SUFFIX = ".run.json"  # beside the output: the settings that its lines were made with
+
 
 class ResumableOutput:
     """Output lines for `records`, one per record, in order; `done` of them are already written.
 
     A partial last line (the run was killed while writing) is cut off. Lines already there must
-    belong to the first records (same `text_field`), else `ValueError`: the file is another run's.
+    be predictions (`prediction_fields`) for the first records (same `text_field`), and the file's
+    settings record (`PATH.run.json`, written with the first line) must equal `settings`: else
+    `ValueError`, the file is another run's. Nothing is created before the first `write`.
     """
 
-    def __init__(self, path: str | Path, records: Sequence[dict[str, Any]], text_field: str = "text") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        records: Sequence[dict[str, Any]],
+        text_field: str = "text",
+        prediction_fields: Sequence[str] = (),
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.settings_path = self.path.with_name(self.path.name + SETTINGS_SUFFIX)
         self.text_field = text_field
+        self.prediction_fields = tuple(prediction_fields)
+        self.settings = settings or {}
         if self.path.is_dir():
             raise OSError(f"--output {self.path} is a folder.")
+        if not self.path.parent.is_dir():
+            raise OSError(f"--output {self.path}: the folder {self.path.parent} does not exist.")
         self.done = self._complete_lines(records) if self.path.exists() else 0
-        self._handle = self.path.open("a", encoding="utf-8")
+        if self.done:
+            self._check_settings()
+        self._handle: Any = None
 
     def write(self, lines: Sequence[str]) -> None:
         """Append `lines` and make them durable before returning."""
+        if self._handle is None:
+            if self.done == 0:  # a new file: record how its lines are made
+                self.settings_path.write_text(json.dumps(self.settings, indent=1) + "\n", encoding="utf-8")
+            self._handle = self.path.open("a", encoding="utf-8")
         self._handle.write("".join(line + "\n" for line in lines))
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self.done += len(lines)
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
 
     def __enter__(self) -> ResumableOutput:
         return self
@@ -52,12 +76,40 @@ class ResumableOutput:
             raise ValueError(f"--output {self.path} has {len(lines)} lines, more than the input's {len(records)}.")
         for number, (line, record) in enumerate(zip(lines, records), 1):
             try:
-                text = json.loads(line).get(self.text_field)
-            except (json.JSONDecodeError, AttributeError):
-                text = None
-            if text != record[self.text_field]:
+                written = json.loads(line)
+            except json.JSONDecodeError:
+                written = None
+            if not isinstance(written, dict) or written.get(self.text_field) != record[self.text_field]:
                 raise ValueError(
                     f"--output {self.path}:{number} is not the output of input line {number}; "
                     "it belongs to another run (remove it or choose another file)."
                 )
+            missing = [name for name in self.prediction_fields if name not in written]
+            if missing:
+                raise ValueError(
+                    f"--output {self.path}:{number} has no {'/'.join(missing)} field: it is not this "
+                    "command's output (is it a copy of the input?); choose another file."
+                )
         return len(lines)
+
+    def _check_settings(self) -> None:
+        """The lines already written were made with these settings (when the file says so)."""
+        if not self.settings_path.exists():  # written before settings were recorded: the text check stands
+            return
+        try:
+            recorded = json.loads(self.settings_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"{self.settings_path} is unreadable ({error}); remove it or choose another file."
+            ) from None
+        if not isinstance(recorded, dict):
+            raise ValueError(f"{self.settings_path} is not a settings record; remove it or choose another file.")
+        changed = sorted(
+            name for name in self.settings.keys() | recorded.keys() if self.settings.get(name) != recorded.get(name)
+        )
+        if changed:
+            given = ", ".join(f"{name} {recorded.get(name)!r} -> {self.settings.get(name)!r}" for name in changed)
+            raise ValueError(
+                f"--output {self.path} holds {self.done} lines made with other settings ({given}); "
+                "run with the same settings to finish it, or choose another file."
+            )

@@ -203,6 +203,49 @@ def test_an_output_file_of_another_run_is_refused(model_dir, tmp_path):
     assert out.read_text().count("\n") == 1  # left as it was
 
 
+def test_resuming_with_other_settings_is_refused_and_with_the_same_finishes(model_dir, tmp_path):
+    data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
+    assert classify(model_dir, "--input", str(data), "--output", str(out)).returncode == 0
+    first = out.read_text().splitlines()[0]
+    out.write_text(first + "\n")  # as if killed after one line
+    changed = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels", "world,science"]
+    result = subprocess.run([*changed, "--input", str(data), "--output", str(out)], capture_output=True, text=True)
+    assert_one_error_line(result, "other settings", "labels ['sports', 'politics'] -> ['world', 'science']")
+    assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(out), "--threshold", "0.5"),
+                          "threshold None -> 0.5")  # fmt: skip
+    assert out.read_text() == first + "\n"
+    result = classify(model_dir, "--input", str(data), "--output", str(out))
+    assert result.returncode == 0 and "already holds 1 of 2" in result.stderr, result.stderr
+    assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == ["the team won", "parliament voted"]
+
+
+def test_an_output_that_is_the_input_or_has_no_predictions_is_refused(model_dir, tmp_path):
+    data, copy = tmp_path / "in.jsonl", tmp_path / "copy.jsonl"
+    data.write_text('{"text": "the team won"}\n')
+    copy.write_text(data.read_text())
+    assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(data)), "is the --input file")
+    assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(copy)), f"{copy}:1", "no labels")
+    assert data.read_text() == copy.read_text() == '{"text": "the team won"}\n'
+    missing = tmp_path / "no" / "out.jsonl"
+    assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(missing)), "--output", "folder")
+    assert_one_error_line(classify(model_dir, "--input", str(data), "--split", "test"), "--split", "JSONL")
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_model_that_fails_to_load_writes_nothing(model_dir, tmp_path, processes):
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    (broken / "model.safetensors").write_text("not weights")
+    data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
+    command = [GLICLASS, "classify", "--model", str(broken), "--labels", LABELS, "--input", str(data)]
+    command += ["--output", str(out), "--num-processes", processes]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert_one_error_line(result, "safetensors")
+    assert not out.exists() and not (tmp_path / "out.jsonl.run.json").exists()
+
+
 def test_a_saved_dataset_is_an_input_too(model_dir, tmp_path):
     import datasets
 
