@@ -1,6 +1,7 @@
 """How `finetune` should choose its training length and mix: each rule's pick, scored on test texts.
 
     python -m benchmarks.finetune_selection --datasets hate_offensive --seeds 0,1,2 --json runs/selection_hate.json
+    python -m benchmarks.finetune_selection --datasets hate_offensive --epochs 20 --json runs/selection_20ep.json
     python -m benchmarks.finetune_selection --report runs/selection_*.json      # one table of several runs
 
 Only `train/` sets, their hash split B (settings are never chosen on `eval/`). For each set and seed,
@@ -9,7 +10,8 @@ trained and probed as `finetune` does, and one more run on all examples is probe
 the same (epochs, alpha) grid. Each rule picks a candidate from the held-out tables, and the table
 gives the test macro-F1 of its pick: `loss` is `finetune`'s rule (`training.finetune.chosen_candidate`),
 `macro-F1` the rule it replaced (highest held-out macro-F1, ties to the smaller change), `all epochs`
-no choice at all (train every epoch, alpha 1).
+no choice at all (train every epoch, alpha 1). `--epochs`, `--encoder-lr` and `--head-lr` train with
+other settings than `finetune`'s defaults, to compare those too.
 """
 
 from __future__ import annotations
@@ -55,19 +57,28 @@ def highest_macro_f1(scores: dict[tuple[float, float], float]) -> tuple[float, f
     return best
 
 
-def run_one(model_path: str, name: str, seed: int, eval_limit: int) -> dict:
-    """Test macro-F1 of each rule's pick for one set and seed."""
+def run_one(
+    model_path: str,
+    name: str,
+    seed: int,
+    eval_limit: int,
+    epochs: float = EPOCHS,
+    encoder_lr: float = ENCODER_LR,
+    head_lr: float = HEAD_LR,
+) -> dict:
+    """Test macro-F1 of each rule's pick for one set and seed, training as `finetune` does with
+    these epochs and learning rates (default: `finetune`'s)."""
     dataset = benchmark_set(name, "B")
     train_idx, test_idx = split_k_shot(dataset, 8, seed, eval_limit)
     texts = [dataset.examples[index].text for index in train_idx]
     targets = [list(dataset.examples[index].targets) for index in train_idx]
     start = GLiClassModel.from_pretrained(model_path).eval()
     settings = dict(
-        epochs=EPOCHS,
+        epochs=epochs,
         seed=seed,
         batch_size=default_batch_size(start, dataset.labels),
-        encoder_lr=ENCODER_LR,
-        head_lr=HEAD_LR,
+        encoder_lr=encoder_lr,
+        head_lr=head_lr,
         progress=False,
     )
     splits = held_out_splits(targets, 4, seed)
@@ -83,11 +94,12 @@ def run_one(model_path: str, name: str, seed: int, eval_limit: int) -> dict:
         "zero-shot": START,
         "macro-F1": highest_macro_f1(scores),
         "loss": chosen_candidate(scores, losses),
-        "all epochs": (float(EPOCHS), 1.0),
+        "all epochs": (float(epochs), 1.0),
     }
     return {
         "dataset": name,
         "seed": seed,
+        "training": {"epochs": epochs, "encoder_lr": encoder_lr, "head_lr": head_lr},
         "picks": {rule: list(pick) for rule, pick in picks.items()},
         "test_macro_f1": {
             rule: metrics_from_scores(test_tables[pick], dataset.labels, test_gold, multi_label)["macro_f1"]
@@ -96,14 +108,23 @@ def run_one(model_path: str, name: str, seed: int, eval_limit: int) -> dict:
     }
 
 
+def setting(row: dict) -> str:
+    """A row's set, and its training settings where they are not `finetune`'s defaults."""
+    training = row.get("training", {"epochs": EPOCHS, "encoder_lr": ENCODER_LR, "head_lr": HEAD_LR})
+    if training == {"epochs": EPOCHS, "encoder_lr": ENCODER_LR, "head_lr": HEAD_LR}:
+        return row["dataset"]
+    return f"{row['dataset']} ({training['epochs']:g} epochs, lr {training['encoder_lr']:g}/{training['head_lr']:g})"
+
+
 def markdown(rows: list[dict]) -> str:
-    """Mean test macro-F1 per set and rule over seeds, and each rule's worst gap to zero-shot."""
+    """Mean test macro-F1 per set (and training setting) and rule over seeds, and each rule's worst
+    gap to zero-shot."""
     lines = [
         "| set | seeds | " + " | ".join(RULES) + " | worst seed gap: " + ", ".join(RULES[1:]) + " |",
         "|---|---" + "|---" * len(RULES) + "|---|",
     ]
-    for name in dict.fromkeys(row["dataset"] for row in rows):
-        runs = [row["test_macro_f1"] for row in rows if row["dataset"] == name]
+    for name in dict.fromkeys(setting(row) for row in rows):
+        runs = [row["test_macro_f1"] for row in rows if setting(row) == name]
         means = [f"{statistics.mean(run[rule] for run in runs):.3f}" for rule in RULES]
         worst = [f"{min(run[rule] - run['zero-shot'] for run in runs):+.3f}" for rule in RULES[1:]]
         lines.append(f"| {name} | {len(runs)} | " + " | ".join(means) + " | " + ", ".join(worst) + " |")
@@ -116,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", default="hate_offensive,imdb,nlupp_banking", help="train/ set names")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--eval-limit", type=int, default=500)
+    parser.add_argument("--epochs", type=float, default=EPOCHS, help="training length (default: finetune's)")
+    parser.add_argument("--encoder-lr", type=float, default=ENCODER_LR, help="default: finetune's")
+    parser.add_argument("--head-lr", type=float, default=HEAD_LR, help="default: finetune's")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
     parser.add_argument("--report", nargs="+", type=Path, default=None, help="one table of these JSON files")
@@ -134,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         for seed in [int(seed) for seed in args.seeds.split(",")]:
             started = time.time()
-            rows.append(run_one(args.model, name, seed, args.eval_limit))
+            rows.append(run_one(args.model, name, seed, args.eval_limit, args.epochs, args.encoder_lr, args.head_lr))
             print(f"{name} seed {seed} ({time.time() - started:.0f} s): {rows[-1]}", flush=True)
     print(markdown(rows))
     if args.json:

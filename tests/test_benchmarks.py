@@ -522,6 +522,10 @@ def test_finetune_selection_refuses_eval_sets_and_tables_each_rule(
     ]
     row = "| intents | 2 | 0.500 | 0.600 | 0.600 | 0.400 | +0.050, +0.100, -0.100 |"
     assert row in finetune_selection.markdown(rows)
+    longer = {"epochs": 20.0, "encoder_lr": 2e-5, "head_lr": 1e-4}
+    table = finetune_selection.markdown([{**rows[0], "training": longer}, rows[1]])
+    assert "| intents (20 epochs, lr 2e-05/0.0001) | 1 | 0.500 | 0.550 |" in table
+    assert "| intents | 1 | 0.500 | 0.650 |" in table
 
 
 def test_ppo_report_gives_mean_and_spread_and_marks_the_best() -> None:
