@@ -130,6 +130,18 @@ def check_safetensors_file(path: Path) -> None:
         )
 
 
+def check_tokenizer_size(tokenizer: Any, encoder_config: Any, where: str | Path) -> None:
+    """Raise `OSError` when a tokenizer knows far fewer tokens than the encoder has embeddings (less
+    than half): its vocabulary files are missing (e.g. no `tokenizer.json`) and what loaded in their
+    place would read most words as unknown."""
+    embeddings = getattr(encoder_config, "vocab_size", None)
+    if tokenizer is not None and embeddings and len(tokenizer) < embeddings / 2:
+        raise OSError(
+            f"the tokenizer in {where} has {len(tokenizer)} tokens but its encoder has {embeddings} embeddings: "
+            "its vocabulary files (tokenizer.json, spm.model, vocab.txt, ...) are missing or are another model's."
+        )
+
+
 def check_marker_tokens(config: Any, tokenizer: Any) -> None:
     """Raise `ValueError` when the config's `<<LABEL>>`/`<<SEP>>` ids are not the tokenizer's:
     the model would read the wrong positions and drop labels silently."""

@@ -25,7 +25,7 @@ PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 
 # Reference options that change the architecture in ways this library does not implement.
 # A checkpoint that turns one on is refused instead of being scored wrongly.
-_UNSUPPORTED_FLAGS = {
+UNSUPPORTED_FLAGS = {
     "use_lstm": "an LSTM over the token states",
     "squeeze_layers": "layer-wise attention over all hidden states",
     "layer_wise": "a loss on every layer",
@@ -168,7 +168,7 @@ class GLiClassConfig(PretrainedConfig):
         _check_choice("class_token_pooling", self.class_token_pooling, LABEL_POOLINGS)
         _check_choice("scorer_type", self.scorer_type, SCORERS)
         _check_choice("problem_type", self.problem_type, PROBLEM_TYPES)
-        for flag, what in _UNSUPPORTED_FLAGS.items():
+        for flag, what in UNSUPPORTED_FLAGS.items():
             if getattr(self, flag, False):
                 raise ValueError(f"GLiClass config sets {flag}=True ({what}); this library does not support it.")
         if self.hidden_size != self.encoder_config.hidden_size and self.scorer_type != "simple":

@@ -8,6 +8,7 @@ a scorer gives one logit per label.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from transformers.utils import ModelOutput
 
 from . import pooling
 from .bi_encoder import GLiClassBiEncoder
-from .checkpoint import check_loading_info, check_model_location, check_model_type
-from .config import GLiClassConfig
+from .checkpoint import check_loading_info, check_model_location, check_model_type, check_tokenizer_size
+from .config import UNSUPPORTED_FLAGS, GLiClassConfig
 from .heads import GLiClassCore
 from .labels_apart import LABEL_TOKENIZER_DIR, load_label_tokenizer
 from .losses import masked_cross_entropy, sigmoid_focal_loss
@@ -409,6 +410,11 @@ class GLiClassModel(PreTrainedModel):
         segment-isolated, the untrained model scores labels by the cosine similarity of the
         backbone's mean-pooled embeddings, and training starts from there.
         """
+        known = set(inspect.signature(GLiClassConfig.__init__).parameters) - {"self", "kwargs"}
+        unknown = sorted(set(config_options) - known - set(UNSUPPORTED_FLAGS))  # the config refuses those by name
+        if unknown:  # a typo would otherwise be stored in the config and silently do nothing
+            names = ", ".join(map(repr, unknown))
+            raise TypeError(f"unknown model option(s) {names}; the options are {', '.join(sorted(known))}.")
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
         tokenizer.add_tokens(list(SPECIAL_TOKENS), special_tokens=True)
         encoder = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)  # fp32 master weights
@@ -457,9 +463,12 @@ class GLiClassModel(PreTrainedModel):
             model.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
         except (OSError, ValueError):
             model.tokenizer = None
+        check_tokenizer_size(model.tokenizer, model.config.encoder_config, name_or_path)
         if model.config.is_bi_encoder:
             folder = Path(name_or_path).expanduser()
             model.label_tokenizer = load_label_tokenizer(model.config, folder if folder.is_dir() else None)
+            label_config = model.config.label_model_config or model.config.encoder_config
+            check_tokenizer_size(model.label_tokenizer, label_config, f"{name_or_path} (label tokenizer)")
         return (model, loading_info) if report_wanted else model
 
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:

@@ -146,10 +146,23 @@ def test_bad_labels_are_one_error_line(model_dir):
             "data path /no/such/data.jsonl does not exist",
         ),
         ("training.ppo", ["--train", "DATA", "--out", "OUT", "--resume"], "nothing to resume"),
+        (
+            "training.ppo",
+            ["--train", "DATA", "--out", "OUT", "--reward", "f1", "--positive-weight", "2"],
+            "--positive-weight goes with --reward recall_weighted",
+        ),
         ("training.train", ["--config", "/no/such/config.yaml"], "config file /no/such/config.yaml does not exist"),
         ("training.train", ["--config", "CONFIG:model: [unclosed"], "is not valid YAML"),
         ("training.train", ["--config", "CONFIG:model: minilm\ntrain: [x]\ntraining: {max_stepz: 1}"], "max_stepz"),
         ("training.train", ["--config", "CONFIG:train: [x]\ntraining: {max_steps: 1}"], "'model' is missing"),
+        (
+            "training.train",
+            [
+                "--config",
+                "CONFIG:model: minilm\nmodel_options: {pooling_stratgy: first}\ntrain: [x]\ntraining: {output_dir: o}",
+            ],
+            "model_options: unknown model option(s) 'pooling_stratgy'",
+        ),
     ],
 )
 def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, module, args, fragment):

@@ -182,6 +182,19 @@ def test_command_line_reads_answers_from_piped_stdin(make_model, tmp_path, monke
     assert "2 answers saved" in capsys.readouterr().err
 
 
+def test_command_line_refuses_the_input_as_output_and_answers_for_other_labels(tmp_path):
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
+    with pytest.raises(ValueError, match="is the --input file"):
+        main(feedback_arguments(tmp_path / "no-model", texts, texts))
+    out = tmp_path / "fb.jsonl"
+    other = {"text": TEXTS[0], "candidate_labels": ["weather", "travel"], "accepted": ["travel"], "rejected": []}
+    out.write_text(json.dumps(other) + "\n")
+    with pytest.raises(ValueError, match="fb.jsonl:1: answered for the labels"):
+        main(feedback_arguments(tmp_path / "no-model", texts, out))
+    assert out.read_text() == json.dumps(other) + "\n"
+
+
 def test_single_key_answers_on_a_terminal(make_model, tmp_path):
     """On a TTY each command is one key press, no Enter."""
     pytest.importorskip("termios")

@@ -1,6 +1,8 @@
 """Loading never creates random parts and never half-loads: clear errors for what users get wrong."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import transformers
@@ -78,6 +80,17 @@ def test_a_tokenizer_that_does_not_belong_to_the_model_is_refused(saved):
     (saved / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="does not belong to this model"):
         gliclass.pipeline(model=saved, device="cpu")
+
+
+def test_a_released_bi_encoder_without_its_tokenizer_file_is_refused(tmp_path):
+    """A bi-encoder's text rows hold no markers to check, and without tokenizer.json transformers
+    builds a near-empty tokenizer from tokenizer_config.json that reads every word as unknown."""
+    folder = tmp_path / "bi_encoder"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "reference_families" / "bi_encoder", folder)
+    GLiClassModel.from_pretrained(folder)  # whole: loads
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(OSError, match="vocabulary files"):
+        GLiClassModel.from_pretrained(folder)
 
 
 def test_a_config_that_is_not_an_object_is_refused(saved):

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 import gliclass
 from gliclass.data import Example
+from gliclass.pipeline import backbone_max_length
 from gliclass.prompt import PromptEncoder
 from training import (
     CandidateSampler,
@@ -28,7 +29,7 @@ from training import (
 from training.batches import Collator, FixedCandidatesSet, LabelsApartCollator
 from training.finetune import START, chosen_candidate, held_out_metrics
 from training.recipe import load_sets
-from training.trainer import batch_loss, gliclass_collator, training_collator
+from training.trainer import batch_loss, fitted_length, gliclass_collator, training_collator
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -131,8 +132,18 @@ def test_nan_loss_stops_with_a_clear_message(make_model, tmp_path):
 
 def test_training_never_reads_eval_sets(tmp_path):
     (tmp_path / "eval" / "x").mkdir(parents=True)
-    with pytest.raises(ValueError, match="evaluation set"):
-        load_sets([{"path": "eval/x"}], tmp_path, for_training=True)
+    (tmp_path / "train").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "link").symlink_to(tmp_path / "eval" / "x")
+    reached = [
+        ("eval/x", tmp_path),  # under the config's data folder
+        (str(tmp_path / "eval" / "x"), tmp_path / "elsewhere"),  # absolute, another data folder
+        ("x", tmp_path / "eval"),  # the data folder is the eval folder
+        ("link", tmp_path / "elsewhere"),  # a link to it
+    ]
+    for path, data_dir in reached:
+        with pytest.raises(ValueError, match="evaluation set"):
+            load_sets([{"path": path}], data_dir, for_training=True)
 
 
 def test_finetune_learns_a_few_examples_and_feeds_the_pipeline(make_model):
@@ -160,6 +171,12 @@ def test_finetune_learns_a_few_examples_and_feeds_the_pipeline(make_model):
     assert predictions == [e["labels"][0] for e in examples]
     with pytest.raises(ValueError, match="not in labels"):
         finetune(tuned, examples, labels=["sports"], epochs=1)
+    with pytest.raises(TypeError, match="got str"):
+        finetune(tuned, "the team won", epochs=1)
+    with pytest.raises(ValueError, match="no examples"):
+        finetune(tuned, (example for example in []), epochs=1)
+    again = finetune(tuned, examples[:2], labels="sports, business", epochs=1, select=False, progress=False)
+    assert again.finetune_report.trained_on == 2  # labels as the pipeline takes them: one comma-separated string
 
 
 RESUME_SCRIPT = """
@@ -215,6 +232,8 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
     assert straight.keys() == resumed.keys()
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
+    again = subprocess.run(command(tmp_path / "killed", False), env=env, capture_output=True, text=True)
+    assert again.returncode != 0 and "holds another run (checkpoint-30, metrics.jsonl)" in again.stderr
 
 
 APART_ITEMS = [
@@ -226,6 +245,8 @@ APART_ITEMS = [
 
 def test_labels_apart_batches_give_the_joint_loss_and_gradients(make_embedder):
     model = make_embedder()
+    limit = backbone_max_length(model, model.tokenizer)
+    assert fitted_length(model, 10 * limit) == limit and fitted_length(model, 16) == 16
     apart, joint = training_collator(model, 128), gliclass_collator(model, 128)
     assert isinstance(apart, LabelsApartCollator)
     batch = apart(APART_ITEMS)
@@ -290,6 +311,16 @@ def test_finetune_chooses_the_lowest_held_out_loss_that_keeps_macro_f1():
     assert f1[START] < f1[(5.0, 1.0)] == 1.0 and loss[(5.0, 1.0)] < loss[START]
     expected = -(math.log(0.9) * 2 + math.log(0.6) * 2) / 4
     assert loss[(5.0, 1.0)] == pytest.approx(expected, abs=1e-6)
+
+
+def test_finetune_probes_every_candidate_in_every_fold_when_few_steps_round_together(make_embedder):
+    politics = ["parliament passed the bill", "the minister resigned", "voters went to the polls"]
+    examples = TOPIC_EXAMPLES + [{"text": text, "labels": ["politics"]} for text in politics]
+    tuned = finetune(make_embedder(), examples, epochs=1, progress=False)  # folds of 1 and 2 steps per epoch
+    report = tuned.finetune_report
+    assert report.folds == 4 and report.held_out == len(examples)
+    alphas = (0.25, 0.5, 0.75, 1.0)  # finetune's, less 0 (the start model)
+    assert {key for key in report.scores if key != START} == {(0.25 * k, a) for k in (1, 2, 3, 4) for a in alphas}
 
 
 def test_finetune_falls_back_to_the_start_model_when_held_out_says_so(make_embedder):

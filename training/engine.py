@@ -294,8 +294,15 @@ def save_checkpoint(
 
 def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
     """The checkpoint to continue from: the latest in `output_dir` (`resume=True`), the one named,
-    or None (`resume=False`). Asking to resume when there is nothing to resume is an error."""
+    or None (`resume=False`). Asking to resume when there is nothing to resume is an error, and so is
+    a new run in a folder that holds another run's checkpoints or log (they would be mixed)."""
     if not resume:
+        earlier = [path.name for path in (*_checkpoints(output_dir)[-1:], output_dir / METRICS_FILE) if path.exists()]
+        if earlier:
+            raise ValueError(
+                f"{output_dir} holds another run ({', '.join(earlier)}): resume it (--resume) or choose another "
+                "output folder."
+            )
         return None
     found = _checkpoints(output_dir)
     checkpoint = (found[-1] if found else None) if resume is True else Path(resume)

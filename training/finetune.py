@@ -14,7 +14,7 @@ import math
 import random
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import torch
 
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
 from gliclass.evaluation import metrics_from_scores
+from gliclass.options import labels_per_text
 from gliclass.prompt import check_labels, check_text
 
 from .batches import FixedCandidatesSet
@@ -100,7 +101,7 @@ def finetune(
         model = GLiClassModel.from_pretrained(model)
     texts, targets = _checked_examples(examples)
     candidates = (
-        check_labels(list(labels))
+        labels_per_text(labels, None)[0][0]  # a list, or "a, b, c" as the pipeline takes it
         if labels is not None
         else list(dict.fromkeys(label for row in targets for label in row))
     )
@@ -140,7 +141,13 @@ def finetune(
 
 
 def _checked_examples(examples: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    if isinstance(examples, (str, dict)) or not examples:
+    if hasattr(examples, "columns") and hasattr(examples, "to_dict"):  # a pandas DataFrame: its rows
+        examples = examples.to_dict("records")
+    if isinstance(examples, (str, bytes, dict)) or not isinstance(examples, Iterable):
+        kind = type(examples).__name__
+        raise TypeError(f"examples must be a list of {{'text': ..., 'labels': [...]}} dicts, got {kind}.")
+    examples = list(examples)
+    if not examples:
         raise ValueError("no examples given: pass a list of {'text': ..., 'labels': [...]} dicts.")
     texts, targets = [], []
     for number, example in enumerate(examples):
@@ -312,14 +319,15 @@ class HeldOutProbe:
         self.texts = texts
         self.labels = labels
         self.alphas = [alpha for alpha in alphas if alpha > 0]
-        self.steps: dict[int, float] = {}  # step -> epochs trained at that step
+        self.steps: dict[int, list[float]] = {}  # step -> the candidate training lengths it stands for
         self.tables: dict[tuple[float, float], torch.Tensor] = {}
 
     def plan(self, epochs: float, steps_per_epoch: int) -> None:
-        """Probe after each `EPOCH_FRACTIONS` share of `epochs`."""
+        """Probe after each `EPOCH_FRACTIONS` share of `epochs`. With few steps, two shares can round
+        to the same step: that step then stands for both, so every fold fills every candidate."""
         for fraction in EPOCH_FRACTIONS:
             trained_epochs = epochs * fraction
-            self.steps[max(1, round(trained_epochs * steps_per_epoch))] = trained_epochs
+            self.steps.setdefault(max(1, round(trained_epochs * steps_per_epoch)), []).append(trained_epochs)
 
     def __call__(self, model: GLiClassModel, step: int) -> None:
         if step not in self.steps:
@@ -327,11 +335,13 @@ class HeldOutProbe:
         device = next(model.parameters()).device
         if next(self.start.parameters()).device != device:
             self.start = copy.deepcopy(self.start).to(device)
+        lengths = self.steps[step]
         for alpha in self.alphas:
-            candidate = mixed(self.start, model, alpha)
-            self.tables[(self.steps[step], alpha)] = score_table(candidate, self.texts, self.labels)
+            table = score_table(mixed(self.start, model, alpha), self.texts, self.labels)
+            self.tables.update({(length, alpha): table for length in lengths})
         if self.keep:
-            self.kept[self.steps[step]] = copy.deepcopy(model)
+            kept = copy.deepcopy(model)
+            self.kept.update({length: kept for length in lengths})
 
 
 class _ProbedTrainer(Trainer):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate.utils import set_seed
 
 from gliclass import GLiClassModel
 from gliclass.data import LabelledSet, load_set
@@ -105,7 +106,10 @@ def load_model(name: str, options: dict[str, Any], architecture: str = "gliclass
         if options:
             raise ValueError("model_options only apply to a new model; this is a trained GLiClass checkpoint.")
         return GLiClassModel.from_pretrained(name)
-    return GLiClassModel.from_backbone(str(name), **options)
+    try:
+        return GLiClassModel.from_backbone(str(name), **options)
+    except TypeError as error:  # an unknown option: a mistake in the config, not in the code
+        raise ValueError(f"model_options: {error}") from None
 
 
 def load_sets(entries: list[dict[str, Any]], data_dir: Path, for_training: bool) -> list[LabelledSet]:
@@ -115,10 +119,19 @@ def load_sets(entries: list[dict[str, Any]], data_dir: Path, for_training: bool)
         entry = dict(entry) if isinstance(entry, dict) else {"path": entry}
         path = Path(entry.pop("path"))
         path = path if path.is_absolute() else data_dir / path
-        if for_training and (data_dir / "eval").resolve() in path.resolve().parents:
+        if for_training and is_evaluation_set(path, data_dir):
             raise ValueError(f"{path} is an evaluation set; training on it would spoil zero-shot results.")
         sets.append(load_set(path, **entry))
     return sets
+
+
+def is_evaluation_set(path: Path, data_dir: Path) -> bool:
+    """Whether `path` lies under `<data_dir>/eval`, or under any `eval` folder that has a `train`
+    folder beside it (the shared data layout), however it is reached (absolute, relative, a link)."""
+    resolved = path.resolve()
+    if (data_dir / "eval").resolve() in resolved.parents:
+        return True
+    return any(folder.name == "eval" and (folder.parent / "train").is_dir() for folder in resolved.parents)
 
 
 def training_set(config: dict[str, Any], data_dir: Path, seed: int) -> ZeroShotTrainingSet:
@@ -131,9 +144,13 @@ def run(config: dict[str, Any], resume: bool = False) -> torch.nn.Module:
     """Train from a config dict (the parsed config file)."""
     check_config(config)
     base = config_data_dir(config)
+    try:
+        args = TrainingArguments(**config["training"])
+    except TypeError as error:  # a required setting is missing
+        raise ValueError(f"training: {error}") from None
+    set_seed(args.seed)  # new heads of a backbone are drawn from the run's seed: the same config, the same run
     model = load_model(config["model"], config.get("model_options") or {}, config.get("architecture", "gliclass"))
     eval_sets = load_sets(config.get("eval") or [], base, for_training=False)
-    args = TrainingArguments(**config["training"])
     return Trainer(model, args, training_set(config, base, args.seed), eval_sets).train(resume=resume)
 
 

@@ -22,6 +22,7 @@ from gliclass import GLiClassModel
 from gliclass.data import LabelledSet
 from gliclass.labels_apart import LabelsApartInputs
 from gliclass.padding import pad_id_of
+from gliclass.pipeline import backbone_max_length
 from gliclass.prompt import PromptEncoder
 
 from .batches import Collator, LabelsApartCollator
@@ -176,13 +177,20 @@ class Trainer(Task):
             unwrapped.save_pretrained(self.output_dir / "best")
 
 
+def fitted_length(model: GLiClassModel, max_length: int) -> int:
+    """`max_length`, or the backbone's limit where that is shorter (longer rows would index past its
+    position embeddings)."""
+    return min(max_length, backbone_max_length(model, model.tokenizer))
+
+
 def gliclass_collator(model: GLiClassModel, max_length: int) -> Collator:
     """The collator that turns training items into padded rows for `model`'s tokenizer and label position."""
     if not isinstance(model, GLiClassModel):
         raise TypeError(f"cannot train a {type(model).__name__}: it has no collate() and is not a GLiClassModel.")
     if model.tokenizer is None:
         raise ValueError("the model has no tokenizer; load it with GLiClassModel.from_pretrained/from_backbone.")
-    return Collator(PromptEncoder(model.tokenizer, model.config.prompt_first, max_length), pad_id_of(model.tokenizer))
+    encoder = PromptEncoder(model.tokenizer, model.config.prompt_first, fitted_length(model, max_length))
+    return Collator(encoder, pad_id_of(model.tokenizer))
 
 
 def training_collator(model: torch.nn.Module, max_length: int) -> Collator | LabelsApartCollator:
@@ -191,7 +199,9 @@ def training_collator(model: torch.nn.Module, max_length: int) -> Collator | Lab
         return gliclass_collator(model, max_length)
     if model.tokenizer is None:
         raise ValueError("the model has no tokenizer; load it with GLiClassModel.from_pretrained/from_backbone.")
-    builder = LabelsApartInputs.for_model(model.config, model.tokenizer, model.label_tokenizer, max_length)
+    builder = LabelsApartInputs.for_model(
+        model.config, model.tokenizer, model.label_tokenizer, fitted_length(model, max_length)
+    )
     return LabelsApartCollator(builder, pad_id_of(model.tokenizer), pad_id_of(builder.label_tokenizer))
 
 

@@ -25,6 +25,7 @@ from gliclass.data import DataError, checked_text
 from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
 
+from .data import iter_feedback_lines
 from .ordering import ORDERS, asking_order
 from .scoring import ModelScorer
 from .session import FeedbackSession, Predict
@@ -113,10 +114,26 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--port must be between 0 and 65535.")
     labels = check_labels(args.labels)
     texts = read_texts(args.input)
+    check_output(args.out, args.input, labels)
     if args.web:
         run_web(args, labels, texts)
     else:
         run_terminal(args, labels, texts)
+
+
+def check_output(out: Path, source: Path, labels: list[str]) -> None:
+    """`--out` is not the input, and the answers already in it were given for these labels (a
+    restart with other labels would mix label sets and skip texts answered for the old ones)."""
+    if out.exists() and out.resolve() == source.resolve():
+        raise ValueError(f"--out {out} is the --input file; answers go to a file of their own.")
+    if not out.exists():
+        return
+    for where, record in iter_feedback_lines(out):
+        if sorted(record.candidate_labels) != sorted(labels):
+            raise ValueError(
+                f"{where}: answered for the labels {record.candidate_labels}, not --labels {labels}; "
+                "use the same labels to go on, or another --out."
+            )
 
 
 def run_terminal(args: argparse.Namespace, labels: list[str], texts: list[str]) -> None:

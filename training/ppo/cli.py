@@ -20,9 +20,12 @@ from gliclass.prompt import check_labels
 
 from ..engine import FINAL_DIR
 from ..feedback.data import read_feedback
+from ..recipe import config_data_dir, is_evaluation_set
 from .episodes import Episode, episodes_from_examples, episodes_from_feedback
 from .rewards import BUILT_IN, get_reward
 from .trainer import PPOArguments, PPOTrainer
+
+DEFAULT_POSITIVE_WEIGHT = 3.0
 
 
 def load_episodes(feedback: Path | None, train: Path | None, labels: str | None) -> list[Episode]:
@@ -33,6 +36,8 @@ def load_episodes(feedback: Path | None, train: Path | None, labels: str | None)
         if labels is not None:
             raise ValueError("--labels goes with --train; feedback records carry their own candidate labels.")
         return episodes_from_feedback(read_feedback(feedback))
+    if is_evaluation_set(train, config_data_dir({})):
+        raise ValueError(f"{train} is an evaluation set; training on it would spoil zero-shot results.")
     labelled = load_set(train)
     return episodes_from_examples(labelled.examples, check_labels(labels) if labels is not None else labelled.labels)
 
@@ -53,19 +58,25 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--reward", choices=sorted([*BUILT_IN, "recall_weighted"]), default="recall_weighted")
     parser.add_argument(
-        "--positive-weight", type=float, default=3.0, help="weight of true/accepted labels for recall_weighted"
+        "--positive-weight",
+        type=float,
+        default=None,
+        help=f"weight of true/accepted labels for recall_weighted (default {DEFAULT_POSITIVE_WEIGHT})",
     )
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     for option in fields(PPOArguments):
         if option.name != "output_dir":
             _add_option(parser, option.name, option.type, option.default)
     args = parser.parse_args(argv)
+    if args.positive_weight is not None and args.reward != "recall_weighted":
+        parser.error(f"--positive-weight goes with --reward recall_weighted, not {args.reward}")
     episodes = load_episodes(args.feedback, args.train, args.labels)
     settings = {
         option.name: getattr(args, option.name) for option in fields(PPOArguments) if option.name != "output_dir"
     }
     ppo_args = PPOArguments(output_dir=str(args.out), **settings)
-    reward = get_reward(args.reward, args.positive_weight)
+    positive_weight = DEFAULT_POSITIVE_WEIGHT if args.positive_weight is None else args.positive_weight
+    reward = get_reward(args.reward, positive_weight)
     PPOTrainer(GLiClassModel.from_pretrained(args.model), ppo_args, episodes, reward).train(resume=args.resume)
     print(f"saved the PPO-tuned model to {args.out / FINAL_DIR}")
 

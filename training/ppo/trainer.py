@@ -33,6 +33,7 @@ from gliclass.padding import pad_id_of
 from gliclass.prompt import PromptEncoder
 
 from ..engine import Run, RunArguments, Task, parameter_groups
+from ..trainer import fitted_length
 from .episodes import Episode, EpisodeCollator, EpisodeSet
 from .objective import ValueHead, label_log_probs, masked_mean, normalise_advantages, ppo_loss, row_mean, unit_mask
 from .rewards import Reward, check_reward
@@ -120,7 +121,7 @@ class PPOTrainer(Task):
         self.reward = reward
         self.episodes = EpisodeSet(episodes, seed=args.seed)
         self.output_dir = Path(args.output_dir)
-        encoder = PromptEncoder(model.tokenizer, model.config.prompt_first, args.max_length)
+        encoder = PromptEncoder(model.tokenizer, model.config.prompt_first, fitted_length(model, args.max_length))
         self.collator = EpisodeCollator(encoder, pad_id_of(model.tokenizer))
 
     def build(self, accelerator: Accelerator) -> tuple[DataLoader, list[torch.nn.Module], list[dict[str, Any]]]:
