@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from training import (
     load_set,
 )
 from training.batches import Collator, FixedCandidatesSet, LabelsApartCollator
+from training.engine import check_resumed_settings
 from training.finetune import START, chosen_candidate, held_out_metrics
 from training.recipe import load_sets
 from training.trainer import batch_loss, fitted_length, gliclass_collator, training_collator
@@ -234,6 +236,14 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
         assert torch.equal(straight[key], resumed[key]), key
     again = subprocess.run(command(tmp_path / "killed", False), env=env, capture_output=True, text=True)
     assert again.returncode != 0 and "holds another run (checkpoint-30, metrics.jsonl)" in again.stderr
+
+
+def test_a_resumed_run_keeps_the_settings_that_shape_its_training(tmp_path):
+    saved = TrainingArguments(output_dir=str(tmp_path), batch_size=4, max_steps=30, save_steps=2, progress=False)
+    (tmp_path / "training_args.json").write_text(json.dumps(asdict(saved)))
+    check_resumed_settings(tmp_path / "training_args.json", replace(saved, save_steps=5, progress=True))
+    with pytest.raises(ValueError, match=r"other settings \(max_steps 30 -> 10, batch_size 4 -> 8\)"):
+        check_resumed_settings(tmp_path / "training_args.json", replace(saved, batch_size=8, max_steps=10))
 
 
 APART_ITEMS = [

@@ -28,6 +28,16 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 STATE_FILE = "trainer_state.json"
+# settings a resumed run may change: where and how often it logs and saves, its time budget
+RESUMABLE_CHANGES = (
+    "output_dir",
+    "logging_steps",
+    "save_steps",
+    "keep_checkpoints",
+    "max_seconds",
+    "save_final_model",
+    "progress",
+)
 METRICS_FILE = "metrics.jsonl"
 FINAL_DIR = "final"
 
@@ -143,6 +153,8 @@ class Task(ABC):
         checkpoint in `output_dir`, a path from that checkpoint."""
         args = self.args
         checkpoint = resume_checkpoint(self.output_dir, resume)  # nothing to resume: fail before any work
+        if checkpoint is not None:
+            check_resumed_settings(self.output_dir / self.args_file, args)
         accelerator = Accelerator(
             mixed_precision=mixed_precision(args.mixed_precision), gradient_accumulation_steps=self.accumulation_steps
         )
@@ -310,6 +322,25 @@ def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
         where = output_dir if resume is True else resume
         raise ValueError(f"nothing to resume: no checkpoint in {where}; start without resume.")
     return checkpoint
+
+
+def check_resumed_settings(saved: Path, args: RunArguments) -> None:
+    """A resumed run keeps the settings that shape its training (`RESUMABLE_CHANGES` may change):
+    another batch size, length or learning rate would replay the data and schedule wrongly."""
+    if not saved.is_file():
+        return
+    recorded = json.loads(saved.read_text())
+    current = json.loads(json.dumps(asdict(args)))  # as it was recorded (tuples as lists)
+    changed = [
+        f"{name} {recorded[name]!r} -> {value!r}"
+        for name, value in current.items()
+        if name in recorded and name not in RESUMABLE_CHANGES and recorded[name] != value
+    ]
+    if changed:
+        raise ValueError(
+            f"the run in {saved.parent} was made with other settings ({', '.join(changed)}); resume it with "
+            "its own, or start a new run in another folder."
+        )
 
 
 def _checkpoints(folder: Path) -> list[Path]:
