@@ -324,10 +324,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
         if shortlist is not None:
             labels = self.shortlister(texts, labels, shortlist, windows=windows)
         prompts = prompts_per_text(prompt, len(texts))
-        shown = _shown_labels(labels)
-        if hypothesis_template is not None:
-            filled = {id(row): [hypothesis_template.format(label) for label in row] for row in shown}
-            shown = [filled[id(row)] for row in shown]  # texts that shared a label set still share it
+        shown = _shown_labels(labels, hypothesis_template)
         names = [names for names, _ in labels]
         example_string = format_examples(examples)
         evidence = None
@@ -604,13 +601,15 @@ def score_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> tor
     return table
 
 
-def _shown_labels(labels: Sequence[tuple[list[str], dict[str, str]]]) -> list[list[str]]:
-    """Each text's labels as shown in its input (`name` or `name: description`); a label set that
-    several texts share (the same object) is formatted once, and the texts share the result."""
+def _shown_labels(labels: Sequence[tuple[list[str], dict[str, str]]], template: str | None = None) -> list[list[str]]:
+    """Each text's labels as shown in its input (`name` or `name: description`, filled into the
+    `hypothesis_template` when there is one); a label set that several texts share (the same
+    object) is formatted once, and the texts share the result."""
     shown: dict[int, list[str]] = {}
     for names, descriptions in labels:
         if id(names) not in shown:
-            shown[id(names)] = [label_with_description(label, descriptions) for label in names]
+            row = [label_with_description(label, descriptions) for label in names]
+            shown[id(names)] = row if template is None else [template.format(label) for label in row]
     return [shown[id(names)] for names, _ in labels]
 
 
@@ -681,13 +680,17 @@ def _checked_chunks(texts: Iterator[str], size: int, least: int = 1) -> Iterator
     def read() -> list[str]:
         return [check_text(text, f"text {next(counter)}") for text in itertools.islice(texts, size)]
 
+    if least <= 1:  # no look-ahead: each chunk is yielded as soon as it is read
+        while chunk := read():
+            yield chunk
+        return
     chunk = read()
     while chunk:
-        following = read() if least > 1 else []
-        if 0 < len(following) < least:
+        following = read()
+        if len(following) < least:  # the last chunk, or too short to stand alone: join this one
             chunk, following = chunk + following, []
         yield chunk
-        chunk = following if least > 1 else read()
+        chunk = following
 
 
 def set_dtype(model: GLiClassModel, dtype: str | torch.dtype | None, device: torch.device) -> None:

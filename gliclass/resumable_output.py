@@ -13,6 +13,16 @@ from typing import Any
 SETTINGS_SUFFIX = ".run.json"  # beside the output: the settings that its lines were made with
 
 
+def setting_changes(recorded: dict[str, Any], current: dict[str, Any], may_change: Sequence[str] = ()) -> list[str]:
+    """`"name old -> new"` for each setting of `current` (in its order) that `recorded` holds with
+    another value, but those that `may_change`; settings one side lacks are not compared."""
+    return [
+        f"{name} {recorded[name]!r} -> {value!r}"
+        for name, value in current.items()
+        if name in recorded and name not in may_change and recorded[name] != value
+    ]
+
+
 class ResumableOutput:
     """Output lines for `records`, one per record, in order; `done` of them are already written.
 
@@ -104,12 +114,9 @@ class ResumableOutput:
             ) from None
         if not isinstance(recorded, dict):
             raise ValueError(f"{self.settings_path} is not a settings record; remove it or choose another file.")
-        changed = sorted(
-            name for name in self.settings.keys() | recorded.keys() if self.settings.get(name) != recorded.get(name)
-        )
+        changed = setting_changes(recorded, self.settings)
         if changed:
-            given = ", ".join(f"{name} {recorded.get(name)!r} -> {self.settings.get(name)!r}" for name in changed)
             raise ValueError(
-                f"--output {self.path} holds {self.done} lines made with other settings ({given}); "
+                f"--output {self.path} holds {self.done} lines made with other settings ({', '.join(changed)}); "
                 "run with the same settings to finish it, or choose another file."
             )

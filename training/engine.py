@@ -27,6 +27,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from gliclass.resumable_output import setting_changes
+
 STATE_FILE = "trainer_state.json"
 # settings a resumed run may change: where and how often it logs and saves, its time budget
 RESUMABLE_CHANGES = (
@@ -329,13 +331,8 @@ def check_resumed_settings(saved: Path, args: RunArguments) -> None:
     another batch size, length or learning rate would replay the data and schedule wrongly."""
     if not saved.is_file():
         return
-    recorded = json.loads(saved.read_text())
     current = json.loads(json.dumps(asdict(args)))  # as it was recorded (tuples as lists)
-    changed = [
-        f"{name} {recorded[name]!r} -> {value!r}"
-        for name, value in current.items()
-        if name in recorded and name not in RESUMABLE_CHANGES and recorded[name] != value
-    ]
+    changed = setting_changes(json.loads(saved.read_text()), current, RESUMABLE_CHANGES)
     if changed:
         raise ValueError(
             f"the run in {saved.parent} was made with other settings ({', '.join(changed)}); resume it with "
