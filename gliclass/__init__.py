@@ -10,6 +10,7 @@ from .label_biases import calibrate
 from .model import GLiClassModel, GLiClassOutput
 from .pipeline import DEFAULT_MODEL_DIR, TASK, ZeroShotMultilabelPipeline, pipeline
 from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
+from .reference_pipeline import ZeroShotClassificationPipeline
 
 AutoConfig.register(GLiClassConfig.model_type, GLiClassConfig, exist_ok=True)
 AutoModel.register(GLiClassConfig, GLiClassModel, exist_ok=True)
@@ -31,6 +32,7 @@ __all__ = [
     "GLiClassOutput",
     "LabelledSet",
     "PromptEncoder",
+    "ZeroShotClassificationPipeline",
     "ZeroShotMultilabelPipeline",
     "calibrate",
     "evaluate",

@@ -3,6 +3,7 @@ safetensors weights, and every tensor of the model was found in them."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import struct
@@ -19,6 +20,8 @@ PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 MODEL_TYPE = "GLiClass"
+SENTENCEPIECE_FILES = ("spm.model", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", *SENTENCEPIECE_FILES)
 HUB_OPTIONS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
 
 
@@ -128,6 +131,24 @@ def check_safetensors_file(path: Path) -> None:
         raise ValueError(
             f"weights file {path} is truncated: {size} bytes, the header needs {8 + header_size + data_end}."
         )
+
+
+def check_saved_tokenizer_error(name_or_path: str | os.PathLike, error: Exception) -> None:
+    """Raise `OSError` saying why the tokenizer saved in a local checkpoint folder failed to load
+    (`error`); a folder without tokenizer files is left alone (the caller passes `tokenizer=`)."""
+    folder = Path(name_or_path).expanduser()
+    if not folder.is_dir():
+        return
+    sentencepiece = [name for name in SENTENCEPIECE_FILES if (folder / name).is_file()]
+    if sentencepiece and importlib.util.find_spec("sentencepiece") is None:
+        raise OSError(
+            f"the tokenizer in {folder} is a sentencepiece model ({sentencepiece[0]}) without tokenizer.json; "
+            "reading it needs the sentencepiece package: pip install sentencepiece protobuf"
+        ) from error
+    present = [name for name in TOKENIZER_FILES if (folder / name).is_file()]
+    if present:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise OSError(f"the tokenizer in {folder} ({', '.join(present)}) could not be loaded: {reason}") from error
 
 
 def check_tokenizer_size(tokenizer: Any, encoder_config: Any, where: str | Path) -> None:

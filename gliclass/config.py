@@ -6,6 +6,7 @@ written by either library is read by the other.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
@@ -22,13 +23,14 @@ SCORERS = ("simple", "weighted-dot", "mlp", "hopfield", "cross-attn")
 # Encoders whose layers this library runs one by one (position_reader, segment_attention).
 BERT_STYLE_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
 PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
+# What the reference reads when a checkpoint's config.json predates its `prompt_first` field.
+REFERENCE_PROMPT_FIRST = False
 
 # Reference options that change the architecture in ways this library does not implement.
 # A checkpoint that turns one on is refused instead of being scored wrongly.
 UNSUPPORTED_FLAGS = {
     "use_lstm": "an LSTM over the token states",
     "squeeze_layers": "layer-wise attention over all hidden states",
-    "layer_wise": "a loss on every layer",
     "use_segment_embeddings": "segment embeddings",
     "use_calibrator": "a post-hoc calibrator",
     "multimodal": "image/audio inputs",
@@ -62,7 +64,9 @@ class GLiClassConfig(PretrainedConfig):
         logit_bias_init_value: when set (not the reference layout), a learned `logit_bias` is
             added to every logit, so sigmoid probabilities can be calibrated without moving the
             vectors; `None` (default): no bias.
-        prompt_first: labels before the text (`True`) or after it (`False`).
+        prompt_first: labels before the text (`True`) or after it (`False`). A `config.json`
+            without the field (written before the reference had it) is read as the reference
+            reads it, `False`, with a warning.
         embed_class_token: with `first` label pooling, read the `<<LABEL>>` token itself
             (`True`) or the token right after it (`False`).
         extract_text_features: pool the text vector only from `<<SEP>>` onward.
@@ -161,6 +165,19 @@ class GLiClassConfig(PretrainedConfig):
         super().__init__(problem_type=problem_type, **kwargs)
         self.validate_options()
 
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> GLiClassConfig:
+        """As `PretrainedConfig.from_dict`; a config without `prompt_first` gets the reference's reading."""
+        if "prompt_first" not in config_dict and "prompt_first" not in kwargs:
+            warnings.warn(
+                "this GLiClass config has no prompt_first (it predates the field): reading it as the reference "
+                "package does, text before labels (prompt_first=False). Set model.config.prompt_first if the "
+                "checkpoint was trained with labels first.",
+                stacklevel=2,
+            )
+            config_dict = {**config_dict, "prompt_first": REFERENCE_PROMPT_FIRST}
+        return super().from_dict(config_dict, **kwargs)
+
     def validate_options(self) -> None:
         """Raise `ValueError` naming any option this library cannot run faithfully."""
         _check_choice("architecture_type", self.architecture_type, ARCHITECTURES)
@@ -171,6 +188,12 @@ class GLiClassConfig(PretrainedConfig):
         for flag, what in UNSUPPORTED_FLAGS.items():
             if getattr(self, flag, False):
                 raise ValueError(f"GLiClass config sets {flag}=True ({what}); this library does not support it.")
+        label_slots = getattr(self, "max_labels_alloc", "dynamic")
+        if self.scorer_type == "hopfield" and label_slots != "dynamic":
+            raise ValueError(
+                f"GLiClass config sets max_labels_alloc={label_slots!r} with the hopfield scorer, whose softmax over "
+                "labels then includes padded label slots; this library supports only max_labels_alloc='dynamic' there."
+            )
         if self.hidden_size != self.encoder_config.hidden_size and self.scorer_type != "simple":
             raise ValueError(
                 f"hidden_size={self.hidden_size} differs from the encoder's {self.encoder_config.hidden_size}; "

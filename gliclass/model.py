@@ -21,7 +21,13 @@ from transformers.utils import ModelOutput
 
 from . import pooling
 from .bi_encoder import GLiClassBiEncoder
-from .checkpoint import check_loading_info, check_model_location, check_model_type, check_tokenizer_size
+from .checkpoint import (
+    check_loading_info,
+    check_model_location,
+    check_model_type,
+    check_saved_tokenizer_error,
+    check_tokenizer_size,
+)
 from .config import UNSUPPORTED_FLAGS, GLiClassConfig
 from .heads import GLiClassCore
 from .labels_apart import LABEL_TOKENIZER_DIR, load_label_tokenizer
@@ -461,7 +467,8 @@ class GLiClassModel(PreTrainedModel):
         check_loading_info(loading_info, name_or_path)
         try:
             model.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        except (OSError, ValueError):
+        except (OSError, ValueError) as error:
+            check_saved_tokenizer_error(name_or_path, error)
             model.tokenizer = None
         check_tokenizer_size(model.tokenizer, model.config.encoder_config, name_or_path)
         if model.config.is_bi_encoder:

@@ -14,6 +14,7 @@ from .prompt import SPECIAL_TOKENS, check_labels, check_text
 PREPROCESS_OPTIONS = ("candidate_labels", "prompt", "examples", "windows", "shortlist", "hypothesis_template")
 POSTPROCESS_OPTIONS = ("multi_label", "threshold", "aggregation", "top_k", "transductive")
 AGGREGATIONS = ("max", "mean")
+HIERARCHY_SEPARATOR = "."  # between a group and its label in the reference's hierarchical labels
 
 
 def check_device(device: int | str | torch.device | None) -> int | str | torch.device | None:
@@ -112,15 +113,33 @@ def labels_per_text(candidate_labels: Any, count: int | None) -> list[tuple[list
 
 
 def names_and_descriptions(candidate_labels: Any) -> tuple[list[str], dict[str, str]]:
-    """One label set: a list, a comma-separated string, or `{label: description or None}`."""
+    """One label set: a list, a comma-separated string, `{label: description or None}`, or the
+    reference package's hierarchy `{group: [labels] or {subgroup: ...}}` (names `group.label`)."""
     if not isinstance(candidate_labels, dict):
         return check_labels(candidate_labels), {}
+    if any(isinstance(value, (list, tuple, dict)) for value in candidate_labels.values()):
+        return check_labels(flattened_hierarchy(candidate_labels)), {}
     names = check_labels(list(candidate_labels))
     descriptions = {}
     for name, description in candidate_labels.items():
         if description is not None:
             descriptions[name] = check_text(description, f"description of label {name!r}")
     return names, descriptions
+
+
+def flattened_hierarchy(labels: Any, separator: str = HIERARCHY_SEPARATOR, prefix: str = "") -> list[str]:
+    """Hierarchical labels `{group: [labels] or {subgroup: ...}}` as the reference names them: `group.label`."""
+    if isinstance(labels, str):
+        return [f"{prefix}{separator}{labels}" if prefix else labels]
+    if isinstance(labels, dict):
+        return [
+            name
+            for group, members in labels.items()
+            for name in flattened_hierarchy(members, separator, f"{prefix}{separator}{group}" if prefix else str(group))
+        ]
+    if isinstance(labels, (list, tuple)):
+        return [name for label in labels for name in flattened_hierarchy(label, separator, prefix)]
+    raise TypeError(f"hierarchical labels hold names, lists and dicts, got {type(labels).__name__} under {prefix!r}.")
 
 
 def prompts_per_text(prompt: str | Sequence[str] | None, count: int | None) -> list[str]:

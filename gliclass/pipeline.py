@@ -49,6 +49,9 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"  # shipped
 STREAM_CHUNK_TEXTS = 256  # texts encoded together when the input is a stream
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 INTERNAL_PACKAGES = ("gliclass", "transformers", "torch")  # frames a warning skips to reach the user's code
+REFERENCE_MAX_LENGTH = (
+    1024  # the reference pipeline's input length (relative-position backbones have no position limit)
+)
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -57,11 +60,14 @@ def default_batch_size(device: torch.device) -> int:
 
 
 def backbone_max_length(model: GLiClassModel, tokenizer: PreTrainedTokenizerBase) -> int:
-    """The longest input the backbone supports (tokenizer limit and position embeddings)."""
+    """The longest input the backbone supports (tokenizer limit and position embeddings); for a
+    backbone with relative positions only (DeBERTa-v2/v3), the reference pipeline's input length."""
+    encoder = model.config.encoder_config
+    if encoder.model_type == "deberta-v2" and not getattr(encoder, "position_biased_input", True):
+        return REFERENCE_MAX_LENGTH
     limits = []
     if 0 < getattr(tokenizer, "model_max_length", 0) < 100_000:
         limits.append(int(tokenizer.model_max_length))
-    encoder = model.config.encoder_config
     positions = getattr(encoder, "max_position_embeddings", None)
     if positions:
         # RoBERTa-style position ids start after the padding index.

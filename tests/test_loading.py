@@ -93,6 +93,17 @@ def test_a_released_bi_encoder_without_its_tokenizer_file_is_refused(tmp_path):
         GLiClassModel.from_pretrained(folder)
 
 
+def test_a_saved_tokenizer_that_fails_to_load_is_named_not_taken_as_missing(tmp_path):
+    """A released DeBERTa-v3 folder with only spm.model: the error says why its tokenizer did not
+    load (sentencepiece missing, or the file unreadable), not that the model has none."""
+    folder = tmp_path / "spm_only"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "reference_families" / "deberta_v3_uni_encoder", folder)
+    (folder / "tokenizer.json").unlink()
+    (folder / "spm.model").write_bytes(b"not a sentencepiece model")
+    with pytest.raises(OSError, match=r"tokenizer in .*spm_only.*spm\.model"):
+        GLiClassModel.from_pretrained(folder)
+
+
 def test_a_config_that_is_not_an_object_is_refused(saved):
     (saved / "config.json").write_text("[]")
     with pytest.raises(ValueError, match="not a JSON object"):

@@ -7,6 +7,8 @@ bi-encoder architectures.
 """
 
 import json
+import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -260,3 +262,109 @@ def test_missing_label_tokenizer_is_a_clear_error(bi_encoder, tmp_path):
     config.label_model_name = str(tmp_path / "nowhere")
     with pytest.raises(OSError, match="label tokenizer"):
         load_label_tokenizer(config, tmp_path)
+
+
+def copied_case(name: str, tmp_path: Path, **changes) -> Path:
+    """A copy of a reference fixture with `config.json` keys changed (None: removed)."""
+    folder = tmp_path / name
+    shutil.copytree(FAMILIES / name, folder)
+    config = json.loads((folder / "config.json").read_text())
+    for key, value in changes.items():
+        config.pop(key) if value is None else config.__setitem__(key, value)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_reference_options_that_only_train_differently_load_and_score_the_same(tmp_path):
+    """`layer_wise` adds a training loss on every layer in the reference; scores do not change."""
+    item = json.loads((FAMILIES / "deberta_v3_uni_encoder" / "expected.json").read_text())["items"][0]
+    clf = gliclass.pipeline(model=copied_case("deberta_v3_uni_encoder", tmp_path, layer_wise=True), device="cpu")
+    multi = item["classification_type"] == "multi-label"
+    options = {"prompt": item["prompt"], "examples": item["examples"], "multi_label": multi}
+    scores = clf.score_texts([item["text"]], item["labels"], **options)[0]
+    assert max_abs_diff(scores, item["scores"]) <= TOLERANCE
+
+
+def test_a_config_without_prompt_first_is_read_as_the_reference_reads_it(tmp_path):
+    with pytest.warns(UserWarning, match="no prompt_first"):
+        model = GLiClassModel.from_pretrained(copied_case("deberta_v3_uni_encoder", tmp_path, prompt_first=None))
+    assert model.config.prompt_first is False
+    saved = tmp_path / "saved"
+    model.save_pretrained(saved)  # written with the field, so it loads the same without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert GLiClassModel.from_pretrained(saved).config.prompt_first is False
+
+
+def test_fixed_label_slots_with_the_hopfield_scorer_are_refused(tmp_path):
+    folder = copied_case("deberta_v3_uni_encoder_hopfield", tmp_path, max_labels_alloc="fixed")
+    with pytest.raises(ValueError, match="max_labels_alloc='fixed' with the hopfield scorer"):
+        GLiClassModel.from_pretrained(folder)
+    assert GLiClassModel.from_pretrained(copied_case("deberta_v3_uni_encoder", tmp_path, max_labels_alloc="fixed"))
+
+
+def test_a_deberta_v3_checkpoint_reads_as_many_tokens_as_the_reference():
+    """Relative positions only: the reference reads up to 1024 tokens (its pipeline's max_length),
+    not the 512 of position embeddings the backbone does not use (tests/fixtures/make_long_text_fixture.py)."""
+    case = FAMILIES / "deberta_v3_uni_encoder"
+    expected = json.loads((case / "long_text.json").read_text())
+    clf = gliclass.pipeline(model=case, device="cpu")
+    assert clf.row_builder.max_length == expected["max_length"]
+    for item in expected["items"]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scores = clf.score_texts([item["text"]], item["labels"])[0]
+        assert max_abs_diff(scores, item["scores"]) <= TOLERANCE
+        assert any("did not fit in 1024 tokens" in str(w.message) for w in caught) == (item["tokens"] > 1024)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_the_reference_call_form_gives_the_reference_predictions(case):
+    """Code written for the reference package runs unchanged: `ZeroShotClassificationPipeline(model,
+    tokenizer)(text, labels, threshold=...)[0]` is its list of `{"label", "score"}`."""
+    model, expected = load_case(case)
+    tokenizer = model.tokenizer
+    for item in expected["items"]:
+        pipe = gliclass.ZeroShotClassificationPipeline(
+            model, tokenizer, classification_type=item["classification_type"], progress_bar=False
+        )  # device "cuda:0", the reference's default, falls back to the CPU here as there
+        [predictions] = pipe(
+            item["text"],
+            item["labels"],
+            threshold=item["threshold"],
+            prompt=item["prompt"],
+            examples=reference_examples(model, item),
+        )
+        assert [p["label"] for p in predictions] == [p["label"] for p in item["predictions"]]
+        for ours, theirs in zip(predictions, item["predictions"]):
+            assert ours["score"] == pytest.approx(theirs["score"], abs=TOLERANCE)
+
+
+def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
+    model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
+    pipe = gliclass.ZeroShotClassificationPipeline(
+        model, str(FAMILIES / "deberta_v3_uni_encoder"), device="cpu", progress_bar=False
+    )
+    labels = {"sentiment": ["positive", "negative"], "topic": {"sport": ["football", "tennis"], "news": "politics"}}
+    names = [
+        "sentiment.positive",
+        "sentiment.negative",
+        "topic.sport.football",
+        "topic.sport.tennis",
+        "topic.news.politics",
+    ]
+    texts = ["The football club won the final match.", "Parliament passed the bill."]
+    scores = pipe.pipe.score_texts(texts, names)
+    shaped = pipe(texts, labels, return_hierarchical=True)
+    assert shaped[1]["topic"]["sport"]["tennis"] == pytest.approx(scores[1, 3].item())
+    assert shaped[0]["topic"]["news"] == {"politics": pytest.approx(scores[0, 4].item())}
+    answers = pipe(texts, labels, threshold=[0.0, 1.01], classification_type=["multi", "multi_label"])
+    assert [p["label"] for p in answers[0]] == names and answers[1] == []
+    single = pipe(texts, [["a", "b"], ["c", "d", "e"]], classification_type="single")
+    assert [len(answer) for answer in single] == [1, 1] and single[1][0]["label"] in ("c", "d", "e")
+    with pytest.raises(ValueError, match="classification_type"):
+        pipe(texts, names, classification_type="ranking")
+    with pytest.raises(ValueError, match="2 values of threshold for 1 texts"):
+        pipe(texts[0], names, threshold=[0.5, 0.5])
+    with pytest.raises(TypeError, match="rac_examples"):
+        pipe(texts[0], names, rac_examples=[{"text": "x", "labels": ["a"]}])

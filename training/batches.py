@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gliclass.data import LabelledSet
-from gliclass.labels_apart import LabelsApartInputs
+from gliclass.labels_apart import LabelsApartBatch, LabelsApartInputs
 from gliclass.padding import pad_rows
 from gliclass.prompt import PromptEncoder
 
@@ -136,18 +136,15 @@ class LabelsApartCollator:
         self.label_pad_token_id = label_pad_token_id
 
     def __call__(self, items: Sequence[Item]) -> dict[str, torch.Tensor]:
-        blank = [""] * len(items)
-        batch = self.builder.build([item[0] for item in items], [item[1] for item in items], blank, blank)
+        batch = self.rows(items)
         text = pad_rows([row.input_ids for row in batch.rows], self.pad_token_id)
         label_rows = batch.label_inputs(range(len(batch.labels)), self.label_pad_token_id)
         width = max(len(indices) for indices in batch.row_labels)
         label_index = torch.zeros((len(batch.rows), width), dtype=torch.long)
         label_mask = torch.zeros((len(batch.rows), width), dtype=torch.bool)
-        targets = torch.zeros((len(batch.rows), width))
-        for slot, (row, indices) in enumerate(zip(batch.rows, batch.row_labels)):
+        for slot, indices in enumerate(batch.row_labels):
             label_index[slot, : len(indices)] = torch.tensor(indices)
             label_mask[slot, : len(indices)] = True
-            targets[slot, : len(indices)] = torch.tensor(items[row.text_index][2][row.label_start : row.label_end])
         return {
             **text,
             "label_input_ids": label_rows["input_ids"],
@@ -155,5 +152,31 @@ class LabelsApartCollator:
             "label_pooling_mask": label_rows["pooling_mask"],
             "label_index": label_index,
             "label_mask": label_mask,
-            "labels": targets,
+            "labels": self.targets(items, batch, width),
         }
+
+    def rows(self, items: Sequence[Item]) -> LabelsApartBatch:
+        """The text rows of `items` and their distinct labels."""
+        blank = [""] * len(items)
+        return self.builder.build([item[0] for item in items], [item[1] for item in items], blank, blank)
+
+    @staticmethod
+    def targets(items: Sequence[Item], batch: LabelsApartBatch, width: int) -> torch.Tensor:
+        """`(rows, width)` targets of each row's candidates, zero-padded."""
+        targets = torch.zeros((len(batch.rows), width))
+        for slot, row in enumerate(batch.rows):
+            row_targets = items[row.text_index][2][row.label_start : row.label_end]
+            targets[slot, : len(row_targets)] = torch.tensor(row_targets)
+        return targets
+
+
+class FusedRowsCollator(LabelsApartCollator):
+    """Items into `GLiClassModel.forward` inputs of a `bi-encoder-fused` model: text rows with one
+    `<<LABEL>>` per candidate, each row's label token rows (`class_input_ids`, `class_attention_mask`,
+    `labels_mask`) and the `labels` targets; the fused text needs its labels, so they cannot be
+    encoded once per batch."""
+
+    def __call__(self, items: Sequence[Item]) -> dict[str, torch.Tensor]:
+        batch = self.rows(items)
+        inputs = batch.model_inputs(self.pad_token_id, self.label_pad_token_id)
+        return {**inputs, "labels": self.targets(items, batch, inputs["labels_mask"].shape[1])}

@@ -25,7 +25,7 @@ from gliclass.padding import pad_id_of
 from gliclass.pipeline import backbone_max_length
 from gliclass.prompt import PromptEncoder
 
-from .batches import Collator, LabelsApartCollator
+from .batches import Collator, FusedRowsCollator, LabelsApartCollator
 from .calibration import calibrate_scores
 from .engine import Run, RunArguments, Task, batch_seed, parameter_groups
 from .evaluation import evaluate_set
@@ -193,16 +193,18 @@ def gliclass_collator(model: GLiClassModel, max_length: int) -> Collator:
     return Collator(encoder, pad_id_of(model.tokenizer))
 
 
-def training_collator(model: torch.nn.Module, max_length: int) -> Collator | LabelsApartCollator:
-    """The collator of `model`'s training batches: labels apart where the model encodes them apart, else joint rows."""
-    if not isinstance(model, GLiClassModel) or not model.encodes_labels_apart:
+def training_collator(model: torch.nn.Module, max_length: int) -> Collator | LabelsApartCollator | FusedRowsCollator:
+    """The collator of `model`'s training batches: labels apart where the model encodes them apart,
+    fused rows for a `bi-encoder-fused` model, else joint rows."""
+    if not isinstance(model, GLiClassModel) or not (model.encodes_labels_apart or model.config.is_bi_encoder):
         return gliclass_collator(model, max_length)
     if model.tokenizer is None:
         raise ValueError("the model has no tokenizer; load it with GLiClassModel.from_pretrained/from_backbone.")
     builder = LabelsApartInputs.for_model(
         model.config, model.tokenizer, model.label_tokenizer, fitted_length(model, max_length)
     )
-    return LabelsApartCollator(builder, pad_id_of(model.tokenizer), pad_id_of(builder.label_tokenizer))
+    collator = LabelsApartCollator if model.encodes_labels_apart else FusedRowsCollator
+    return collator(builder, pad_id_of(model.tokenizer), pad_id_of(builder.label_tokenizer))
 
 
 def batch_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

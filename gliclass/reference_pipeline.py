@@ -1,0 +1,186 @@
+"""The reference package's pipeline call form, for code written against `gliclass` on PyPI.
+
+    from gliclass import GLiClassModel, ZeroShotClassificationPipeline
+    pipeline = ZeroShotClassificationPipeline(model, tokenizer, classification_type="multi-label")
+    results = pipeline(text, labels, threshold=0.5)[0]   # [{"label": ..., "score": ...}, ...]
+
+It runs on `ZeroShotMultilabelPipeline` (same scores) and answers as the reference does: one list
+per text of `{"label", "score"}`, every label scoring at least its text's threshold in label
+order (`"multi-label"`, sigmoid scores) or the single best label (`"single-label"`, a softmax over
+the text's labels). Hierarchical labels `{group: [labels]}` are named `group.label`
+(`label_separator`); `return_hierarchical=True` gives each text's scores in that shape instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from .model import GLiClassModel
+from .options import flattened_hierarchy, is_per_text
+from .pipeline import ZeroShotMultilabelPipeline, backbone_max_length
+from .prompt import check_labels
+
+CLASSIFICATION_TYPES = {
+    "single": "single-label",
+    "single-label": "single-label",
+    "single_label": "single-label",
+    "multi": "multi-label",
+    "multi-label": "multi-label",
+    "multi_label": "multi-label",
+}
+
+
+class ZeroShotClassificationPipeline:
+    """`ZeroShotClassificationPipeline(model, tokenizer, ...)` as in the reference package.
+
+    Args:
+        model: a [`GLiClassModel`] (or a path / hub id to load one).
+        tokenizer: the model's tokenizer, a path to load it from, or None (the model's own).
+        max_classes: accepted for compatibility; as in the reference it changes nothing.
+        max_length: longest encoder input (capped at what the backbone supports).
+        classification_type: `"multi-label"` or `"single-label"` (the default of every call).
+        device: `"cuda:0"` (falls back to the CPU without CUDA, as the reference does), `"cpu"`, ...
+        progress_bar: show a progress bar over batches.
+        label_separator: joins a group and its label in hierarchical labels.
+    """
+
+    def __init__(
+        self,
+        model: GLiClassModel | str | Path,
+        tokenizer: PreTrainedTokenizerBase | str | Path | None = None,
+        max_classes: int = 25,
+        max_length: int = 1024,
+        classification_type: str = "multi-label",
+        device: str | torch.device = "cuda:0",
+        progress_bar: bool = True,
+        label_separator: str = ".",
+    ) -> None:
+        if not isinstance(model, GLiClassModel):
+            model = GLiClassModel.from_pretrained(model)
+        if isinstance(tokenizer, (str, Path)):
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+        tokenizer = tokenizer or model.tokenizer
+        if tokenizer is None:
+            raise ValueError("this model has no tokenizer; pass tokenizer= (the one saved with the model).")
+        if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
+            device = "cpu"
+        self.classification_type = normalized_classification_type(classification_type)
+        self.max_classes = max_classes
+        self.progress_bar = progress_bar
+        self.label_separator = label_separator
+        length = min(max_length, backbone_max_length(model, tokenizer))
+        self.pipe = ZeroShotMultilabelPipeline(model=model, tokenizer=tokenizer, device=device, max_length=length)
+
+    def __call__(
+        self,
+        texts: str | Sequence[str],
+        labels: Sequence[str] | dict[str, Any] | Sequence[Sequence[str] | dict[str, Any]],
+        threshold: float | Sequence[float] = 0.5,
+        batch_size: int = 8,
+        classification_type: str | Sequence[str] | None = None,
+        examples: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]]] | None = None,
+        prompt: str | Sequence[str] | None = None,
+        return_hierarchical: bool = False,
+        rac_examples: Sequence[Any] | None = None,
+    ) -> list[list[dict[str, Any]]] | list[dict[str, Any]]:
+        """Classify `texts` against `labels` (one set, or one per text); see the module docstring."""
+        if rac_examples:
+            raise TypeError("rac_examples (the reference's legacy retrieval format) is not supported; use examples=.")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        count = len(texts)
+        label_sets = self._label_sets(labels, count)
+        thresholds = per_text("threshold", threshold, count)
+        types = per_text("classification_type", classification_type, count)
+        types = [normalized_classification_type(kind) if kind else self.classification_type for kind in types]
+        prompts = per_text("prompt", prompt, count)
+        example_sets = per_text_examples(examples, count)
+        results: list[Any] = [None] * count
+        for start in tqdm(range(0, count, batch_size), disable=not self.progress_bar):
+            groups: dict[tuple, list[int]] = {}  # texts of the batch scored together
+            for index in range(start, min(start + batch_size, count)):
+                key = (tuple(label_sets[index]), types[index], id(example_sets[index]))
+                groups.setdefault(key, []).append(index)
+            for (names, kind, _), indices in groups.items():
+                scores = self.pipe.score_texts(
+                    [texts[index] for index in indices],
+                    list(names),
+                    multi_label=kind == "multi-label",
+                    prompt=[prompts[index] or "" for index in indices],
+                    examples=example_sets[indices[0]],
+                    batch_size=batch_size,
+                )
+                for index, row in zip(indices, scores.tolist()):
+                    results[index] = self._answer(
+                        names, row, kind, thresholds[index], labels, index, return_hierarchical
+                    )
+        return results
+
+    def _answer(
+        self,
+        names: Sequence[str],
+        scores: list[float],
+        kind: str,
+        threshold: float,
+        labels: Any,
+        index: int,
+        hierarchical: bool,
+    ) -> Any:
+        """One text's answer: its predicted labels, or all its scores in the shape of its labels."""
+        if hierarchical:
+            shape = labels[index] if is_per_text("candidate_labels", labels) else labels
+            return self._shaped(shape, dict(zip(names, scores)))
+        if kind == "single-label":
+            best = max(range(len(scores)), key=scores.__getitem__)
+            return [{"label": names[best], "score": scores[best]}]
+        return [{"label": name, "score": score} for name, score in zip(names, scores) if score >= threshold]
+
+    def _label_sets(self, labels: Any, count: int) -> list[list[str]]:
+        """Each text's label names (hierarchies flattened to `group.label`)."""
+        if is_per_text("candidate_labels", labels):
+            if len(labels) != count:
+                raise ValueError(f"got {len(labels)} label lists for {count} texts.")
+            return [check_labels(flattened_hierarchy(item, self.label_separator)) for item in labels]
+        return [check_labels(flattened_hierarchy(labels, self.label_separator))] * count
+
+    def _shaped(self, shape: Any, scores: dict[str, float], prefix: str = "") -> dict[str, Any]:
+        """`scores` by label in the shape of the labels given: `{group: {label: score}}`."""
+        if isinstance(shape, dict):
+            return {
+                group: self._shaped(members, scores, f"{prefix}{self.label_separator}{group}" if prefix else group)
+                for group, members in shape.items()
+            }
+        members = [shape] if isinstance(shape, str) else shape
+        return {label: scores[f"{prefix}{self.label_separator}{label}" if prefix else label] for label in members}
+
+
+def normalized_classification_type(kind: str) -> str:
+    """'multi-label' or 'single-label' from the reference's spellings."""
+    if not isinstance(kind, str) or kind.strip().lower() not in CLASSIFICATION_TYPES:
+        raise ValueError(f"classification_type must be 'single-label' or 'multi-label', got {kind!r}.")
+    return CLASSIFICATION_TYPES[kind.strip().lower()]
+
+
+def per_text(name: str, value: Any, count: int) -> list[Any]:
+    """One value for every text, or a list with one per text."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise ValueError(f"got {len(value)} values of {name} for {count} texts.")
+        return list(value)
+    return [value] * count
+
+
+def per_text_examples(examples: Any, count: int) -> list[Any]:
+    """Few-shot examples shared by all texts, or one list per text."""
+    if not examples:
+        return [None] * count
+    if all(isinstance(item, (list, tuple)) for item in examples):
+        if len(examples) != count:
+            raise ValueError(f"got {len(examples)} example lists for {count} texts.")
+        return [list(item) or None for item in examples]
+    return [list(examples)] * count
