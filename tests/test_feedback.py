@@ -65,12 +65,12 @@ def test_scripted_session_saves_every_answer_at_once(tmp_path):
         "",  # text 1: an unknown key is asked again; unsure about business; accept politics; Enter = next
         "s",  # text 2: skipped (recorded as seen, nothing judged)
         "q",  # text 3: quit before answering: nothing written
-    ]
+    ]  # each finished text ends with a record without verdicts
     script = Script(out, answers)
     shown = []
     assert session(out, script, shown).run(TEXTS) == 5
     # answer k was on disk before prompt k+1: the line count grows right after each saving answer
-    assert script.lines_seen == [0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 5]
+    assert script.lines_seen == [0, 1, 2, 2, 3, 4, 4, 4, 5, 6, 7]
     assert any("please press one of" in line for line in shown)
     assert lines_of(out)[2] == {"text": TEXTS[0], "candidate_labels": LABELS, "accepted": ["science"], "rejected": []}
     records = read_feedback(out)
@@ -89,18 +89,41 @@ def test_a_crash_midway_loses_nothing_and_resuming_makes_no_duplicates(tmp_path)
     assert [(line["text"], line["accepted"], line["rejected"]) for line in before] == [
         (TEXTS[0], ["sports"], []),
         (TEXTS[0], [], ["business"]),
-        (TEXTS[1], ["business"], []),
+        (TEXTS[0], [], []),  # text 0 finished
+        (TEXTS[1], ["business"], []),  # text 1 cut off after its first answer
     ]
     shown = []
-    resumed = session(out, Script(out, ["a", "r", "n", "r", "a", "n"]), shown)
-    assert resumed.pending(TEXTS) == TEXTS[2:]  # text 1 was begun: it keeps its answer and is not asked again
-    assert resumed.run(TEXTS) == 4
-    assert any("resuming: 2 of 4" in line for line in shown)
+    resumed = session(out, Script(out, ["r", "n", "r", "a", "n", "a", "r", "n"]), shown)
+    assert resumed.pending(TEXTS) == TEXTS[1:]  # text 1 is asked again, for the labels not yet answered
+    assert resumed.run(TEXTS) == 5
+    assert any("resuming: 1 of 4" in line for line in shown) and not any("business (0.80)" in line for line in shown)
     after = lines_of(out)
     assert after[: len(before)] == before
     pairs = [(line["text"], label) for line in after for label in line["accepted"] + line["rejected"]]
-    assert len(pairs) == len(set(pairs)) == 7
+    assert len(pairs) == len(set(pairs)) == 8
     assert [record.text for record in read_feedback(out)] == TEXTS
+
+
+def test_a_file_cut_mid_line_or_without_its_last_newline_reads_again_and_loses_nothing(tmp_path):
+    out = tmp_path / "fb.jsonl"
+    record = {"text": TEXTS[0], "candidate_labels": LABELS, "accepted": ["sports"], "rejected": []}
+    out.write_text(json.dumps(record))  # edited by hand: no newline at the end
+    session(out, Script(out, ["r", "n", "q"])).run(TEXTS)
+    assert [line["accepted"] + line["rejected"] for line in lines_of(out)] == [["sports"], ["business"], []]
+    out.write_text(out.read_text() + '{"text": "stocks fe')  # killed while writing
+    with pytest.warns(UserWarning, match=r"fb.jsonl:4: a half-written last line .* moved to .*fb.jsonl.partial"):
+        assert session(out, Script(out, ["q"])).pending(TEXTS) == TEXTS[1:]
+    assert (tmp_path / "fb.jsonl.partial").read_text() == '{"text": "stocks fe\n'
+    assert len(lines_of(out)) == 3
+
+
+def test_the_same_text_answered_under_another_label_order_is_one_record(tmp_path):
+    path = tmp_path / "fb.jsonl"
+    first = {"text": "x", "candidate_labels": ["a", "b"], "accepted": ["a"], "rejected": []}
+    second = {"text": "x", "candidate_labels": ["b", "a"], "accepted": [], "rejected": ["a"]}
+    path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
+    with pytest.raises(DataError, match=r"fb.jsonl:2: label 'a' is rejected here but was accepted at .*fb.jsonl:1"):
+        read_feedback(path)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -117,6 +118,12 @@ def test_queue_hands_out_texts_in_uncertainty_order_and_rescores_with_the_model_
     new_scores = ModelScorer(str(model_dir), LABELS)([TEXTS[index] for index in rest])
     assert queue.pending() == [rest[position] for position in asking_order(new_scores, "uncertain")]
     assert queue.pending() != [index for index in expected if index in rest]  # the new model changed the order
+    shutil.rmtree(model_dir)  # the model folder is being rewritten: the answer is saved all the same
+    order = queue.pending()
+    queue.answer(queue.next_item().id, [], [])
+    assert queue.answer(queue.next_item().id, [], ["sports"]) == {"answered": 4, "total": len(TEXTS)}  # due here
+    assert "OSError" in queue.rescore_error and queue.pending() == order[2:]
+    assert len((tmp_path / "fb.jsonl").read_text().splitlines()) == 4
     queue.close()
 
 

@@ -214,6 +214,17 @@ def test_arguments_are_checked():
         PPOArguments(output_dir="x", samples_per_text=0)
     with pytest.raises(ValueError, match="target_kl"):
         PPOArguments(output_dir="x", target_kl=0.0)
+    for bad, message in (
+        ({"max_steps": 0}, "max_steps must be a positive integer"),
+        ({"max_steps": -3}, "max_steps must be a positive integer"),
+        ({"encoder_lr": -1.0}, "encoder_lr must be a number >= 0"),
+        ({"head_lr": float("inf")}, "head_lr must be a number >= 0"),
+        ({"warmup_ratio": 2.0}, "warmup_ratio is a share"),
+        ({"save_steps": -1}, "save_steps must be a positive integer"),
+        ({"max_seconds": -5.0}, "max_seconds must be a number >= 0"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            PPOArguments(output_dir="x", **bad)
 
 
 def fast_args(tmp_path, **options):
@@ -308,9 +319,11 @@ def test_target_kl_stops_the_ppo_epochs_early(make_model, tmp_path):
 
 def test_nan_stops_with_a_clear_message(make_model, tmp_path):
     episodes = episodes_from_examples(EXAMPLES, LABELS)
-    args = fast_args(tmp_path, max_steps=3, encoder_lr=float("inf"), head_lr=float("inf"), target_kl=None)
+    broken = make_model()
+    with torch.no_grad():
+        next(broken.model.text_projector.parameters()).fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="not finite at step|PPO loss is nan"):
-        PPOTrainer(make_model(), args, episodes, get_reward("feedback")).train()
+        PPOTrainer(broken, fast_args(tmp_path, max_steps=3, target_kl=None), episodes, get_reward("feedback")).train()
     with pytest.raises(FloatingPointError, match="NaN"):
         nan_reward = callable_reward(lambda texts, labels, actions, probs: torch.full((len(texts),), float("nan")))
         PPOTrainer(make_model(), fast_args(tmp_path / "r", max_steps=1), episodes, nan_reward).train()
@@ -334,9 +347,19 @@ def test_resume_after_a_crash_ends_with_the_same_weights(make_model, tmp_path):
     with pytest.raises(RuntimeError, match="reward service down"):  # never swallowed
         PPOTrainer(make_model(), fast_args(tmp_path / "crashed", **options), episodes, crashing).train()
     assert (tmp_path / "crashed" / "checkpoint-3").is_dir() and not (tmp_path / "crashed" / "final").exists()
-    resumed = PPOTrainer(make_model(), fast_args(tmp_path / "crashed", **options), episodes, feedback_reward).train(
-        resume=True
-    )
+    crashed_args = fast_args(tmp_path / "crashed", **options)
+    other_start = make_model()
+    with torch.no_grad():
+        other_start.model.logit_scale += 1.0
+    others = [  # what the run learns from may not change on resume either
+        (make_model(), episodes[1:], crashing, "episodes_sha1"),
+        (make_model(), episodes, feedback_reward, "reward 'crashing' -> 'feedback_reward'"),
+        (other_start, episodes, crashing, "start_model_sha1"),
+    ]
+    for model, other_episodes, reward, change in others:
+        with pytest.raises(ValueError, match=change):
+            PPOTrainer(model, crashed_args, other_episodes, reward).train(resume=True)
+    resumed = PPOTrainer(make_model(), crashed_args, episodes, crashing).train(resume=True)  # 4th call is past
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     assert sorted(p.name for p in (tmp_path / "crashed").glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-5"]

@@ -27,7 +27,7 @@ from training import (
     finetune,
     load_set,
 )
-from training.batches import Collator, FixedCandidatesSet, LabelsApartCollator
+from training.batches import Collator, FixedCandidatesSet, FusedRowsCollator, LabelsApartCollator
 from training.engine import check_resumed_settings
 from training.finetune import START, chosen_candidate, held_out_metrics
 from training.recipe import load_sets
@@ -118,16 +118,10 @@ def test_collator_aligns_targets_with_label_tokens(make_model):
 
 def test_nan_loss_stops_with_a_clear_message(make_model, tmp_path):
     model = make_model()
+    with torch.no_grad():
+        next(model.model.text_projector.parameters()).fill_(float("nan"))
     data = FixedCandidatesSet(["x", "y"], [["a"], ["b"]], ["a", "b"])
-    args = TrainingArguments(
-        output_dir=str(tmp_path),
-        max_steps=2,
-        batch_size=2,
-        head_lr=float("inf"),
-        encoder_lr=float("inf"),
-        progress=False,
-        warmup_ratio=0,
-    )
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=2, batch_size=2, progress=False, warmup_ratio=0)
     with pytest.raises(FloatingPointError, match="loss is nan at step"):
         Trainer(model, args, data).train()
 
@@ -241,9 +235,9 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
 def test_a_resumed_run_keeps_the_settings_that_shape_its_training(tmp_path):
     saved = TrainingArguments(output_dir=str(tmp_path), batch_size=4, max_steps=30, save_steps=2, progress=False)
     (tmp_path / "training_args.json").write_text(json.dumps(asdict(saved)))
-    check_resumed_settings(tmp_path / "training_args.json", replace(saved, save_steps=5, progress=True))
+    check_resumed_settings(tmp_path / "training_args.json", asdict(replace(saved, save_steps=5, progress=True)))
     with pytest.raises(ValueError, match=r"other settings \(max_steps 30 -> 10, batch_size 4 -> 8\)"):
-        check_resumed_settings(tmp_path / "training_args.json", replace(saved, batch_size=8, max_steps=10))
+        check_resumed_settings(tmp_path / "training_args.json", asdict(replace(saved, batch_size=8, max_steps=10)))
 
 
 APART_ITEMS = [
@@ -272,6 +266,39 @@ def test_labels_apart_batches_give_the_joint_loss_and_gradients(make_embedder):
     assert gradients[0].keys() == gradients[1].keys() and len(gradients[0]) > 10
     for name, gradient in gradients[0].items():
         assert torch.allclose(gradient, gradients[1][name], atol=1e-5), name
+
+
+def test_a_fused_bi_encoder_trains_on_the_rows_it_scores():
+    """A released bi-encoder-fused checkpoint: its text rows need their label vectors, so training
+    batches are the forward inputs inference scores, and finetune learns from them."""
+    model = gliclass.GLiClassModel.from_pretrained(REPO / "tests/fixtures/reference_families/bi_encoder_fused")
+    collator = training_collator(model, 128)
+    assert isinstance(collator, FusedRowsCollator)
+    batch = collator(APART_ITEMS)
+    model.eval()
+    with torch.no_grad():
+        logits = model(**{name: value for name, value in batch.items() if name != "labels"}).logits
+    clf = gliclass.pipeline(model=model, device="cpu")
+    for row, (text, labels, targets) in enumerate(APART_ITEMS):
+        scores = clf.score_texts([text], labels)[0]
+        assert torch.allclose(torch.sigmoid(logits[row, : len(labels)]), scores, atol=1e-5)
+        assert batch["labels"][row, : len(labels)].tolist() == targets
+    examples = [{"text": text, "labels": [labels[0]]} for text, labels, _ in APART_ITEMS]
+    tuned = finetune(
+        model,
+        examples,
+        labels=["sports", "politics", "business"],
+        epochs=20,
+        batch_size=3,
+        encoder_lr=1e-3,
+        head_lr=1e-3,
+        seed=1,
+        select=False,
+        progress=False,
+    )
+    tuned.eval()
+    with torch.no_grad():
+        assert batch_loss(tuned, batch) < 0.5 * batch_loss(model, batch)
 
 
 def test_joint_models_keep_joint_batches(make_model):

@@ -79,10 +79,22 @@ class RunArguments:
             raise ValueError("set epochs > 0 or max_steps.")
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
             raise ValueError(f"mixed_precision must be auto, no, fp16 or bf16, got {self.mixed_precision!r}.")
-        for name in ("batch_size", "logging_steps", "keep_checkpoints"):
+        for name in ("batch_size", "logging_steps", "keep_checkpoints", "max_steps", "save_steps"):
             value = getattr(self, name)
+            if value is None and name in ("max_steps", "save_steps"):
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        for name in ("epochs", "encoder_lr", "head_lr", "weight_decay", "warmup_ratio", "max_grad_norm", "max_seconds"):
+            value = getattr(self, name)
+            if value is None and name == "max_seconds":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+        if self.warmup_ratio > 1:
+            raise ValueError(f"warmup_ratio is a share of the run, between 0 and 1; got {self.warmup_ratio!r}.")
+        if self.max_seconds == 0:
+            raise ValueError("max_seconds must be more than 0 (or not set).")
 
 
 @dataclass
@@ -143,6 +155,11 @@ class Task(ABC):
         """The logged learning rates, from the scheduler's rate of each parameter group."""
         return {"lr_encoder": rates[0], "lr_heads": rates[-1]}
 
+    def run_inputs(self) -> dict[str, Any]:
+        """What the run learns from besides its arguments (e.g. a fingerprint of its data), recorded
+        with them in `args_file`; a resume must bring the same."""
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         """The task's own state, saved in every checkpoint's `trainer_state.json`."""
         return {}
@@ -156,7 +173,7 @@ class Task(ABC):
         args = self.args
         checkpoint = resume_checkpoint(self.output_dir, resume)  # nothing to resume: fail before any work
         if checkpoint is not None:
-            check_resumed_settings(self.output_dir / self.args_file, args)
+            check_resumed_settings(self.output_dir / self.args_file, {**asdict(args), **self.run_inputs()})
         accelerator = Accelerator(
             mixed_precision=mixed_precision(args.mixed_precision), gradient_accumulation_steps=self.accumulation_steps
         )
@@ -227,7 +244,8 @@ class Task(ABC):
                     self.after_step(run, finished)
                     if args.save_steps and (state["step"] % args.save_steps == 0 or finished):
                         task_state = {**state, **self.state_dict()}
-                        save_checkpoint(accelerator, self.output_dir, task_state, args, self.args_file)
+                        inputs = self.run_inputs()
+                        save_checkpoint(accelerator, self.output_dir, task_state, args, self.args_file, inputs)
                     if finished:
                         total_steps = state["step"]
                         break
@@ -286,9 +304,15 @@ def start_epoch(loader: Any, epoch: int) -> None:
 
 
 def save_checkpoint(
-    accelerator: Accelerator, output_dir: Path, state: dict[str, Any], args: RunArguments, args_file: str
+    accelerator: Accelerator,
+    output_dir: Path,
+    state: dict[str, Any],
+    args: RunArguments,
+    args_file: str,
+    inputs: dict[str, Any],
 ) -> None:
-    """Write `checkpoint-STEP` atomically (a temporary folder renamed at the end), keep the last ones."""
+    """Write `checkpoint-STEP` atomically (a temporary folder renamed at the end), keep the last ones;
+    `args_file` records `args` and the run's `inputs`."""
     final = output_dir / f"checkpoint-{state['step']}"
     temporary = output_dir / f".tmp-checkpoint-{state['step']}"
     if accelerator.is_main_process and temporary.exists():
@@ -302,7 +326,7 @@ def save_checkpoint(
         os.replace(temporary, final)
         for old in _checkpoints(output_dir)[: -args.keep_checkpoints]:
             shutil.rmtree(old)
-        (output_dir / args_file).write_text(json.dumps(asdict(args), indent=2))
+        (output_dir / args_file).write_text(json.dumps({**asdict(args), **inputs}, indent=2))
     accelerator.wait_for_everyone()
 
 
@@ -326,12 +350,12 @@ def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
     return checkpoint
 
 
-def check_resumed_settings(saved: Path, args: RunArguments) -> None:
+def check_resumed_settings(saved: Path, settings: dict[str, Any]) -> None:
     """A resumed run keeps the settings that shape its training (`RESUMABLE_CHANGES` may change):
-    another batch size, length or learning rate would replay the data and schedule wrongly."""
+    another batch size, length, learning rate or data would replay the data and schedule wrongly."""
     if not saved.is_file():
         return
-    current = json.loads(json.dumps(asdict(args)))  # as it was recorded (tuples as lists)
+    current = json.loads(json.dumps(settings))  # as it was recorded (tuples as lists)
     changed = setting_changes(json.loads(saved.read_text()), current, RESUMABLE_CHANGES)
     if changed:
         raise ValueError(

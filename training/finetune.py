@@ -122,6 +122,7 @@ def finetune(
         head_lr=head_lr,
         **training_options,
     )
+    TrainingArguments(output_dir="unused", **settings)  # a bad number is an error now, not after the folds
     start = model.eval()
     report, tuned = FinetuneReport(epochs=epochs, alpha=1.0, trained_on=len(texts)), None
     splits = held_out_splits(targets, folds, seed) if select else []

@@ -4,14 +4,14 @@
     python -m training.fit_score_calibration --dry-run        # fit and report only
 
 Every text of a training set falls in split A (fit: 20% of texts, by a hash of the text), B (choose
-the positive-class weight, report: 10%) or neither. Each text is scored against its set's whole label
+the positive-class weight, report: 10%), C (report only: 10%) or none. Each text is scored against its set's whole label
 list (2 to 156 labels: the calibration must work whatever the label count). The four coefficients
 (`gliclass.calibration`) are fitted by weighted logistic regression on A (every single-label set weighs
 the same, a multi-label set `--multi-label-weights` times that) for each pair of positive weight
 (`--pos-weights`) and multi-label weight; the pair with the best mean macro-F1 at 0.5 on B is kept.
-`eval/` sets are never used to choose anything: they are only reported. The shipped model saw at most
+C and the `eval/` sets are never used to choose anything: they are only reported. The shipped model saw at most
 a few percent of the `train/` texts during its 400 training steps (12,800 sampled rows of ~110,000
-texts), so A and B are nearly, not strictly, unseen; `eval/` is strictly unseen.
+texts), so A, B and C are nearly, not strictly, unseen; `eval/` is strictly unseen.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import torch
 
 from gliclass import DEFAULT_MODEL_DIR, GLiClassModel, pipeline
 from gliclass.calibration import calibrated_logits, recentre
+from gliclass.cli import run_command
 from gliclass.data import LabelledSet, eval_sets, load_set
 
 from .export import evaluate_exported
@@ -49,9 +51,9 @@ class ScoredSet:
 
 
 def split_of(text: str) -> str | None:
-    """'A' (fit), 'B' (choose and report) or None, from a hash of the text."""
+    """'A' (fit), 'B' (choose and report), 'C' (report only) or None, from a hash of the text."""
     bucket = int(hashlib.sha1(text.encode()).hexdigest(), 16) % 10
-    return "A" if bucket < 2 else "B" if bucket == 2 else None
+    return "A" if bucket < 2 else "B" if bucket == 2 else "C" if bucket == 3 else None
 
 
 def score_set(pipe, labelled: LabelledSet, name: str, limit: int, seed: int = 0) -> ScoredSet:
@@ -137,14 +139,30 @@ def report(scored: ScoredSet, coefficients: dict[str, float] | None, transductiv
     }
 
 
+def positive_numbers(text: str) -> list[float]:
+    """`"1,2.5,3"` as numbers, each above 0 (an argparse type)."""
+    try:
+        numbers = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(number) and number > 0 for number in numbers):
+        raise argparse.ArgumentTypeError(f"every weight must be a number above 0, got {text!r}")
+    return numbers
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Fit on split A, choose the positive and multi-label weights on B, print the tables, write the config."""
+    """Fit on split A, choose the positive and multi-label weights on B, report on B, C and eval, write the config."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $GLICLASS_DATA_DIR or ../shared/data")
-    parser.add_argument("--pos-weights", default="1,2,3", help="positive-class weights to choose from")
     parser.add_argument(
-        "--multi-label-weights", default="1", help="weights of a multi-label set in the fit, to choose from"
+        "--pos-weights", type=positive_numbers, default="1,2,3", help="positive-class weights to choose from"
+    )
+    parser.add_argument(
+        "--multi-label-weights",
+        type=positive_numbers,
+        default="1",
+        help="weights of a multi-label set in the fit, to choose from",
     )
     parser.add_argument("--eval-limit", type=int, default=1000, help="texts per eval set (seeded sample)")
     parser.add_argument("--out", type=Path, default=None, help="JSON with every number (default: none)")
@@ -155,19 +173,19 @@ def main(argv: list[str] | None = None) -> None:
     model = GLiClassModel.from_pretrained(args.model)
     model.config.score_calibration, model.config.label_biases = None, {}  # score the uncalibrated logits
     pipe = pipeline(model=model, dtype="float32")
-    splits: dict[str, list[ScoredSet]] = {"A": [], "B": []}
+    splits: dict[str, list[ScoredSet]] = {"A": [], "B": [], "C": []}
     for name in TRAIN_SETS:
         labelled = load_set(data_dir / "train" / name)
-        for split, limit in (("A", 600), ("B", 400)):
+        for split, limit in (("A", 600), ("B", 400), ("C", 400)):
             part = [example for example in labelled.examples if split_of(example.text) == split]
             subset = LabelledSet(name, part, labelled.labels, labelled.multi_label)
             splits[split].append(score_set(pipe, subset, name, limit // (3 if name in LONG_TEXT_SETS else 1)))
             print(f"scored {name} split {split}", flush=True)
     held_out = [score_set(pipe, labelled, labelled.name, args.eval_limit) for labelled in eval_sets(data_dir / "eval")]
     candidates = {
-        (float(pos_weight), float(multi_label_weight)): fit(splits["A"], float(pos_weight), float(multi_label_weight))
-        for pos_weight in args.pos_weights.split(",")
-        for multi_label_weight in args.multi_label_weights.split(",")
+        (pos_weight, multi_label_weight): fit(splits["A"], pos_weight, multi_label_weight)
+        for pos_weight in args.pos_weights
+        for multi_label_weight in args.multi_label_weights
     }
     mean_b = {
         weights: sum(report(scored, coefficients)["f1_at_0.5"] for scored in splits["B"]) / len(splits["B"])
@@ -184,7 +202,11 @@ def main(argv: list[str] | None = None) -> None:
         "true labels >= 0.5 before | after | transductive: F1@0.5 | top-label F1 plain | transductive |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for split, sets in (("B (chose weight)", splits["B"]), ("eval (untouched)", held_out)):
+    for split, sets in (
+        ("B (chose weight)", splits["B"]),
+        ("C (untouched)", splits["C"]),
+        ("eval (untouched)", held_out),
+    ):
         for scored in sets:
             before, after = report(scored, None), report(scored, coefficients)
             moved = report(scored, coefficients, transductive=True)
@@ -237,4 +259,4 @@ def refresh_metrics_and_card(folder: Path, data_dir: Path, record: dict) -> None
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command("python -m training.fit_score_calibration", main))

@@ -25,7 +25,7 @@ from gliclass.data import DataError, checked_text
 from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
 
-from .data import iter_feedback_lines
+from .data import end_at_line_boundary, iter_feedback_lines
 from .ordering import ORDERS, asking_order
 from .scoring import ModelScorer
 from .session import FeedbackSession, Predict
@@ -128,6 +128,7 @@ def check_output(out: Path, source: Path, labels: list[str]) -> None:
         raise ValueError(f"--out {out} is the --input file; answers go to a file of their own.")
     if not out.exists():
         return
+    end_at_line_boundary(out)
     for where, record in iter_feedback_lines(out):
         if sorted(record.candidate_labels) != sorted(labels):
             raise ValueError(

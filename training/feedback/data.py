@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,7 @@ def read_feedback(path: str | Path) -> list[FeedbackRecord]:
     """The records of a feedback file, merged per (text, candidate labels), in first-seen order."""
     merged: dict[tuple[str, tuple[str, ...]], tuple[FeedbackRecord, dict[str, tuple[str, str]]]] = {}
     for where, record in iter_feedback_lines(Path(path)):
-        key = (record.text, tuple(record.candidate_labels))
+        key = (record.text, tuple(sorted(record.candidate_labels)))  # the order labels were shown in is not theirs
         if key not in merged:
             merged[key] = (FeedbackRecord(record.text, record.candidate_labels), {})
         total, verdicts = merged[key]
@@ -86,6 +87,31 @@ def read_feedback(path: str | Path) -> list[FeedbackRecord]:
                     verdicts[label] = (verdict, where)
                     getattr(total, verdict).append(label)
     return [total for total, _ in merged.values()]
+
+
+def end_at_line_boundary(path: Path) -> None:
+    """Before answers are appended to `path`: a last record without its newline (an edited file)
+    gets one; a half-written last line (a crash while writing) is moved to `PATH.partial`, with a
+    warning, so the file reads again and nothing is thrown away."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return
+    start = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[start:])
+    except ValueError:
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("ab") as handle:
+            handle.write(data[start:] + b"\n")
+        with path.open("r+b") as handle:
+            handle.truncate(start)
+        line = data.count(b"\n") + 1
+        warnings.warn(f"{path}:{line}: a half-written last line (a crash while writing?) was moved to {partial}.")
+        return
+    with path.open("ab") as handle:
+        handle.write(b"\n")
 
 
 def append_feedback(handle: TextIO, record: FeedbackRecord) -> None:

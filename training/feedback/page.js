@@ -137,6 +137,7 @@ async function submit(skip) {
     if (status === 200 || status === 409) {
       $("status").textContent = status === 409 ? "that text was already answered in another tab; moved on" : "";
       await loadNext();
+      if (data.rescore_error) $("status").textContent = `saved; re-scoring failed: ${data.rescore_error}`;
     } else {
       $("status").textContent = `not saved: ${data.error}`;
     }

@@ -1,7 +1,8 @@
 """An interactive feedback session: show a text's predicted labels, record a person's verdicts.
 
 Every answer is appended to the output file and fsync'ed at once, so a crash or Ctrl-C loses
-nothing; texts already in the file are not shown again.
+nothing; texts already in the file are not shown again, but for a text whose answers were cut
+off, the labels not yet answered are.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TextIO
 
 from gliclass.prompt import check_labels
 
-from .data import FeedbackRecord, append_feedback, iter_feedback_lines
+from .data import FeedbackRecord, append_feedback, end_at_line_boundary, iter_feedback_lines
 
 Predict = Callable[[str], list[tuple[str, float]]]
 Ask = Callable[[str], str]
@@ -42,8 +43,16 @@ class FeedbackSession:
         self.show = show
 
     def pending(self, texts: Sequence[str]) -> list[str]:
-        """The texts not yet in the output file."""
-        done = {record.text for _, record in iter_feedback_lines(self.output)} if self.output.exists() else set()
+        """The texts not finished in the output file: those not in it, and the last one there when
+        its answers were cut off (Ctrl-C or quit before the record that ends a text)."""
+        end_at_line_boundary(self.output)
+        records = [record for _, record in iter_feedback_lines(self.output)] if self.output.exists() else []
+        done = {record.text for record in records}
+        self.judged: dict[str, set[str]] = {}  # labels of the unfinished text already answered
+        if records and (records[-1].accepted or records[-1].rejected):
+            last = records[-1].text
+            done.discard(last)
+            self.judged[last] = {label for r in records if r.text == last for label in r.accepted + r.rejected}
         return [text for text in texts if text not in done]
 
     def run(self, texts: Sequence[str]) -> int:
@@ -62,7 +71,8 @@ class FeedbackSession:
         return answers
 
     def _one_text(self, handle: TextIO, text: str) -> tuple[int, bool]:
-        """Ask about one text; return (answers written, quit requested)."""
+        """Ask about one text; return (answers written, quit requested). A finished text ends with
+        a record without verdicts (counted as an answer when it is the only one: a skipped text)."""
         written = 0
 
         def save(accepted: list[str], rejected: list[str]) -> None:
@@ -70,7 +80,12 @@ class FeedbackSession:
             append_feedback(handle, FeedbackRecord(text, self.labels, accepted, rejected))
             written += 1
 
-        shown = self.predict(text)
+        def finish() -> tuple[int, bool]:
+            append_feedback(handle, FeedbackRecord(text, self.labels, [], []))
+            return max(written, 1), False
+
+        judged = self.judged.get(text, set())
+        shown = [(label, score) for label, score in self.predict(text) if label not in judged]
         for label, score in shown:
             key = self._key(f"  {label} ({score:.2f})  [a]ccept [r]eject [u]nsure [s]kip text [q]uit: ", "arusq")
             if key == "a":
@@ -78,12 +93,10 @@ class FeedbackSession:
             elif key == "r":
                 save([], [label])
             elif key == "s":
-                if not written:
-                    save([], [])  # marks the text as seen
-                return written, False
+                return finish()
             elif key == "q":
                 return written, True
-        others = [label for label in self.labels if label not in {name for name, _ in shown}]
+        others = [label for label in self.labels if label not in {name for name, _ in shown} | judged]
         while others:
             key = self._key("  [m] add a missed label, [n]ext text, [q]uit: ", "mnq")
             if key == "m":
@@ -93,12 +106,10 @@ class FeedbackSession:
                     save([label], [])
                     others.remove(label)
                 continue
-            if key == "n" and not written:
-                save([], [])
-            return written, key == "q"
-        if not written:
-            save([], [])
-        return written, False
+            if key == "q":
+                return written, True
+            return finish()
+        return finish()
 
     def _key(self, prompt: str, allowed: str) -> str:
         while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from gliclass.prompt import check_labels
 
-from .data import append_feedback, iter_feedback_lines, parse_feedback
+from .data import append_feedback, end_at_line_boundary, iter_feedback_lines, parse_feedback
 from .ordering import asking_order
 from .scoring import Score
 
@@ -87,6 +88,7 @@ class FeedbackQueue:
         self.threshold = threshold
         self.seed = seed
         self.rescore_every = rescore_every
+        end_at_line_boundary(self.output)
         done = {record.text for _, record in iter_feedback_lines(self.output)} if self.output.exists() else set()
         self._answered = {index for index, text in enumerate(self.texts) if text in done}
         self._lock = threading.Lock()
@@ -97,6 +99,7 @@ class FeedbackQueue:
         self._answers_since_scoring = 0
         self.answers = 0  # written by this queue
         self.rescores = 0
+        self.rescore_error: str | None = None  # why the last re-scoring after an answer failed
         self._scores: dict[int, list[float]] = {}
         self._order: list[int] = []
         self._handle = self.output.open("a", encoding="utf-8")
@@ -159,7 +162,8 @@ class FeedbackQueue:
 
     def answer(self, text_id: Any, accepted: Any, rejected: Any) -> dict[str, int]:
         """Record a person's verdicts on one text (empty lists: skipped, marked as seen); returns the
-        progress. Raises UnknownText, AlreadyAnswered, or DataError for bad labels."""
+        progress. Raises UnknownText, AlreadyAnswered, or DataError for bad labels. A re-scoring due
+        after it that fails leaves the answer saved and sets `rescore_error`."""
         if not isinstance(text_id, int) or isinstance(text_id, bool) or not 0 <= text_id < len(self.texts):
             raise UnknownText(f"no text has id {text_id!r}.")
         record = parse_feedback(
@@ -183,7 +187,12 @@ class FeedbackQueue:
             due = self.rescore_every > 0 and self._answers_since_scoring >= self.rescore_every
             progress = self._progress()
         if due and progress["answered"] < progress["total"]:
-            self.rescore()
+            try:
+                self.rescore()
+                self.rescore_error = None
+            except Exception as error:  # the answer is saved; the texts keep their last order
+                traceback.print_exc()
+                self.rescore_error = f"{type(error).__name__}: {error}"
         return progress
 
     def close(self) -> None:

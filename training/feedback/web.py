@@ -159,7 +159,8 @@ class FeedbackHandler(BaseHTTPRequestHandler):
             raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, str(error)) from error
         except DataError as error:
             raise RequestError(HTTPStatus.BAD_REQUEST, str(error)) from error
-        return {"progress": progress}
+        error = self.server.queue.rescore_error
+        return {"progress": progress} if error is None else {"progress": progress, "rescore_error": error}
 
     def _check_host(self) -> None:
         if not self.server.allows_host(self.headers.get("Host")):

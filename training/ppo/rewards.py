@@ -19,6 +19,7 @@ action with its own advantage; unjudged entries must be 0).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -45,6 +46,20 @@ def accuracy_reward(
     return correct / mask.sum(-1).clamp(min=1)
 
 
+@dataclass(frozen=True)
+class RecallWeightedReward:
+    """Per-label reward: ±`positive_weight` for keeping/missing a true label, ±1 for a false one."""
+
+    positive_weight: float
+
+    def __call__(
+        self, texts: Texts, labels: Labels, actions: Tensor, probs: Tensor, targets: Tensor, mask: Tensor
+    ) -> Tensor:
+        sign = torch.where(actions == targets, 1.0, -1.0)
+        weight = torch.where(targets > 0, self.positive_weight, 1.0)
+        return sign * weight * mask
+
+
 def recall_weighted_reward(positive_weight: float) -> Reward:
     """Per-label reward: ±`positive_weight` for keeping/missing a true label, ±1 for a false one.
 
@@ -53,13 +68,7 @@ def recall_weighted_reward(positive_weight: float) -> Reward:
     """
     if not positive_weight > 0:
         raise ValueError(f"positive_weight must be positive, got {positive_weight!r}.")
-
-    def reward(texts: Texts, labels: Labels, actions: Tensor, probs: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
-        sign = torch.where(actions == targets, 1.0, -1.0)
-        weight = torch.where(targets > 0, positive_weight, 1.0)
-        return sign * weight * mask
-
-    return reward
+    return RecallWeightedReward(positive_weight)
 
 
 def feedback_reward(

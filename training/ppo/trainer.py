@@ -19,6 +19,9 @@ bar; a NaN loss stops with a `FloatingPointError`. The final model is saved into
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +124,19 @@ class PPOTrainer(Task):
         self.reward = reward
         self.episodes = EpisodeSet(episodes, seed=args.seed)
         self.output_dir = Path(args.output_dir)
+        self.inputs = {  # taken before training moves the weights
+            "episodes_sha1": fingerprint(json.dumps([dataclasses.astuple(item) for item in self.episodes.episodes])),
+            "reward": getattr(reward, "__name__", None) or repr(reward),
+            "start_model_sha1": fingerprint(
+                *(tensor.detach().cpu().contiguous().numpy().tobytes() for tensor in model.state_dict().values())
+            ),
+        }
         encoder = PromptEncoder(model.tokenizer, model.config.prompt_first, fitted_length(model, args.max_length))
         self.collator = EpisodeCollator(encoder, pad_id_of(model.tokenizer))
+
+    def run_inputs(self) -> dict[str, Any]:
+        """Fingerprints of the episodes and the starting model (the KL reference), and the reward."""
+        return self.inputs
 
     def build(self, accelerator: Accelerator) -> tuple[DataLoader, list[torch.nn.Module], list[dict[str, Any]]]:
         """The episode loader, the model and a new value head, and their AdamW groups; freezes the KL reference."""
@@ -238,3 +252,11 @@ class PPOTrainer(Task):
             units=units,
             per_label=per_label,
         )
+
+
+def fingerprint(*parts: str | bytes) -> str:
+    """SHA-1 of `parts` in order (text as UTF-8)."""
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+    return digest.hexdigest()
