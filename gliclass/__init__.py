@@ -3,14 +3,14 @@
 from transformers import AutoConfig, AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .config import GLiClassConfig
+from .config import GLiClassConfig, GLiClassModelConfig
 from .data import LabelledSet, load_set
 from .evaluation import evaluate
 from .label_biases import calibrate
 from .model import GLiClassModel, GLiClassOutput
 from .pipeline import DEFAULT_MODEL_DIR, TASK, ZeroShotMultilabelPipeline, pipeline
 from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
-from .reference_pipeline import ZeroShotClassificationPipeline
+from .reference_pipeline import BiEncoderZeroShotClassificationPipeline, ZeroShotClassificationPipeline
 
 AutoConfig.register(GLiClassConfig.model_type, GLiClassConfig, exist_ok=True)
 AutoModel.register(GLiClassConfig, GLiClassModel, exist_ok=True)
@@ -27,7 +27,9 @@ __all__ = [
     "EXAMPLE_TOKEN",
     "LABEL_TOKEN",
     "SEP_TOKEN",
+    "BiEncoderZeroShotClassificationPipeline",
     "GLiClassConfig",
+    "GLiClassModelConfig",
     "GLiClassModel",
     "GLiClassOutput",
     "LabelledSet",

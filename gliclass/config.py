@@ -293,3 +293,6 @@ def _build_encoder_config(
     if encoder_model is not None:
         return AutoConfig.from_pretrained(encoder_model)
     raise ValueError("GLiClassConfig needs encoder_config or encoder_model to know its backbone.")
+
+
+GLiClassModelConfig = GLiClassConfig  # the reference package's name, for code written against it

@@ -9,10 +9,16 @@ per text of `{"label", "score"}`, every label scoring at least its text's thresh
 order (`"multi-label"`, sigmoid scores) or the single best label (`"single-label"`, a softmax over
 the text's labels). Hierarchical labels `{group: [labels]}` are named `group.label`
 (`label_separator`); `return_hierarchical=True` gives each text's scores in that shape instead.
+
+Scores equal the reference's for a text scored alone. With `avg`, `max` or `last` pooling (and
+both bi-encoder families) the reference's scores of a text also depend on the padding of the
+other texts in its batch; here they never do. Inputs the reference would cut at the end (the
+labels of a text-first model, or the examples) keep their labels and examples here; the text is cut.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,7 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .model import GLiClassModel
-from .options import flattened_hierarchy, is_per_text
+from .options import check_batch_size, flattened_hierarchy, is_per_text
 from .pipeline import ZeroShotMultilabelPipeline, backbone_max_length
 from .prompt import check_labels
 
@@ -84,10 +90,10 @@ class ZeroShotClassificationPipeline:
         threshold: float | Sequence[float] = 0.5,
         batch_size: int = 8,
         classification_type: str | Sequence[str] | None = None,
-        examples: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]]] | None = None,
+        rac_examples: Sequence[Any] | None = None,
+        examples: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]] | None] | None = None,
         prompt: str | Sequence[str] | None = None,
         return_hierarchical: bool = False,
-        rac_examples: Sequence[Any] | None = None,
     ) -> list[list[dict[str, Any]]] | list[dict[str, Any]]:
         """Classify `texts` against `labels` (one set, or one per text); see the module docstring."""
         if rac_examples:
@@ -96,6 +102,9 @@ class ZeroShotClassificationPipeline:
         count = len(texts)
         label_sets = self._label_sets(labels, count)
         thresholds = per_text("threshold", threshold, count)
+        if any(isinstance(value, bool) or not isinstance(value, numbers.Real) for value in thresholds):
+            raise TypeError(f"threshold must be a number or one number per text, got {threshold!r}.")
+        batch_size = check_batch_size(batch_size)
         types = per_text("classification_type", classification_type, count)
         types = [normalized_classification_type(kind) if kind else self.classification_type for kind in types]
         prompts = per_text("prompt", prompt, count)
@@ -176,11 +185,14 @@ def per_text(name: str, value: Any, count: int) -> list[Any]:
 
 
 def per_text_examples(examples: Any, count: int) -> list[Any]:
-    """Few-shot examples shared by all texts, or one list per text."""
+    """Few-shot examples shared by all texts, or one list (or None) per text."""
     if not examples:
         return [None] * count
-    if all(isinstance(item, (list, tuple)) for item in examples):
+    if all(item is None or isinstance(item, (list, tuple)) for item in examples):
         if len(examples) != count:
             raise ValueError(f"got {len(examples)} example lists for {count} texts.")
-        return [list(item) or None for item in examples]
+        return [list(item) if item else None for item in examples]
     return [list(examples)] * count
+
+
+BiEncoderZeroShotClassificationPipeline = ZeroShotClassificationPipeline  # the reference's name for bi-encoders

@@ -366,5 +366,15 @@ def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
         pipe(texts, names, classification_type="ranking")
     with pytest.raises(ValueError, match="2 values of threshold for 1 texts"):
         pipe(texts[0], names, threshold=[0.5, 0.5])
+    examples = [{"text": "The match went to extra time.", "labels": ["sentiment.positive"]}]
+    positional = pipe(texts, names, 0.0, 8, None, None, examples)  # the reference's argument order
+    assert positional == pipe(texts, names, threshold=0.0, examples=examples)
+    assert pipe(texts, names, examples=[examples, None])[1] == pipe(texts[1], names)[0]
+    assert gliclass.BiEncoderZeroShotClassificationPipeline is gliclass.ZeroShotClassificationPipeline
+    assert gliclass.config.GLiClassModelConfig is GLiClassConfig
+    with pytest.raises(TypeError, match="threshold must be a number"):
+        pipe(texts, names, threshold=[0.5, None])
+    with pytest.raises(ValueError, match="batch_size"):
+        pipe(texts, names, batch_size=0)
     with pytest.raises(TypeError, match="rac_examples"):
         pipe(texts[0], names, rac_examples=[{"text": "x", "labels": ["a"]}])
