@@ -58,7 +58,7 @@ def timed(source: Path, target: Path, *extra: str) -> tuple[float, str]:
 
 
 def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return [json.loads(line) for line in path.read_text().split("\n") if line]  # not splitlines: U+2028 in texts
 
 
 def main() -> None:
@@ -81,7 +81,7 @@ def main() -> None:
         time.sleep(args.kill_after)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        written = len(resumed.read_text().splitlines()) if resumed.exists() else 0
+        written = resumed.read_bytes().count(b"\n") if resumed.exists() else 0
         print(f"killed after {args.kill_after:.0f} s: {written} lines written", flush=True)
         seconds, line = timed(source, resumed)
         print(f"resumed: {seconds:.1f} s wall; {line}")

@@ -1,4 +1,5 @@
-"""Command line: `gliclass classify [--model PATH] --labels "a,b,c" TEXT...` or `--input FILE.jsonl`.
+"""Command line: `gliclass classify [--model PATH] --labels "a,b,c" TEXT...` or `--input FILE.jsonl`
+(`--labels-file FILE` instead of `--labels`: one label per line).
 
 Every input is checked before anything is written; a mistake in the input is one line
 `gliclass: error: FILE:LINE: ...` on stderr and exit code 2, never a traceback.
@@ -44,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument(
         "--model", default=None, help="GLiClass model folder or hub id (default: the model shipped in the package)"
     )
-    classify.add_argument("--labels", required=True, help='candidate labels, comma-separated: "sports, politics"')
+    labels = classify.add_mutually_exclusive_group(required=True)
+    labels.add_argument("--labels", help='candidate labels, comma-separated: "sports, politics"')
+    labels.add_argument(
+        "--labels-file", help="candidate labels, one per line (labels may hold commas; any number of labels)"
+    )
     classify.add_argument("--threshold", type=float, default=None, help="keep labels scoring at least this")
     classify.add_argument("--top-k", type=int, default=None, help="keep only the k best labels of each text")
     classify.add_argument("--single-label", action="store_true", help="softmax over the labels instead of sigmoid")
@@ -212,14 +217,15 @@ def _run_settings(args: argparse.Namespace, options: dict[str, Any]) -> dict[str
     if model is not None and Path(model).expanduser().exists():
         model = str(Path(model).expanduser().resolve())
     settings = {name: value for name, value in options.items() if name != "batch_size"}
-    settings["candidate_labels"] = labels_per_text(args.labels, None)[0][0]  # "a, b" and "a,b" alike
+    settings["candidate_labels"] = labels_per_text(options["candidate_labels"], None)[0][0]  # "a, b" and "a,b" alike
     return {**settings, "model": model or "default", "fast": args.fast, "text_column": args.text_column}
 
 
 def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
     """The pipeline options, checked before any model is loaded."""
+    labels = args.labels if args.labels_file is None else _labels_from_file(Path(args.labels_file))
     checks = [
-        ("--labels", labels_per_text, args.labels),
+        ("--labels" if args.labels_file is None else f"--labels-file {args.labels_file}", labels_per_text, labels),
         ("--prompt", prompts_per_text, args.prompt),
         ("--device", check_device, args.device),
         ("--threshold", check_threshold, args.threshold),
@@ -236,7 +242,7 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
         except (TypeError, ValueError) as error:
             raise InputError(f"{option}: {error}") from None
     return dict(
-        candidate_labels=args.labels,
+        candidate_labels=labels,
         multi_label=not args.single_label,
         threshold=args.threshold,
         top_k=args.top_k,
@@ -244,6 +250,18 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
         windows=args.windows,
         batch_size=args.batch_size,
     )
+
+
+def _labels_from_file(path: Path) -> list[str]:
+    """The non-blank lines of a labels file, stripped, each one label."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise InputError(f"--labels-file {path} is not UTF-8 text ({error.reason}).") from None
+    labels = [line.strip() for line in lines if line.strip()]
+    if not labels:
+        raise InputError(f"--labels-file {path} holds no labels.")
+    return labels
 
 
 def _argument_records(texts: Sequence[str]) -> list[dict[str, Any]]:

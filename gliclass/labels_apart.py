@@ -32,6 +32,7 @@ from .padding import pad_rows
 from .prompt import LABEL_TOKEN, REQUIRED_TOKENS, SEP_TOKEN, EncodedRow, PromptEncoder, shown
 
 LABEL_TOKENIZER_DIR = "label_tokenizer"  # subfolder of a checkpoint holding the label encoder's tokenizer
+MAX_CACHED_LABEL_IDS = 200_000  # token ids kept per builder; past that the cache starts again
 
 
 class SegmentPromptEncoder(PromptEncoder):
@@ -226,6 +227,8 @@ class LabelsApartInputs:
     def label_ids(self, label_texts: Iterable[str]) -> list[list[int]]:
         """Token ids of each label (cut at `label_max_length`)."""
         label_texts = list(label_texts)
+        if len(self._label_ids) > MAX_CACHED_LABEL_IDS:  # a long-running service with ever new labels
+            self._label_ids.clear()
         new = [label for label in dict.fromkeys(label_texts) if label not in self._label_ids]
         if new and self.label_prefix:  # `<<LABEL>>label` segments: never cut
             encoded = self.label_tokenizer([self.label_prefix + label for label in new], add_special_tokens=False)

@@ -157,6 +157,11 @@ class ZeroShotMultilabelPipeline(Pipeline):
         limit = backbone_max_length(self.model, tokenizer)
         if max_length is not None and not 8 <= max_length <= limit:
             raise ValueError(f"max_length={max_length} must be between 8 and the backbone's limit {limit}.")
+        if isinstance(min_text_tokens, bool) or not isinstance(min_text_tokens, int) or min_text_tokens < 1:
+            raise ValueError(f"min_text_tokens must be a positive integer, got {min_text_tokens!r}.")
+        length = max_length or limit
+        if isinstance(window_overlap, bool) or not isinstance(window_overlap, int) or not 0 <= window_overlap < length:
+            raise ValueError(f"window_overlap must be an integer from 0 to {length - 1}, got {window_overlap!r}.")
         apart = _check_labels_apart(self.model, encode_labels_apart)
         if apart:
             label_tokenizer = None

@@ -81,7 +81,8 @@ class ResumableOutput:
         if len(complete) < len(data):  # killed mid-line: drop the partial line
             with self.path.open("r+b") as handle:
                 handle.truncate(len(complete))
-        lines = complete.decode("utf-8", errors="replace").splitlines()
+        # lines end at "\n" only: texts may hold U+2028, U+0085, ... which str.splitlines() would split on
+        lines = complete.decode("utf-8", errors="replace").split("\n")[:-1] if complete else []
         if len(lines) > len(records):
             raise ValueError(f"--output {self.path} has {len(lines)} lines, more than the input's {len(records)}.")
         for number, (line, record) in enumerate(zip(lines, records), 1):

@@ -233,6 +233,32 @@ def test_resuming_with_other_settings_is_refused_and_with_the_same_finishes(mode
     assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == ["the team won", "parliament voted"]
 
 
+def test_texts_with_unicode_line_separators_resume(model_dir, tmp_path):
+    """U+2028 and U+0085 are written as they are (JSON allows it); only "\\n" ends an output line."""
+    data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    texts = ["the team won\u2028at home", "parliament\u0085voted", "stocks fell\u2029sharply"]
+    data.write_text("".join(json.dumps({"text": text}) + "\n" for text in texts))
+    assert classify(model_dir, "--input", str(data), "--output", str(out)).returncode == 0
+    lines = out.read_bytes().split(b"\n")
+    out.write_bytes(lines[0] + b"\n")  # as if killed after one line
+    for done in (1, 3):
+        result = classify(model_dir, "--input", str(data), "--output", str(out))
+        assert result.returncode == 0 and f"already holds {done} of 3" in result.stderr, result.stderr
+    assert [json.loads(line)["text"] for line in out.read_bytes().split(b"\n")[:-1]] == texts
+
+
+def test_a_labels_file_takes_labels_with_commas_and_any_number(model_dir, tmp_path):
+    labels = tmp_path / "labels.txt"
+    names = ["cancel, close or freeze", "make a transfer"] + [f"intent {i}" for i in range(500)]
+    labels.write_text("\n".join(names[:2]) + "\n\n  " + "\n".join(names[2:]) + "  \n")
+    command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels-file", str(labels)]
+    result = subprocess.run([*command, "close my account"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert sorted(json.loads(result.stdout)["labels"]) == sorted(names)  # commas kept, blanks and spaces dropped
+    labels.write_text("\n \n")
+    assert_one_error_line(subprocess.run([*command, "x"], capture_output=True, text=True), "holds no labels")
+
+
 def test_an_output_that_is_the_input_or_has_no_predictions_is_refused(model_dir, tmp_path):
     data, copy = tmp_path / "in.jsonl", tmp_path / "copy.jsonl"
     data.write_text('{"text": "the team won"}\n')
