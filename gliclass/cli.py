@@ -25,6 +25,7 @@ from tqdm import tqdm
 from .checkpoint import check_model_location
 from .jsonl import STDIN, read_jsonl
 from .options import check_batch_size, check_device, check_threshold, labels_per_text, prompts_per_text
+from .pipeline import TruncationWarning
 from .prompt import check_text
 from .resumable_output import ResumableOutput
 
@@ -134,7 +135,7 @@ def _classify(args: argparse.Namespace) -> int:
         texts = ([record[args.text_column] for record in chunk] for chunk in chunks)
         for chunk, (results, messages) in zip(chunks, classify(texts)):
             for message in messages:  # from worker processes
-                warnings.warn(message, UserWarning, stacklevel=1)
+                warnings.warn(message, stacklevel=1)
             lines = [
                 json.dumps(_output_line(record, result, fields, args.input is None), ensure_ascii=False)
                 for record, result in zip(chunk, results)
@@ -146,8 +147,10 @@ def _classify(args: argparse.Namespace) -> int:
             bar.update(len(chunk))
     if output is not None:
         output.close()
-    for warning in caught:  # one line each, after the results
-        print(f"gliclass: warning: {_one_line(warning.message)}", file=sys.stderr)
+    cut = [warning.message for warning in caught if isinstance(warning.message, TruncationWarning)]
+    others = [warning.message for warning in caught if not isinstance(warning.message, TruncationWarning)]
+    for message in [*dict.fromkeys(map(str, others)), *([TruncationWarning.merged(cut)] if cut else [])]:
+        print(f"gliclass: warning: {_one_line(message)}", file=sys.stderr)  # once each, after the results
     if show_progress:
         seconds = time.perf_counter() - started
         count = len(records) - start
@@ -161,8 +164,8 @@ def _classify(args: argparse.Namespace) -> int:
 @contextmanager
 def _classifier(
     args: argparse.Namespace, options: dict[str, Any]
-) -> Iterator[Callable[[Iterator[list[str]]], Iterator[tuple[list[dict[str, Any]], list[str]]]]]:
-    """A function from chunks of texts to `(results, warning messages)` of each, in order: in this
+) -> Iterator[Callable[[Iterator[list[str]]], Iterator[tuple[list[dict[str, Any]], list[Warning]]]]]:
+    """A function from chunks of texts to `(results, warnings)` of each, in order: in this
     process (the model is loaded now, so a bad model fails before anything is shown or written), or
     spread over `--num-processes` worker processes that split the CPU threads between them (each
     loads the model with its first chunk, so a bad model is raised here instead of killing workers)."""
@@ -202,12 +205,12 @@ def _worker_classifier() -> Any:
     return _WORKER["classifier"]
 
 
-def _classify_in_worker(texts: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+def _classify_in_worker(texts: list[str]) -> tuple[list[dict[str, Any]], list[Warning]]:
     classifier = _worker_classifier()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = classifier(texts, **_WORKER["options"])
-    return results, [str(warning.message) for warning in caught]
+    return results, [warning.message for warning in caught]
 
 
 def _run_settings(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
@@ -352,7 +355,7 @@ def _output_line(record: dict[str, Any], result: dict[str, Any], fields: tuple[s
     return {**record, fields[0]: result["labels"], fields[1]: result["scores"]}
 
 
-def _one_line(error: BaseException) -> str:
+def _one_line(error: BaseException | str) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 

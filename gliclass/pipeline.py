@@ -159,9 +159,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise ValueError(f"max_length={max_length} must be between 8 and the backbone's limit {limit}.")
         if isinstance(min_text_tokens, bool) or not isinstance(min_text_tokens, int) or min_text_tokens < 1:
             raise ValueError(f"min_text_tokens must be a positive integer, got {min_text_tokens!r}.")
-        length = max_length or limit
-        if isinstance(window_overlap, bool) or not isinstance(window_overlap, int) or not 0 <= window_overlap < length:
-            raise ValueError(f"window_overlap must be an integer from 0 to {length - 1}, got {window_overlap!r}.")
+        if isinstance(window_overlap, bool) or not isinstance(window_overlap, int) or window_overlap < 0:
+            # at most half a window is used however large it is
+            raise ValueError(f"window_overlap must be an integer of at least 0, got {window_overlap!r}.")
         apart = _check_labels_apart(self.model, encode_labels_apart)
         if apart:
             label_tokenizer = None
@@ -584,14 +584,30 @@ class TruncationReport:
 
     def warn(self) -> None:
         if self.cut:
-            warnings.warn(
-                f"{len(self.cut)} of {self.texts} texts did not fit in {self.max_length} tokens (with whatever shares "
-                f"their rows: labels, prompt, examples) and were cut: up to {max(self.cut)} tokens dropped "
-                f"({sum(self.cut) / len(self.cut):.0f} on average). Pass windows=True (--windows on the command "
-                "line) to score whole texts in overlapping windows.",
-                UserWarning,
-                stacklevel=_caller_stacklevel(),
-            )
+            warnings.warn(TruncationWarning(self.max_length, self.texts, self.cut), stacklevel=_caller_stacklevel())
+
+
+class TruncationWarning(UserWarning):
+    """`texts` texts were scored, and those in `cut` were cut to fit `max_length` tokens (`cut`: the
+    tokens each lost). Warnings of several calls add up with `merged`."""
+
+    def __init__(self, max_length: int, texts: int, cut: list[int]) -> None:
+        super().__init__(max_length, texts, cut)  # the args pickle back (worker processes)
+        self.max_length, self.texts, self.cut = max_length, texts, list(cut)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.cut)} of {self.texts} texts did not fit in {self.max_length} tokens (with whatever shares "
+            f"their rows: labels, prompt, examples) and were cut: up to {max(self.cut)} tokens dropped "
+            f"({sum(self.cut) / len(self.cut):.0f} on average). Pass windows=True (--windows on the command "
+            "line) to score whole texts in overlapping windows."
+        )
+
+    @staticmethod
+    def merged(warnings_: Sequence[TruncationWarning]) -> TruncationWarning:
+        """One warning for all of `warnings_` (of one `max_length`)."""
+        cut = [tokens for warning in warnings_ for tokens in warning.cut]
+        return TruncationWarning(warnings_[0].max_length, sum(warning.texts for warning in warnings_), cut)
 
 
 def _caller_stacklevel() -> int:

@@ -69,13 +69,16 @@ def test_input_labels_are_never_overwritten(model_dir, tmp_path):
     assert line["predicted_labels"] == ["x"] and sorted(line["predicted_predicted_labels"]) == ["politics", "sports"]
 
 
-def test_warnings_are_single_lines_after_the_results(model_dir, tmp_path):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_warnings_are_single_lines_after_the_results(model_dir, tmp_path, processes):
+    """One truncation warning for the whole run, counted over every chunk and process."""
     data = tmp_path / "long.jsonl"
-    data.write_text(json.dumps({"text": "the team won the match " * 100}) + "\n")
-    result = classify(model_dir, "--input", str(data))
-    assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
+    lines = [{"text": "the team won the match " * (100 if number % 2 else 1)} for number in range(6)]
+    data.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = classify(model_dir, "--input", str(data), "--chunk-size", "2", "--num-processes", processes)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 6
     warning_lines = [line for line in result.stderr.splitlines() if "did not fit" in line]
-    assert len(warning_lines) == 1 and warning_lines[0].startswith("gliclass: warning: 1 of 1 texts")
+    assert len(warning_lines) == 1 and warning_lines[0].startswith("gliclass: warning: 3 of 6 texts"), result.stderr
 
 
 def test_standard_input(model_dir):
