@@ -127,15 +127,20 @@ def names_and_descriptions(candidate_labels: Any) -> tuple[list[str], dict[str, 
     return names, descriptions
 
 
+def hierarchy_name(prefix: str, name: str, separator: str = HIERARCHY_SEPARATOR) -> str:
+    """`name` under the group path `prefix` (`""`: top level), as the reference joins them."""
+    return f"{prefix}{separator}{name}" if prefix else str(name)
+
+
 def flattened_hierarchy(labels: Any, separator: str = HIERARCHY_SEPARATOR, prefix: str = "") -> list[str]:
     """Hierarchical labels `{group: [labels] or {subgroup: ...}}` as the reference names them: `group.label`."""
     if isinstance(labels, str):
-        return [f"{prefix}{separator}{labels}" if prefix else labels]
+        return [hierarchy_name(prefix, labels, separator)]
     if isinstance(labels, dict):
         return [
             name
             for group, members in labels.items()
-            for name in flattened_hierarchy(members, separator, f"{prefix}{separator}{group}" if prefix else str(group))
+            for name in flattened_hierarchy(members, separator, hierarchy_name(prefix, group, separator))
         ]
     if isinstance(labels, (list, tuple)):
         return [name for label in labels for name in flattened_hierarchy(label, separator, prefix)]

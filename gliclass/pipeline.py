@@ -49,9 +49,8 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"  # shipped
 STREAM_CHUNK_TEXTS = 256  # texts encoded together when the input is a stream
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 INTERNAL_PACKAGES = ("gliclass", "transformers", "torch")  # frames a warning skips to reach the user's code
-REFERENCE_MAX_LENGTH = (
-    1024  # the reference pipeline's input length (relative-position backbones have no position limit)
-)
+# The reference pipeline's input length, used for backbones with relative positions only (no position limit).
+REFERENCE_MAX_LENGTH = 1024
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -159,8 +158,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise ValueError(f"max_length={max_length} must be between 8 and the backbone's limit {limit}.")
         if isinstance(min_text_tokens, bool) or not isinstance(min_text_tokens, int) or min_text_tokens < 1:
             raise ValueError(f"min_text_tokens must be a positive integer, got {min_text_tokens!r}.")
+        # a large window_overlap is fine: at most half a window overlaps
         if isinstance(window_overlap, bool) or not isinstance(window_overlap, int) or window_overlap < 0:
-            # at most half a window is used however large it is
             raise ValueError(f"window_overlap must be an integer of at least 0, got {window_overlap!r}.")
         apart = _check_labels_apart(self.model, encode_labels_apart)
         if apart:

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .model import GLiClassModel
-from .options import check_batch_size, flattened_hierarchy, is_per_text
+from .options import check_batch_size, flattened_hierarchy, hierarchy_name, is_per_text
 from .pipeline import ZeroShotMultilabelPipeline, backbone_max_length
 from .prompt import check_labels
 
@@ -100,7 +100,8 @@ class ZeroShotClassificationPipeline:
             raise TypeError("rac_examples (the reference's legacy retrieval format) is not supported; use examples=.")
         texts = [texts] if isinstance(texts, str) else list(texts)
         count = len(texts)
-        label_sets = self._label_sets(labels, count)
+        per_text_labels = is_per_text("candidate_labels", labels)
+        label_sets = self._label_sets(labels, per_text_labels, count)
         thresholds = per_text("threshold", threshold, count)
         if any(isinstance(value, bool) or not isinstance(value, numbers.Real) for value in thresholds):
             raise TypeError(f"threshold must be a number or one number per text, got {threshold!r}.")
@@ -125,33 +126,22 @@ class ZeroShotClassificationPipeline:
                     batch_size=batch_size,
                 )
                 for index, row in zip(indices, scores.tolist()):
-                    results[index] = self._answer(
-                        names, row, kind, thresholds[index], labels, index, return_hierarchical
-                    )
+                    shape = (labels[index] if per_text_labels else labels) if return_hierarchical else None
+                    results[index] = self._answer(names, row, kind, thresholds[index], shape)
         return results
 
-    def _answer(
-        self,
-        names: Sequence[str],
-        scores: list[float],
-        kind: str,
-        threshold: float,
-        labels: Any,
-        index: int,
-        hierarchical: bool,
-    ) -> Any:
-        """One text's answer: its predicted labels, or all its scores in the shape of its labels."""
-        if hierarchical:
-            shape = labels[index] if is_per_text("candidate_labels", labels) else labels
+    def _answer(self, names: Sequence[str], scores: list[float], kind: str, threshold: float, shape: Any) -> Any:
+        """One text's answer: its predicted labels, or (`shape`: the labels as given) all its scores in that shape."""
+        if shape is not None:
             return self._shaped(shape, dict(zip(names, scores)))
         if kind == "single-label":
             best = max(range(len(scores)), key=scores.__getitem__)
             return [{"label": names[best], "score": scores[best]}]
         return [{"label": name, "score": score} for name, score in zip(names, scores) if score >= threshold]
 
-    def _label_sets(self, labels: Any, count: int) -> list[list[str]]:
+    def _label_sets(self, labels: Any, per_text_labels: bool, count: int) -> list[list[str]]:
         """Each text's label names (hierarchies flattened to `group.label`)."""
-        if is_per_text("candidate_labels", labels):
+        if per_text_labels:
             if len(labels) != count:
                 raise ValueError(f"got {len(labels)} label lists for {count} texts.")
             return [check_labels(flattened_hierarchy(item, self.label_separator)) for item in labels]
@@ -161,11 +151,11 @@ class ZeroShotClassificationPipeline:
         """`scores` by label in the shape of the labels given: `{group: {label: score}}`."""
         if isinstance(shape, dict):
             return {
-                group: self._shaped(members, scores, f"{prefix}{self.label_separator}{group}" if prefix else group)
+                group: self._shaped(members, scores, hierarchy_name(prefix, group, self.label_separator))
                 for group, members in shape.items()
             }
         members = [shape] if isinstance(shape, str) else shape
-        return {label: scores[f"{prefix}{self.label_separator}{label}" if prefix else label] for label in members}
+        return {label: scores[hierarchy_name(prefix, label, self.label_separator)] for label in members}
 
 
 def normalized_classification_type(kind: str) -> str:

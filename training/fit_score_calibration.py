@@ -4,14 +4,15 @@
     python -m training.fit_score_calibration --dry-run        # fit and report only
 
 Every text of a training set falls in split A (fit: 20% of texts, by a hash of the text), B (choose
-the positive-class weight, report: 10%), C (report only: 10%) or none. Each text is scored against its set's whole label
-list (2 to 156 labels: the calibration must work whatever the label count). The four coefficients
-(`gliclass.calibration`) are fitted by weighted logistic regression on A (every single-label set weighs
-the same, a multi-label set `--multi-label-weights` times that) for each pair of positive weight
-(`--pos-weights`) and multi-label weight; the pair with the best mean macro-F1 at 0.5 on B is kept.
-C and the `eval/` sets are never used to choose anything: they are only reported. The shipped model saw at most
-a few percent of the `train/` texts during its 400 training steps (12,800 sampled rows of ~110,000
-texts), so A, B and C are nearly, not strictly, unseen; `eval/` is strictly unseen.
+the positive-class weight, report: 10%), C (report only: 10%) or none. Each text is scored against
+its set's whole label list (2 to 156 labels: the calibration must work whatever the label count). The
+four coefficients (`gliclass.calibration`) are fitted by weighted logistic regression on A (every
+single-label set weighs the same, a multi-label set `--multi-label-weights` times that) for each pair
+of positive weight (`--pos-weights`) and multi-label weight; the pair with the best mean macro-F1 at
+0.5 on B is kept. C and the `eval/` sets are never used to choose anything: they are only reported.
+The shipped model saw at most a few percent of the `train/` texts during its 400 training steps
+(12,800 sampled rows of ~110,000 texts), so A, B and C are nearly, not strictly, unseen; `eval/` is
+strictly unseen.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ class FeedbackSession:
         self.ask_key = ask_key
         self.ask_line = ask_line
         self.show = show
+        self.judged: dict[str, set[str]] = {}  # labels already answered of the text cut off (see `pending`)
 
     def pending(self, texts: Sequence[str]) -> list[str]:
         """The texts not finished in the output file: those not in it, and the last one there when
@@ -48,7 +49,7 @@ class FeedbackSession:
         end_at_line_boundary(self.output)
         records = [record for _, record in iter_feedback_lines(self.output)] if self.output.exists() else []
         done = {record.text for record in records}
-        self.judged: dict[str, set[str]] = {}  # labels of the unfinished text already answered
+        self.judged = {}
         if records and (records[-1].accepted or records[-1].rejected):
             last = records[-1].text
             done.discard(last)
