@@ -10,7 +10,11 @@ from .label_biases import calibrate
 from .model import GLiClassModel, GLiClassOutput
 from .pipeline import DEFAULT_MODEL_DIR, TASK, ZeroShotMultilabelPipeline, pipeline
 from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
-from .reference_pipeline import BiEncoderZeroShotClassificationPipeline, ZeroShotClassificationPipeline
+from .reference_pipeline import (
+    BiEncoderZeroShotClassificationPipeline,
+    ZeroShotClassificationPipeline,
+    ZeroShotClassificationWithChunkingPipeline,
+)
 
 AutoConfig.register(GLiClassConfig.model_type, GLiClassConfig, exist_ok=True)
 AutoModel.register(GLiClassConfig, GLiClassModel, exist_ok=True)
@@ -35,6 +39,7 @@ __all__ = [
     "LabelledSet",
     "PromptEncoder",
     "ZeroShotClassificationPipeline",
+    "ZeroShotClassificationWithChunkingPipeline",
     "ZeroShotMultilabelPipeline",
     "calibrate",
     "evaluate",

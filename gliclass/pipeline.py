@@ -538,8 +538,18 @@ class ZeroShotMultilabelPipeline(Pipeline):
     def score_texts(self, texts: Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
         """Scores `(texts, labels)` with columns in the order of `candidate_labels` (one label set for
         all texts), for evaluation and bulk use: no result dicts are built. The options are the
-        call's (`multi_label`, `prompt`, `examples`, `windows`, `aggregation`, `batch_size`);
-        `threshold`, `top_k` and `shortlist` do not apply."""
+        call's (`multi_label`, `prompt`, `examples`, `windows`, `aggregation`, `transductive`,
+        `batch_size`); `threshold`, `top_k` and `shortlist` do not apply."""
+        logits = self.text_logits(texts, candidate_labels, **options)
+        given = options.get("multi_label")
+        multi_label = (
+            self._postprocess_params.get("multi_label", True) if given is None else check_flag("multi_label", given)
+        )
+        return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
+
+    def text_logits(self, texts: Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
+        """The logits `(texts, labels)` behind `score_texts` (windows combined, re-centred with
+        `transductive`, label biases added): what its sigmoid or softmax is taken of."""
         for unused in ("threshold", "top_k", "shortlist"):
             if unused in options:
                 raise TypeError(f"score_texts returns every label's score; {unused} does not apply.")
@@ -561,7 +571,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
             )
         )
         cuts.warn()
-        return torch.sigmoid(logits) if postprocess.get("multi_label", True) else torch.softmax(logits, dim=-1)
+        return logits
 
 
 class TruncationReport:

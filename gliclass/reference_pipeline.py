@@ -14,6 +14,9 @@ Scores equal the reference's for a text scored alone. With `avg`, `max` or `last
 both bi-encoder families) the reference's scores of a text also depend on the padding of the
 other texts in its batch; here they never do. Inputs the reference would cut at the end (the
 labels of a text-first model, or the examples) keep their labels and examples here; the text is cut.
+
+`ZeroShotClassificationWithChunkingPipeline` is the reference's pipeline of the same name: texts in
+overlapping character chunks, labels in groups per encoder input, scores the maximum over chunks.
 """
 
 from __future__ import annotations
@@ -102,9 +105,7 @@ class ZeroShotClassificationPipeline:
         count = len(texts)
         per_text_labels = is_per_text("candidate_labels", labels)
         label_sets = self._label_sets(labels, per_text_labels, count)
-        thresholds = per_text("threshold", threshold, count)
-        if any(isinstance(value, bool) or not isinstance(value, numbers.Real) for value in thresholds):
-            raise TypeError(f"threshold must be a number or one number per text, got {threshold!r}.")
+        thresholds = per_text_thresholds(threshold, count)
         batch_size = check_batch_size(batch_size)
         types = per_text("classification_type", classification_type, count)
         types = [normalized_classification_type(kind) if kind else self.classification_type for kind in types]
@@ -158,6 +159,141 @@ class ZeroShotClassificationPipeline:
         return {label: scores[hierarchy_name(prefix, label, self.label_separator)] for label in members}
 
 
+class ZeroShotClassificationWithChunkingPipeline(ZeroShotClassificationPipeline):
+    """The reference's `ZeroShotClassificationWithChunkingPipeline(model, tokenizer, ...)`.
+
+    A text longer than `text_chunk_size` characters is cut into chunks of that many characters, each
+    starting `text_chunk_overlap` characters before the previous one ended. Every chunk is scored
+    against the labels `labels_chunk_size` at a time (one encoder input per group: a joint model's
+    score of a label depends on the labels it is read with). A chunk's scores are the sigmoid of its
+    logits (`"multi-label"`) or a softmax over all the labels (`"single-label"`); a text's are the
+    maximum over its chunks, for `"single-label"` divided by their sum when there were several.
+    Answers: the labels scoring at least `threshold`, best first, or the best label;
+    `return_hierarchical=True` gives every score in the shape of the labels. One label set serves all
+    texts. Chunk sizes given to a call are kept for the next calls, as in the reference.
+
+    Args (besides [`ZeroShotClassificationPipeline`]'s):
+        text_chunk_size: longest text scored in one piece, in characters.
+        text_chunk_overlap: characters each chunk repeats from the previous one (less than `text_chunk_size`).
+        labels_chunk_size: labels per encoder input.
+    """
+
+    def __init__(
+        self,
+        model: GLiClassModel | str | Path,
+        tokenizer: PreTrainedTokenizerBase | str | Path | None = None,
+        max_classes: int = 25,
+        max_length: int = 1024,
+        classification_type: str = "multi-label",
+        device: str | torch.device = "cuda:0",
+        progress_bar: bool = True,
+        text_chunk_size: int = 8192,
+        text_chunk_overlap: int = 256,
+        labels_chunk_size: int = 8,
+        label_separator: str = ".",
+    ) -> None:
+        self.text_chunk_size, self.text_chunk_overlap, self.labels_chunk_size = checked_chunk_sizes(
+            text_chunk_size, text_chunk_overlap, labels_chunk_size
+        )
+        super().__init__(
+            model, tokenizer, max_classes, max_length, classification_type, device, progress_bar, label_separator
+        )
+
+    def chunk_text(self, text: str, chunk_size: int | None = None, overlap: int | None = None) -> list[str]:
+        """`text` in chunks of `chunk_size` characters, each starting `overlap` characters before the
+        previous one ended (defaults: the pipeline's); a text that fits is one chunk."""
+        size, overlap, _ = checked_chunk_sizes(
+            self.text_chunk_size if chunk_size is None else chunk_size,
+            self.text_chunk_overlap if overlap is None else overlap,
+            self.labels_chunk_size,
+        )
+        chunks, start = [], 0
+        while True:
+            chunks.append(text[start : start + size])
+            if start + size >= len(text):
+                return chunks
+            start += size - overlap
+
+    def __call__(  # type: ignore[override]  # the reference's signature for this pipeline
+        self,
+        texts: str | Sequence[str],
+        labels: Sequence[str] | dict[str, Any],
+        threshold: float | Sequence[float] = 0.5,
+        batch_size: int = 8,
+        labels_chunk_size: int | None = None,
+        text_chunk_size: int | None = None,
+        text_chunk_overlap: int | None = None,
+        rac_examples: Sequence[Any] | None = None,
+        examples: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]] | None] | None = None,
+        prompt: str | Sequence[str] | None = None,
+        return_hierarchical: bool = False,
+    ) -> list[list[dict[str, Any]]] | list[dict[str, Any]]:
+        """Classify `texts` against one set of `labels`; see the class docstring."""
+        self.text_chunk_size, self.text_chunk_overlap, self.labels_chunk_size = checked_chunk_sizes(
+            self.text_chunk_size if text_chunk_size is None else text_chunk_size,
+            self.text_chunk_overlap if text_chunk_overlap is None else text_chunk_overlap,
+            self.labels_chunk_size if labels_chunk_size is None else labels_chunk_size,
+        )
+        if rac_examples:
+            raise TypeError("rac_examples (the reference's legacy retrieval format) is not supported; use examples=.")
+        if is_per_text("candidate_labels", labels):
+            raise ValueError(
+                "the chunking pipeline takes one label set for all texts; "
+                "ZeroShotClassificationPipeline takes one per text."
+            )
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        count = len(texts)
+        [names] = self._label_sets(labels, False, 1)
+        thresholds = per_text_thresholds(threshold, count)
+        batch_size = check_batch_size(batch_size)
+        prompts = per_text("prompt", prompt, count)
+        example_sets = per_text_examples(examples, count)
+        chunks = [(index, chunk) for index, text in enumerate(texts) for chunk in self.chunk_text(text)]
+        logits = torch.empty(len(chunks), len(names))
+        by_examples: dict[int, list[int]] = {}  # chunks scored together: those sharing their examples
+        for position, (index, _) in enumerate(chunks):
+            by_examples.setdefault(id(example_sets[index]), []).append(position)
+        groups = range(0, len(names), self.labels_chunk_size) if chunks else range(0)
+        for start in tqdm(groups, disable=not self.progress_bar):
+            group = names[start : start + self.labels_chunk_size]
+            for positions in by_examples.values():
+                owners = [chunks[position][0] for position in positions]
+                logits[positions, start : start + len(group)] = self.pipe.text_logits(
+                    [chunks[position][1] for position in positions],
+                    group,
+                    prompt=[prompts[index] or "" for index in owners],
+                    examples=example_sets[owners[0]],
+                    batch_size=batch_size,
+                )
+        single = self.classification_type == "single-label"
+        chunk_scores = torch.softmax(logits, dim=-1) if single else torch.sigmoid(logits)
+        owner_of = torch.tensor([index for index, _ in chunks], dtype=torch.long)
+        results = []
+        for index in range(count):
+            scores = chunk_scores[owner_of == index]
+            text_scores = scores.max(0).values
+            if single and len(scores) > 1:
+                text_scores = text_scores / text_scores.sum()
+            shape = labels if return_hierarchical else None
+            answer = self._answer(names, text_scores.tolist(), self.classification_type, thresholds[index], shape)
+            if shape is None:
+                answer.sort(key=lambda prediction: prediction["score"], reverse=True)
+            results.append(answer)
+        return results
+
+
+def checked_chunk_sizes(text_chunk_size: Any, text_chunk_overlap: Any, labels_chunk_size: Any) -> tuple[int, int, int]:
+    """The chunking pipeline's sizes as integers: positive chunk sizes, an overlap from 0 to less than
+    the text chunk size (else chunking would never end)."""
+    size = check_batch_size(text_chunk_size, "text_chunk_size")
+    overlap = text_chunk_overlap
+    if isinstance(overlap, bool) or not isinstance(overlap, numbers.Integral) or not 0 <= overlap < size:
+        raise ValueError(
+            f"text_chunk_overlap must be an integer from 0 to less than text_chunk_size ({size}), got {overlap!r}."
+        )
+    return size, int(overlap), check_batch_size(labels_chunk_size, "labels_chunk_size")
+
+
 def normalized_classification_type(kind: str) -> str:
     """'multi-label' or 'single-label' from the reference's spellings."""
     if not isinstance(kind, str) or kind.strip().lower() not in CLASSIFICATION_TYPES:
@@ -172,6 +308,14 @@ def per_text(name: str, value: Any, count: int) -> list[Any]:
             raise ValueError(f"got {len(value)} values of {name} for {count} texts.")
         return list(value)
     return [value] * count
+
+
+def per_text_thresholds(threshold: Any, count: int) -> list[float]:
+    """One threshold for every text, or a list with one per text."""
+    thresholds = per_text("threshold", threshold, count)
+    if any(isinstance(value, bool) or not isinstance(value, numbers.Real) for value in thresholds):
+        raise TypeError(f"threshold must be a number or one number per text, got {threshold!r}.")
+    return thresholds
 
 
 def per_text_examples(examples: Any, count: int) -> list[Any]:

@@ -340,6 +340,68 @@ def test_the_reference_call_form_gives_the_reference_predictions(case):
             assert ours["score"] == pytest.approx(theirs["score"], abs=TOLERANCE)
 
 
+CHUNKING_CASES = [case for case in CASES if (case / "chunking.json").is_file()]
+
+
+def assert_same_answers(ours: object, theirs: object) -> None:
+    """Equal answers (labels, order, shape), scores within TOLERANCE."""
+    if isinstance(theirs, float):
+        assert ours == pytest.approx(theirs, abs=TOLERANCE)
+    elif isinstance(theirs, dict):
+        assert isinstance(ours, dict) and list(ours) == list(theirs)
+        for key in theirs:
+            assert_same_answers(ours[key], theirs[key])
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list) and len(ours) == len(theirs)
+        for mine, reference in zip(ours, theirs):
+            assert_same_answers(mine, reference)
+    else:
+        assert ours == theirs
+
+
+@pytest.mark.parametrize("case", CHUNKING_CASES, ids=[c.name for c in CHUNKING_CASES])
+def test_the_reference_chunking_pipeline_gives_the_reference_answers(case):
+    """`ZeroShotClassificationWithChunkingPipeline`: label groups, character chunks of long texts, max
+    over chunks, hierarchies, as the reference answered them (tests/fixtures/make_chunking_fixture.py)."""
+    model, _ = load_case(case)
+    assert {"uni-encoder"} == {model.config.architecture_type}
+    for recorded in json.loads((case / "chunking.json").read_text())["calls"]:
+        pipe = gliclass.ZeroShotClassificationWithChunkingPipeline(
+            model, model.tokenizer, progress_bar=False, **recorded["init"]
+        )
+        assert_same_answers(pipe(**recorded["call"], batch_size=3), recorded["answers"])
+
+
+def test_the_chunking_pipeline_chunks_as_the_reference_and_checks_its_sizes():
+    model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
+    pipe = gliclass.ZeroShotClassificationWithChunkingPipeline(model, device="cpu", progress_bar=False)
+    assert pipe.chunk_text("abcdefghij", 4, 1) == ["abcd", "defg", "ghij"]
+    assert pipe.chunk_text("abcdefghijk", 4, 0) == ["abcd", "efgh", "ijk"]
+    assert pipe.chunk_text("abcd", 4, 3) == ["abcd"]
+    with pytest.raises(ValueError, match="text_chunk_overlap must be an integer from 0 to less than"):
+        pipe.chunk_text("abcdefgh", 4, 4)  # would never end
+    with pytest.raises(ValueError, match="labels_chunk_size must be a positive integer"):
+        gliclass.ZeroShotClassificationWithChunkingPipeline(model, device="cpu", labels_chunk_size=0)
+    with pytest.raises(ValueError, match="text_chunk_overlap"):
+        pipe("a text", ["a", "b"], text_chunk_size=100, text_chunk_overlap=-1)
+    assert pipe.text_chunk_size == 8192  # a refused call changes nothing
+    pipe("a text", ["a", "b"], text_chunk_size=100, text_chunk_overlap=10)
+    assert (pipe.text_chunk_size, pipe.text_chunk_overlap) == (100, 10)  # kept, as the reference keeps them
+    with pytest.raises(ValueError, match="one label set for all texts"):
+        pipe(["a", "b"], [["x", "y"], ["z"]])
+    assert pipe([], ["x", "y"]) == []
+    long_text = "The home team scored a late goal to win the cup final. " * 40
+    single = gliclass.ZeroShotClassificationWithChunkingPipeline(
+        model, device="cpu", progress_bar=False, classification_type="single-label", text_chunk_size=300
+    )
+    [[best]] = single(long_text, ["sports", "politics", "business"])
+    scores = single(long_text, ["sports", "politics", "business"], return_hierarchical=True)[0]
+    assert sum(scores.values()) == pytest.approx(1.0) and best == {
+        "label": max(scores, key=scores.get),
+        "score": scores[best["label"]],
+    }
+
+
 def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
     model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
     pipe = gliclass.ZeroShotClassificationPipeline(
