@@ -131,6 +131,10 @@ class ZeroShotClassificationPipeline:
                     results[index] = self._answer(names, row, kind, thresholds[index], shape)
         return results
 
+    def flatten_labels(self, labels: Sequence[str] | dict[str, Any]) -> list[str]:
+        """Hierarchical labels `{group: [labels]}` as the names they are scored under: `group.label`."""
+        return check_labels(flattened_hierarchy(labels, self.label_separator))
+
     def _answer(self, names: Sequence[str], scores: list[float], kind: str, threshold: float, shape: Any) -> Any:
         """One text's answer: its predicted labels, or (`shape`: the labels as given) all its scores in that shape."""
         if shape is not None:
@@ -145,8 +149,8 @@ class ZeroShotClassificationPipeline:
         if per_text_labels:
             if len(labels) != count:
                 raise ValueError(f"got {len(labels)} label lists for {count} texts.")
-            return [check_labels(flattened_hierarchy(item, self.label_separator)) for item in labels]
-        return [check_labels(flattened_hierarchy(labels, self.label_separator))] * count
+            return [self.flatten_labels(item) for item in labels]
+        return [self.flatten_labels(labels)] * count
 
     def _shaped(self, shape: Any, scores: dict[str, float], prefix: str = "") -> dict[str, Any]:
         """`scores` by label in the shape of the labels given: `{group: {label: score}}`."""

@@ -416,6 +416,7 @@ def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
         "topic.news.politics",
     ]
     texts = ["The football club won the final match.", "Parliament passed the bill."]
+    assert pipe.flatten_labels(labels) == names
     scores = pipe.pipe.score_texts(texts, names)
     shaped = pipe(texts, labels, return_hierarchical=True)
     assert shaped[1]["topic"]["sport"]["tennis"] == pytest.approx(scores[1, 3].item())
