@@ -22,7 +22,8 @@ overlapping character chunks, labels in groups per encoder input, scores the max
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from .model import GLiClassModel
 from .options import check_batch_size, flattened_hierarchy, hierarchy_name, is_per_text
 from .pipeline import ZeroShotMultilabelPipeline, backbone_max_length
-from .prompt import check_labels
+from .prompt import check_labels, check_text
 
 CLASSIFICATION_TYPES = {
     "single": "single-label",
@@ -101,7 +102,7 @@ class ZeroShotClassificationPipeline:
         """Classify `texts` against `labels` (one set, or one per text); see the module docstring."""
         if rac_examples:
             raise TypeError("rac_examples (the reference's legacy retrieval format) is not supported; use examples=.")
-        texts = [texts] if isinstance(texts, str) else list(texts)
+        texts = text_list(texts)
         count = len(texts)
         per_text_labels = is_per_text("candidate_labels", labels)
         label_sets = self._label_sets(labels, per_text_labels, count)
@@ -245,7 +246,7 @@ class ZeroShotClassificationWithChunkingPipeline(ZeroShotClassificationPipeline)
                 "the chunking pipeline takes one label set for all texts; "
                 "ZeroShotClassificationPipeline takes one per text."
             )
-        texts = [texts] if isinstance(texts, str) else list(texts)
+        texts = text_list(texts)
         count = len(texts)
         [names] = self._label_sets(labels, False, 1)
         thresholds = per_text_thresholds(threshold, count)
@@ -303,6 +304,15 @@ def normalized_classification_type(kind: str) -> str:
     if not isinstance(kind, str) or kind.strip().lower() not in CLASSIFICATION_TYPES:
         raise ValueError(f"classification_type must be 'single-label' or 'multi-label', got {kind!r}.")
     return CLASSIFICATION_TYPES[kind.strip().lower()]
+
+
+def text_list(texts: Any) -> list[str]:
+    """One text or a sequence of texts (checked) as a list."""
+    if isinstance(texts, str):
+        texts = [texts]
+    elif isinstance(texts, (bytes, bytearray, Mapping, AbstractSet)) or not isinstance(texts, Iterable):
+        raise TypeError(f"texts must be a string or a list of strings, got {type(texts).__name__}.")
+    return [check_text(text, f"text {index}") for index, text in enumerate(texts)]
 
 
 def per_text(name: str, value: Any, count: int) -> list[Any]:

@@ -389,6 +389,8 @@ def test_the_chunking_pipeline_chunks_as_the_reference_and_checks_its_sizes():
     assert (pipe.text_chunk_size, pipe.text_chunk_overlap) == (100, 10)  # kept, as the reference keeps them
     with pytest.raises(ValueError, match="one label set for all texts"):
         pipe(["a", "b"], [["x", "y"], ["z"]])
+    with pytest.raises(TypeError, match="text 1 must be a string"):
+        pipe(["a text", 3], ["x", "y"])
     assert pipe([], ["x", "y"]) == []
     long_text = "The home team scored a late goal to win the cup final. " * 40
     single = gliclass.ZeroShotClassificationWithChunkingPipeline(
@@ -441,3 +443,6 @@ def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
         pipe(texts, names, batch_size=0)
     with pytest.raises(TypeError, match="rac_examples"):
         pipe(texts[0], names, rac_examples=[{"text": "x", "labels": ["a"]}])
+    for texts_given in (None, {"a text"}, b"a text"):
+        with pytest.raises(TypeError, match="texts must be a string or a list of strings"):
+            pipe(texts_given, names)
