@@ -25,17 +25,23 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", *SENTENCEPIECE_F
 HUB_OPTIONS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
 
 
-def check_model_location(name_or_path: str | os.PathLike) -> None:
+def check_model_location(name_or_path: str | os.PathLike, subfolder: str = "") -> None:
     """Raise `OSError` for a local path that does not exist (anything that cannot be a hub id),
-    and check a local folder's contents."""
+    and check a local folder's contents (in `subfolder` of it, where given)."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        check_checkpoint_folder(path)
+        check_checkpoint_folder(path / subfolder if subfolder else path)
         return
     if path.exists():
         raise OSError(f"{name_or_path} is a file; give the model's folder (with config.json and weights).")
     if not looks_like_hub_id(str(name_or_path)):
         raise OSError(f"model folder {name_or_path} does not exist.")
+
+
+def local_or_hub_name(name_or_path: str | os.PathLike) -> str | os.PathLike:
+    """`~/folder` as the folder it names when that exists (transformers does not expand `~`)."""
+    expanded = Path(name_or_path).expanduser()
+    return expanded if str(name_or_path).startswith("~") and expanded.exists() else name_or_path
 
 
 def looks_like_hub_id(name: str) -> bool:
@@ -88,32 +94,47 @@ def check_loading_info(info: dict[str, Any], name_or_path: str | os.PathLike) ->
 
 
 def check_checkpoint_folder(folder: Path) -> None:
-    """Raise `ValueError` when `folder` cannot hold a loadable GLiClass checkpoint."""
+    """Raise `OSError` when `folder` lacks the files of a GLiClass checkpoint, `ValueError` when its
+    weights index is unreadable."""
+    if not folder.is_dir():
+        raise OSError(f"model folder {folder} does not exist.")
     if not (folder / "config.json").is_file():
-        raise ValueError(f"{folder} has no config.json; it is not a saved GLiClass model.")
+        raise OSError(f"{folder} has no config.json; it is not a saved GLiClass model.")
     if (folder / WEIGHTS_INDEX_FILE).is_file():
-        index = json.loads((folder / WEIGHTS_INDEX_FILE).read_text())
-        shards = sorted(set(index.get("weight_map", {}).values()))
-        if not shards:
-            raise ValueError(f"{folder / WEIGHTS_INDEX_FILE} lists no weight files.")
-        for shard in shards:
+        for shard in weight_shards(folder / WEIGHTS_INDEX_FILE):
             check_safetensors_file(folder / shard)
         return
     if (folder / WEIGHTS_FILE).is_file():
         check_safetensors_file(folder / WEIGHTS_FILE)
         return
-    if any((folder / name).is_file() for name in PICKLE_WEIGHTS):
-        raise ValueError(
-            f"{folder} holds only pickled PyTorch weights (pytorch_model.bin); this library reads safetensors only. "
+    pickled = [name for name in PICKLE_WEIGHTS if (folder / name).is_file()]
+    if pickled:
+        raise OSError(
+            f"{folder} holds only pickled PyTorch weights ({pickled[0]}); this library reads safetensors only. "
             "Convert them in a trusted environment first."
         )
-    raise ValueError(f"{folder} has no weights file ({WEIGHTS_FILE}).")
+    raise OSError(f"{folder} has no weights file ({WEIGHTS_FILE}).")
+
+
+def weight_shards(index_file: Path) -> list[str]:
+    """The safetensors files a `model.safetensors.index.json` lists (`ValueError` naming the file
+    when it is not such an index)."""
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{index_file} is not valid JSON: {error}") from error
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(name, str) for name in weight_map.values()):
+        raise ValueError(f"{index_file} has no weight_map of tensor names to file names.")
+    if not weight_map:
+        raise ValueError(f"{index_file} lists no weight files.")
+    return sorted(set(weight_map.values()))
 
 
 def check_safetensors_file(path: Path) -> None:
     """Raise `ValueError` when `path` is missing, not safetensors, or shorter than its header says."""
     if not path.is_file():
-        raise ValueError(f"weights file {path} is missing.")
+        raise OSError(f"weights file {path} is missing.")
     size = path.stat().st_size
     with path.open("rb") as handle:
         prefix = handle.read(8)
@@ -151,15 +172,26 @@ def check_saved_tokenizer_error(name_or_path: str | os.PathLike, error: Exceptio
         raise OSError(f"the tokenizer in {folder} ({', '.join(present)}) could not be loaded: {reason}") from error
 
 
-def check_tokenizer_size(tokenizer: Any, encoder_config: Any, where: str | Path) -> None:
-    """Raise `OSError` when a tokenizer knows far fewer tokens than the encoder has embeddings (less
-    than half): its vocabulary files are missing (e.g. no `tokenizer.json`) and what loaded in their
-    place would read most words as unknown."""
-    embeddings = getattr(encoder_config, "vocab_size", None)
-    if tokenizer is not None and embeddings and len(tokenizer) < embeddings / 2:
+def check_tokenizer_size(tokenizer: Any, embeddings: int, where: str | Path) -> None:
+    """Raise when a tokenizer does not fit an encoder with `embeddings` token embeddings:
+
+    - `OSError` when it knows far fewer tokens (less than half): its vocabulary files are missing
+      (e.g. no `tokenizer.json`) and what loaded in their place would read most words as unknown;
+    - `ValueError` when it has tokens past the embeddings (added without resizing them, or another
+      model's tokenizer): a text holding one would fail deep inside the encoder."""
+    if tokenizer is None:
+        return
+    if len(tokenizer) < embeddings / 2:
         raise OSError(
             f"the tokenizer in {where} has {len(tokenizer)} tokens but its encoder has {embeddings} embeddings: "
             "its vocabulary files (tokenizer.json, spm.model, vocab.txt, ...) are missing or are another model's."
+        )
+    beyond = sorted((index, token) for token, index in tokenizer.get_vocab().items() if index >= embeddings)
+    if beyond:
+        named = ", ".join(f"{token} (id {index})" for index, token in beyond[:5]) + (" ..." if len(beyond) > 5 else "")
+        raise ValueError(
+            f"the tokenizer in {where} has {len(beyond)} token(s) past the encoder's {embeddings} embeddings: {named}; "
+            "tokens were added to it without resizing the model's embeddings, or it is another model's tokenizer."
         )
 
 

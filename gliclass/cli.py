@@ -196,11 +196,13 @@ def _start_worker(model_options: dict[str, Any], options: dict[str, Any], torch_
 def _worker_classifier() -> Any:
     """This process's pipeline, loaded on first use."""
     if "classifier" not in _WORKER:
+        from huggingface_hub.utils import logging as hub_logging
         from transformers.utils import logging
 
         from .pipeline import pipeline
 
         logging.disable_progress_bar()
+        hub_logging.set_verbosity_error()  # a hub id offline: one error line, not a line per retry
         _WORKER["classifier"] = pipeline(**_WORKER["model_options"])
     return _WORKER["classifier"]
 

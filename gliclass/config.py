@@ -291,7 +291,14 @@ def _build_encoder_config(
             raise ValueError(f"encoder_config model_type {model_type!r} is unknown to this transformers version.")
         return CONFIG_MAPPING[model_type](**fields)
     if encoder_model is not None:
-        return AutoConfig.from_pretrained(encoder_model)
+        try:
+            return AutoConfig.from_pretrained(encoder_model)
+        except OSError as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise OSError(
+                f"the config has no encoder_config, and loading the config of its encoder_model {encoder_model!r} "
+                f"failed: {reason}"
+            ) from error
     raise ValueError("GLiClassConfig needs encoder_config or encoder_model to know its backbone.")
 
 

@@ -27,6 +27,8 @@ from .checkpoint import (
     check_model_type,
     check_saved_tokenizer_error,
     check_tokenizer_size,
+    hub_options,
+    local_or_hub_name,
 )
 from .config import UNSUPPORTED_FLAGS, GLiClassConfig
 from .heads import GLiClassCore
@@ -451,11 +453,18 @@ class GLiClassModel(PreTrainedModel):
         truncated weights, and weights lacking any tensor of the model (random heads) give a clear
         error instead of a half-loaded model.
         """
-        check_model_location(name_or_path)
+        name_or_path = local_or_hub_name(name_or_path)
+        check_model_location(name_or_path, kwargs.get("subfolder") or "")
         if not isinstance(kwargs.get("config"), GLiClassConfig):
             check_model_type(name_or_path, kwargs)
         kwargs["use_safetensors"] = True
-        kwargs.setdefault("dtype", torch.float32)  # fp16 checkpoints are upcast; pass dtype= to keep them
+        if "torch_dtype" in kwargs:  # transformers' older name for dtype
+            torch_dtype = kwargs.pop("torch_dtype")
+            if kwargs.get("dtype") is not None and torch_dtype is not None and torch_dtype != kwargs["dtype"]:
+                raise ValueError(f"dtype={kwargs['dtype']!r} and torch_dtype={torch_dtype!r} disagree; give one.")
+            kwargs["dtype"] = kwargs.get("dtype") or torch_dtype
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = torch.float32  # fp16 checkpoints are upcast; pass dtype= to keep them
         report_wanted = kwargs.pop("output_loading_info", False)
         try:
             model, loading_info = super().from_pretrained(name_or_path, *args, output_loading_info=True, **kwargs)
@@ -466,16 +475,16 @@ class GLiClassModel(PreTrainedModel):
             ) from error
         check_loading_info(loading_info, name_or_path)
         try:
-            model.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            model.tokenizer = AutoTokenizer.from_pretrained(name_or_path, **hub_options(kwargs))
         except (OSError, ValueError) as error:
             check_saved_tokenizer_error(name_or_path, error)
             model.tokenizer = None
-        check_tokenizer_size(model.tokenizer, model.config.encoder_config, name_or_path)
+        check_tokenizer_size(model.tokenizer, model.get_input_embeddings().num_embeddings, name_or_path)
         if model.config.is_bi_encoder:
-            folder = Path(name_or_path).expanduser()
+            folder = Path(name_or_path).expanduser() / (kwargs.get("subfolder") or "")
             model.label_tokenizer = load_label_tokenizer(model.config, folder if folder.is_dir() else None)
-            label_config = model.config.label_model_config or model.config.encoder_config
-            check_tokenizer_size(model.label_tokenizer, label_config, f"{name_or_path} (label tokenizer)")
+            label_rows = model.model.label_encoder.get_input_embeddings().num_embeddings
+            check_tokenizer_size(model.label_tokenizer, label_rows, f"{name_or_path} (label tokenizer)")
         return (model, loading_info) if report_wanted else model
 
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import Pipeline, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, Pipeline, PreTrainedTokenizerBase
 
 from .calibration import MIN_TRANSDUCTIVE_TEXTS, recentre, with_label_biases
-from .checkpoint import check_marker_tokens
+from .checkpoint import HUB_OPTIONS, check_marker_tokens
 from .example_evidence import EXAMPLE_WEIGHT, ExampleEvidence
 from .label_cache import DEFAULT_MAX_LABELS, LabelVectorCache, label_fingerprint
 from .labels_apart import LabelInput, LabelsApartBatch, LabelsApartInputs, label_model_inputs, load_label_tokenizer
@@ -87,7 +87,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
 
     Args (construction):
         model: a [`GLiClassModel`] (keeps its tokenizer) or, through `gliclass.pipeline`, a path/hub id.
-        tokenizer: overrides the model's tokenizer.
+        tokenizer: overrides the model's tokenizer (a tokenizer, or a path or hub id to load one from).
         device: `"cpu"`, `"cuda"`, `"cuda:1"`, an index or a `torch.device` (None: CUDA when available).
         dtype: `"auto"` keeps the checkpoint's dtype on accelerators and runs float32 on CPU;
             a `torch.dtype` (or its name) is used as given; None leaves the model as it is.
@@ -110,7 +110,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
             first use). See `gliclass/shortlist.py`.
     """
 
-    _load_tokenizer = True
+    _load_tokenizer = False  # the model brings its own (`model.tokenizer`); transformers would load another
     _load_processor = False
     _load_image_processor = False
     _load_feature_extractor = False
@@ -118,7 +118,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
     def __init__(
         self,
         model: GLiClassModel,
-        tokenizer: PreTrainedTokenizerBase | None = None,
+        tokenizer: PreTrainedTokenizerBase | str | Path | None = None,
         device: int | str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         max_length: int | None = None,
@@ -133,9 +133,13 @@ class ZeroShotMultilabelPipeline(Pipeline):
     ) -> None:
         if not isinstance(model, GLiClassModel):
             raise TypeError(f"model must be a GLiClassModel, got {type(model).__name__}.")
+        if isinstance(tokenizer, (str, Path)):
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
         tokenizer = tokenizer or model.tokenizer
         if tokenizer is None:
-            raise ValueError("this model has no tokenizer; pass tokenizer= (the one saved with the model).")
+            raise ValueError(
+                "this model has no tokenizer: save its tokenizer files in the model folder, or pass tokenizer=."
+            )
         device = check_device(device)
         if kwargs.get("batch_size") is not None:
             check_batch_size(kwargs["batch_size"])
@@ -762,7 +766,7 @@ def _check_fast_mode(device: torch.device) -> None:
 def pipeline(
     task: str = TASK,
     model: str | Path | GLiClassModel | None = None,
-    tokenizer: PreTrainedTokenizerBase | None = None,
+    tokenizer: PreTrainedTokenizerBase | str | Path | None = None,
     device: int | str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
     **kwargs: Any,
@@ -773,10 +777,16 @@ def pipeline(
     Without `model`, the default model shipped inside the package is used (offline; see
     `gliclass/default_model/README.md`). `device` follows transformers (None: CUDA when available,
     else CPU). `dtype`: None loads float32; `"auto"` and torch dtypes as in the pipeline class.
-    Other keyword arguments are the pipeline's options and the defaults of every call.
+    Loading options (`revision`, `cache_dir`, `local_files_only`, `token`, `subfolder`, `device_map`,
+    `model_kwargs={...}`) go to `GLiClassModel.from_pretrained`. Other keyword arguments are the
+    pipeline's options and the defaults of every call.
     """
     if task != TASK:
         raise ValueError(f"gliclass.pipeline only provides the {TASK!r} task, got {task!r}.")
+    if kwargs.pop("trust_remote_code", None):
+        raise ValueError("trust_remote_code is not supported: GLiClass checkpoints run this library's code only.")
+    loading = dict(kwargs.pop("model_kwargs", None) or {})
+    loading.update({name: kwargs.pop(name) for name in (*HUB_OPTIONS, "device_map") if name in kwargs})
     if "torch_dtype" in kwargs:  # transformers' older name for dtype
         torch_dtype = kwargs.pop("torch_dtype")
         if dtype is not None and torch_dtype is not None and torch_dtype != dtype:
@@ -791,9 +801,11 @@ def pipeline(
             )
         model = DEFAULT_MODEL_DIR
     if isinstance(model, (str, Path)):
-        model = GLiClassModel.from_pretrained(model, dtype=dtype or torch.float32)
+        model = GLiClassModel.from_pretrained(model, **{"dtype": dtype or torch.float32, **loading})
     elif not isinstance(model, GLiClassModel):
         raise TypeError(f"model must be a path, a hub id or a GLiClassModel, got {type(model).__name__}.")
+    elif loading:
+        raise TypeError(f"{', '.join(sorted(loading))} apply to loading a model by name; this model is loaded.")
     return ZeroShotMultilabelPipeline(model=model, tokenizer=tokenizer, device=device, dtype=dtype, task=TASK, **kwargs)
 
 

@@ -77,7 +77,9 @@ class ZeroShotClassificationPipeline:
             tokenizer = AutoTokenizer.from_pretrained(tokenizer)
         tokenizer = tokenizer or model.tokenizer
         if tokenizer is None:
-            raise ValueError("this model has no tokenizer; pass tokenizer= (the one saved with the model).")
+            raise ValueError(
+                "this model has no tokenizer: save its tokenizer files in the model folder, or pass tokenizer=."
+            )
         if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
             device = "cpu"
         self.classification_type = normalized_classification_type(classification_type)

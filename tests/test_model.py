@@ -110,7 +110,8 @@ def test_from_backbone_adds_special_tokens(make_model):
 
 
 def test_bad_checkpoint_folders_give_clear_errors(make_model, tmp_path):
-    with pytest.raises(ValueError, match="no config.json"):
+    """Missing files are an `OSError` (as transformers reports them), unreadable ones a `ValueError`."""
+    with pytest.raises(OSError, match="no config.json"):
         GLiClassModel.from_pretrained(tmp_path)
     model = make_model()
     model.save_pretrained(tmp_path)
@@ -120,10 +121,49 @@ def test_bad_checkpoint_folders_give_clear_errors(make_model, tmp_path):
     with pytest.raises(ValueError, match="truncated"):
         GLiClassModel.from_pretrained(tmp_path)
     weights.unlink()
-    with pytest.raises(ValueError, match="no weights file"):
+    with pytest.raises(OSError, match="no weights file"):
+        GLiClassModel.from_pretrained(tmp_path)
+    (tmp_path / "pytorch_model.bin.index.json").write_text("{}")
+    with pytest.raises(OSError, match=r"\(pytorch_model.bin.index.json\); this library reads safetensors only"):
         GLiClassModel.from_pretrained(tmp_path)
     (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
-    with pytest.raises(ValueError, match="safetensors only"):
+    with pytest.raises(OSError, match=r"\(pytorch_model.bin\); this library reads safetensors only"):
+        GLiClassModel.from_pretrained(tmp_path)
+    index = tmp_path / "model.safetensors.index.json"
+    for text, message in (
+        ("{not json", "is not valid JSON"),
+        ("[]", "has no weight_map"),
+        ('{"weight_map": {}}', "lists no"),
+    ):
+        index.write_text(text)
+        with pytest.raises(ValueError, match=f"model.safetensors.index.json {message}"):
+            GLiClassModel.from_pretrained(tmp_path)
+    index.write_text('{"weight_map": {"a": "model-00001-of-00002.safetensors"}}')
+    with pytest.raises(OSError, match="model-00001-of-00002.safetensors is missing"):
+        GLiClassModel.from_pretrained(tmp_path)
+
+
+def test_a_model_loads_from_a_home_path_a_subfolder_and_with_torch_dtype(make_model, tmp_path, monkeypatch):
+    model = make_model()
+    model.save_pretrained(tmp_path / "models" / "clf")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert GLiClassModel.from_pretrained("~/models/clf").tokenizer is not None
+    loaded = GLiClassModel.from_pretrained(tmp_path / "models", subfolder="clf")
+    assert loaded.tokenizer is not None
+    assert (
+        GLiClassModel.from_pretrained(tmp_path / "models" / "clf", torch_dtype=torch.bfloat16).dtype == torch.bfloat16
+    )
+    with pytest.raises(ValueError, match="disagree"):
+        GLiClassModel.from_pretrained(tmp_path / "models" / "clf", dtype=torch.float16, torch_dtype=torch.bfloat16)
+    with pytest.raises(OSError, match="has no config.json"):
+        GLiClassModel.from_pretrained(tmp_path, subfolder="models")
+
+
+def test_a_tokenizer_with_tokens_past_the_embeddings_is_refused_at_load(make_model, tmp_path):
+    model = make_model()
+    model.tokenizer.add_tokens(["<<EXTRA>>"], special_tokens=True)  # added without resizing the embeddings
+    model.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"1 token\(s\) past the encoder's \d+ embeddings: <<EXTRA>> \(id \d+\)"):
         GLiClassModel.from_pretrained(tmp_path)
 
 

@@ -125,6 +125,29 @@ def test_transformers_pipeline_passes_construction_options(saved_tiny_model):
     assert preset(TEXTS) == plain(TEXTS, candidate_labels=LABELS, threshold=0.5, batch_size=2)
 
 
+def test_a_model_object_brings_its_tokenizer_and_loading_options_reach_the_loader(saved_tiny_model):
+    model = gliclass.GLiClassModel.from_pretrained(saved_tiny_model)
+    plain = gliclass.pipeline(model=model, device="cpu")(TEXTS, candidate_labels=LABELS)
+    through_transformers = transformers.pipeline("zero-shot-multilabel", model=model, device="cpu")
+    assert through_transformers(TEXTS, candidate_labels=LABELS) == plain  # no tokenizer= needed
+    by_path = transformers.pipeline(
+        "zero-shot-multilabel", model=str(saved_tiny_model), tokenizer=str(saved_tiny_model)
+    )
+    assert by_path(TEXTS, candidate_labels=LABELS) == plain
+    loaded = gliclass.pipeline(
+        model=saved_tiny_model, device="cpu", local_files_only=True, revision=None, model_kwargs={"dtype": "bfloat16"}
+    )
+    assert loaded.model.dtype == torch.bfloat16
+    with pytest.raises(TypeError, match="revision apply to loading a model by name"):
+        gliclass.pipeline(model=model, revision="main")
+    with pytest.raises(ValueError, match="trust_remote_code is not supported"):
+        gliclass.pipeline(model=saved_tiny_model, trust_remote_code=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        (saved_tiny_model / name).unlink(missing_ok=True)
+    with pytest.raises(ValueError, match="this model has no tokenizer: save its tokenizer files"):
+        transformers.pipeline("zero-shot-multilabel", model=str(saved_tiny_model))
+
+
 @pytest.fixture
 def saved_tiny_model(make_model, tmp_path):
     make_model().save_pretrained(tmp_path / "model")
