@@ -99,6 +99,7 @@ def run_command(
 
 def _classify(args: argparse.Namespace) -> int:
     options = _checked_options(args)
+    _quiet_hub_retries()
     if args.input is not None:
         records = _read_records(args.input, args.text_column, args.split)
     else:
@@ -186,6 +187,13 @@ def _classifier(
 _WORKER: dict[str, Any] = {}  # the model options, call options and (once loaded) pipeline of this process
 
 
+def _quiet_hub_retries() -> None:
+    """A hub model or dataset id offline: one `error:` line at the end, not a line per retry."""
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()
+
+
 def _start_worker(model_options: dict[str, Any], options: dict[str, Any], torch_threads: int | None) -> None:
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
@@ -196,13 +204,12 @@ def _start_worker(model_options: dict[str, Any], options: dict[str, Any], torch_
 def _worker_classifier() -> Any:
     """This process's pipeline, loaded on first use."""
     if "classifier" not in _WORKER:
-        from huggingface_hub.utils import logging as hub_logging
         from transformers.utils import logging
 
         from .pipeline import pipeline
 
         logging.disable_progress_bar()
-        hub_logging.set_verbosity_error()  # a hub id offline: one error line, not a line per retry
+        _quiet_hub_retries()
         _WORKER["classifier"] = pipeline(**_WORKER["model_options"])
     return _WORKER["classifier"]
 
@@ -328,6 +335,8 @@ def _dataset_rows(folder: str, split: str | None) -> list[tuple[str, dict[str, A
             dataset = datasets.load_from_disk(folder)
         except FileNotFoundError as error:
             raise InputError(f"--input {folder} is a folder but not a dataset saved with save_to_disk.") from error
+    if not isinstance(dataset, datasets.DatasetDict) and split is not None and Path(folder).exists():
+        raise InputError(f"--input {folder} is one dataset without splits; leave out --split {split}.")
     if isinstance(dataset, datasets.DatasetDict):
         if split is None and len(dataset) > 1:
             raise InputError(f"--input {folder} has the splits {sorted(dataset)}; choose one with --split.")

@@ -45,5 +45,6 @@ def _records(handle: BinaryIO, name: str, error: type[ValueError]) -> Iterator[t
         try:
             record = json.loads(line)
         except json.JSONDecodeError as problem:
-            raise error(f"{where}: not valid JSON ({problem.msg}, column {problem.colno}).") from None
+            reason = problem.msg.removesuffix(" at")  # "Invalid control character at" reads as "... at, column 3"
+            raise error(f"{where}: not valid JSON ({reason}, column {problem.colno}).") from None
         yield where, record

@@ -7,7 +7,7 @@ and a command for Parquet / JSONL datasets.
     predictions = ray.data.read_parquet("texts/").map_batches(
         GLiClassPredictor,
         fn_constructor_kwargs={"candidate_labels": ["sports", "politics"], "top_k": 2},
-        concurrency=4,  # actors; each loads the model once and keeps its label vectors
+        compute=ray.data.ActorPoolStrategy(size=4),  # actors; each loads the model once and keeps its label vectors
         num_cpus=2,  # per actor (or num_gpus=1)
         batch_size=256,
         batch_format="pandas",  # or "numpy"
@@ -143,7 +143,7 @@ def classify_dataset(
             torch_threads=max(1, int(cpus_per_actor)),
             **options,
         ),
-        concurrency=concurrency,
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
         num_cpus=cpus_per_actor,
         num_gpus=gpus_per_actor,
         batch_size=rows_per_batch,

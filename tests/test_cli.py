@@ -99,6 +99,7 @@ def test_an_empty_text_late_in_the_file_fails_before_any_output(model_dir, tmp_p
     [
         (b'{"text": "fine"}\n{"text": "caf\xe9"}\n', 2, "not valid UTF-8"),
         (b'{"text": "fine"}\n{"text": "cut off', 2, "not valid JSON"),
+        (b'{"text": "fine"}\n{"text": "a\tb"}\n', 2, "not valid JSON (Invalid control character, column 12)"),
         (b'{"text": "fine"}\n["a list"]\n', 2, "JSON object"),
         (b'{"text": "fine"}\n{"title": "no text"}\n', 2, "no 'text' field"),
         (b'{"text": "fine"}\n\n{"text": 12}\n', 3, "must be a string"),
@@ -305,6 +306,9 @@ def test_a_saved_dataset_is_an_input_too(model_dir, tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(line["sentence"], line["label"]) for line in lines] == list(zip(rows["sentence"], rows["label"]))
     assert all(sorted(line["labels"]) == ["politics", "sports"] for line in lines)
+    splits["test"].save_to_disk(str(tmp_path / "one"))  # a Dataset, not a DatasetDict
+    one = ["--input", str(tmp_path / "one"), "--text-column", "sentence", "--split", "test"]
+    assert_one_error_line(classify(model_dir, *one), "is one dataset without splits; leave out --split test")
 
 
 def test_worker_processes_give_the_same_lines_in_input_order(model_dir, tmp_path):

@@ -47,7 +47,7 @@ def test_map_batches_gives_the_single_process_labels(local_ray, model_dir: Path)
     rows = dataset.map_batches(
         GLiClassPredictor,
         fn_constructor_kwargs=dict(candidate_labels=LABELS, model=str(model_dir), device="cpu", top_k=3),
-        concurrency=2,
+        compute=ray.data.ActorPoolStrategy(size=2),
         num_cpus=0.5,  # two actors on the 2-CPU instance leave room for the read and write tasks
         batch_size=3,
         batch_format="pandas",

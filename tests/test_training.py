@@ -28,7 +28,7 @@ from training import (
     load_set,
 )
 from training.batches import Collator, FixedCandidatesSet, FusedRowsCollator, LabelsApartCollator
-from training.engine import check_resumed_settings
+from training.engine import STATE_FILE, check_resumed_settings, resume_checkpoint
 from training.finetune import START, chosen_candidate, held_out_metrics
 from training.recipe import load_sets
 from training.trainer import batch_loss, fitted_length, gliclass_collator, training_collator
@@ -230,6 +230,19 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
         assert torch.equal(straight[key], resumed[key]), key
     again = subprocess.run(command(tmp_path / "killed", False), env=env, capture_output=True, text=True)
     assert again.returncode != 0 and "holds another run (checkpoint-30, metrics.jsonl)" in again.stderr
+
+
+def test_a_folder_with_a_run_but_no_checkpoint_says_how_to_go_on(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 4}\n')  # killed before its first checkpoint
+    with pytest.raises(ValueError, match="saved no checkpoint to resume from .save_steps., so delete it or choose"):
+        resume_checkpoint(tmp_path, False)
+    with pytest.raises(ValueError, match="nothing to resume: no checkpoint in"):
+        resume_checkpoint(tmp_path, True)
+    (tmp_path / "checkpoint-2").mkdir()
+    (tmp_path / "checkpoint-2" / STATE_FILE).write_text("{}")
+    with pytest.raises(ValueError, match=r"holds another run \(checkpoint-2, metrics.jsonl\): resume it"):
+        resume_checkpoint(tmp_path, False)
+    assert resume_checkpoint(tmp_path, True) == tmp_path / "checkpoint-2"
 
 
 def test_a_resumed_run_keeps_the_settings_that_shape_its_training(tmp_path):

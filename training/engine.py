@@ -335,12 +335,15 @@ def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
     or None (`resume=False`). Asking to resume when there is nothing to resume is an error, and so is
     a new run in a folder that holds another run's checkpoints or log (they would be mixed)."""
     if not resume:
-        earlier = [path.name for path in (*_checkpoints(output_dir)[-1:], output_dir / METRICS_FILE) if path.exists()]
+        checkpoints = _checkpoints(output_dir)[-1:]
+        earlier = [path.name for path in (*checkpoints, output_dir / METRICS_FILE) if path.exists()]
         if earlier:
-            raise ValueError(
-                f"{output_dir} holds another run ({', '.join(earlier)}): resume it (--resume) or choose another "
-                "output folder."
+            way_out = (
+                "resume it (--resume) or choose another output folder"
+                if checkpoints
+                else "it saved no checkpoint to resume from (save_steps), so delete it or choose another output folder"
             )
+            raise ValueError(f"{output_dir} holds another run ({', '.join(earlier)}): {way_out}.")
         return None
     found = _checkpoints(output_dir)
     checkpoint = (found[-1] if found else None) if resume is True else Path(resume)

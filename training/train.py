@@ -25,12 +25,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-seconds", type=float, help="override training.max_seconds")
     parser.add_argument("--epochs", type=float, help="override training.epochs")
     parser.add_argument("--batch-size", type=int, help="override training.batch_size")
+    parser.add_argument(
+        "--save-steps", type=int, help="override training.save_steps (checkpoints --resume continues from)"
+    )
     args = parser.parse_args(argv)
     config = read_config(args.config)
     if args.model:
         config["model"] = args.model
     training = config.setdefault("training", {})
-    for key in ("output_dir", "max_steps", "max_seconds", "epochs", "batch_size"):
+    for key in ("output_dir", "max_steps", "max_seconds", "epochs", "batch_size", "save_steps"):
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
     run(config, resume=args.resume)
