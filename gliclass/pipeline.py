@@ -58,6 +58,20 @@ def default_batch_size(device: torch.device) -> int:
     return 32 if device.type == "cpu" else 128
 
 
+def model_tokenizer(
+    model: GLiClassModel, tokenizer: PreTrainedTokenizerBase | str | Path | None = None
+) -> PreTrainedTokenizerBase:
+    """`tokenizer` (loaded when a path or hub id), else the model's own; `ValueError` when neither."""
+    if isinstance(tokenizer, (str, Path)):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+    tokenizer = tokenizer or model.tokenizer
+    if tokenizer is None:
+        raise ValueError(
+            "this model has no tokenizer: save its tokenizer files in the model folder, or pass tokenizer=."
+        )
+    return tokenizer
+
+
 def backbone_max_length(model: GLiClassModel, tokenizer: PreTrainedTokenizerBase) -> int:
     """The longest input the backbone supports (tokenizer limit and position embeddings); for a
     backbone with relative positions only (DeBERTa-v2/v3), the reference pipeline's input length."""
@@ -133,13 +147,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
     ) -> None:
         if not isinstance(model, GLiClassModel):
             raise TypeError(f"model must be a GLiClassModel, got {type(model).__name__}.")
-        if isinstance(tokenizer, (str, Path)):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-        tokenizer = tokenizer or model.tokenizer
-        if tokenizer is None:
-            raise ValueError(
-                "this model has no tokenizer: save its tokenizer files in the model folder, or pass tokenizer=."
-            )
+        tokenizer = model_tokenizer(model, tokenizer)
         device = check_device(device)
         if kwargs.get("batch_size") is not None:
             check_batch_size(kwargs["batch_size"])

@@ -29,11 +29,11 @@ from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from .model import GLiClassModel
 from .options import check_batch_size, flattened_hierarchy, hierarchy_name, is_per_text
-from .pipeline import ZeroShotMultilabelPipeline, backbone_max_length
+from .pipeline import ZeroShotMultilabelPipeline, backbone_max_length, model_tokenizer
 from .prompt import check_labels, check_text
 
 CLASSIFICATION_TYPES = {
@@ -73,13 +73,7 @@ class ZeroShotClassificationPipeline:
     ) -> None:
         if not isinstance(model, GLiClassModel):
             model = GLiClassModel.from_pretrained(model)
-        if isinstance(tokenizer, (str, Path)):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-        tokenizer = tokenizer or model.tokenizer
-        if tokenizer is None:
-            raise ValueError(
-                "this model has no tokenizer: save its tokenizer files in the model folder, or pass tokenizer=."
-            )
+        tokenizer = model_tokenizer(model, tokenizer)
         if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
             device = "cpu"
         self.classification_type = normalized_classification_type(classification_type)
@@ -214,12 +208,7 @@ class ZeroShotClassificationWithChunkingPipeline(ZeroShotClassificationPipeline)
             self.text_chunk_overlap if overlap is None else overlap,
             self.labels_chunk_size,
         )
-        chunks, start = [], 0
-        while True:
-            chunks.append(text[start : start + size])
-            if start + size >= len(text):
-                return chunks
-            start += size - overlap
+        return character_chunks(text, size, overlap)
 
     def __call__(  # type: ignore[override]  # the reference's signature for this pipeline
         self,
@@ -255,7 +244,8 @@ class ZeroShotClassificationWithChunkingPipeline(ZeroShotClassificationPipeline)
         batch_size = check_batch_size(batch_size)
         prompts = per_text("prompt", prompt, count)
         example_sets = per_text_examples(examples, count)
-        chunks = [(index, chunk) for index, text in enumerate(texts) for chunk in self.chunk_text(text)]
+        pieces = [character_chunks(text, self.text_chunk_size, self.text_chunk_overlap) for text in texts]
+        chunks = [(index, chunk) for index, text_chunks in enumerate(pieces) for chunk in text_chunks]
         logits = torch.empty(len(chunks), len(names))
         by_examples: dict[int, list[int]] = {}  # chunks scored together: those sharing their examples
         for position, (index, _) in enumerate(chunks):
@@ -274,10 +264,8 @@ class ZeroShotClassificationWithChunkingPipeline(ZeroShotClassificationPipeline)
                 )
         single = self.classification_type == "single-label"
         chunk_scores = torch.softmax(logits, dim=-1) if single else torch.sigmoid(logits)
-        owner_of = torch.tensor([index for index, _ in chunks], dtype=torch.long)
         results = []
-        for index in range(count):
-            scores = chunk_scores[owner_of == index]
+        for index, scores in enumerate(chunk_scores.split([len(text_chunks) for text_chunks in pieces])):
             text_scores = scores.max(0).values
             if single and len(scores) > 1:
                 text_scores = text_scores / text_scores.sum()
@@ -287,6 +275,17 @@ class ZeroShotClassificationWithChunkingPipeline(ZeroShotClassificationPipeline)
                 answer.sort(key=lambda prediction: prediction["score"], reverse=True)
             results.append(answer)
         return results
+
+
+def character_chunks(text: str, size: int, overlap: int) -> list[str]:
+    """`text` in chunks of `size` characters, each starting `overlap` (< `size`) characters before the
+    previous one ended; a text that fits is one chunk."""
+    chunks, start = [], 0
+    while True:
+        chunks.append(text[start : start + size])
+        if start + size >= len(text):
+            return chunks
+        start += size - overlap
 
 
 def checked_chunk_sizes(text_chunk_size: Any, text_chunk_overlap: Any, labels_chunk_size: Any) -> tuple[int, int, int]:
