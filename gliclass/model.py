@@ -45,6 +45,9 @@ class GLiClassOutput(ModelOutput):
 
     `logits` is `(batch, labels)`, `labels` being the most `<<LABEL>>` tokens in any row;
     `label_mask` marks the real ones (padded entries hold a large negative logit).
+    `text_embeddings` `(batch, dim)` and `label_embeddings` `(batch, labels, dim)` are the projected
+    vectors scored; with `pooling_strategy='pass'` the text side is every token `(batch, seq, dim)`
+    and `text_mask` `(batch, seq)` marks the tokens that are the text.
     """
 
     loss: torch.Tensor | None = None
@@ -52,6 +55,7 @@ class GLiClassOutput(ModelOutput):
     label_mask: torch.Tensor | None = None
     text_embeddings: torch.Tensor | None = None
     label_embeddings: torch.Tensor | None = None
+    text_mask: torch.Tensor | None = None
 
 
 class LayerRunner:
@@ -172,7 +176,9 @@ class GLiClassUniEncoder(GLiClassCore):
         text, labels = self.project_text(text), self.project_labels(labels)
         text_mask = self.text_mask(input_ids, attention_mask) if self.config.pooling_strategy == "pass" else None
         logits = self.score(text, labels, label_mask, text_mask)
-        return GLiClassOutput(logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=labels)
+        return GLiClassOutput(
+            logits=logits, label_mask=label_mask, text_embeddings=text, label_embeddings=labels, text_mask=text_mask
+        )
 
     def text_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Tokens the text vector is pooled from: all real tokens, or from `<<SEP>>` on."""

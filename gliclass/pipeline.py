@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -26,7 +27,7 @@ from .checkpoint import HUB_OPTIONS, check_marker_tokens
 from .example_evidence import EXAMPLE_WEIGHT, ExampleEvidence
 from .label_cache import DEFAULT_MAX_LABELS, LabelVectorCache, label_fingerprint
 from .labels_apart import LabelInput, LabelsApartBatch, LabelsApartInputs, label_model_inputs, load_label_tokenizer
-from .model import GLiClassModel
+from .model import GLiClassModel, GLiClassOutput
 from .options import (
     AGGREGATIONS,
     POSTPROCESS_OPTIONS,
@@ -372,30 +373,45 @@ class ZeroShotMultilabelPipeline(Pipeline):
         with self.device_placement(), self.get_inference_context()():
             return self._forward(model_inputs, **forward_params)
 
-    def _forward(self, model_inputs: dict[str, Any], batch_size: int | None = None) -> dict[str, Any]:
-        """Logits of every encoder row, batched by similar length."""
+    def _forward(
+        self, model_inputs: dict[str, Any], batch_size: int | None = None, embeddings: bool = False
+    ) -> dict[str, Any]:
+        """Logits of every encoder row, batched by similar length; with `embeddings`, also each row's
+        `(text vector, label vectors)` as the model scored them (`"embeddings"`)."""
         rows = model_inputs["rows"]
         batch_size = batch_size or self._batch_size
+        vectors = [(torch.empty(0), torch.empty(0))] * len(rows) if embeddings else None
         if "labels_apart" in model_inputs:
-            logits = self._forward_apart(model_inputs["labels_apart"], batch_size, model_inputs["example_evidence"])
+            logits = self._forward_apart(
+                model_inputs["labels_apart"], batch_size, model_inputs["example_evidence"], vectors
+            )
         else:
             logits = [torch.empty(0)] * len(rows)
             for batch, tensors in self._batches([row.input_ids for row in rows], batch_size):
                 with self._precision():
-                    batch_logits = self.model(**tensors).logits.float().cpu()
+                    output = self.model(**tensors)
+                batch_logits = output.logits.float().cpu()
                 for slot, index in enumerate(batch):
-                    logits[index] = batch_logits[slot, : rows[index].label_end - rows[index].label_start]
-        return {**model_inputs, "logits": logits}
+                    labels = rows[index].label_end - rows[index].label_start
+                    logits[index] = batch_logits[slot, :labels]
+                    if vectors is not None:
+                        vectors[index] = _scored_vectors(output, slot, labels)
+        return {**model_inputs, "logits": logits, "embeddings": vectors}
 
     def _precision(self) -> torch.autocast:
         """bfloat16 autocast in fast mode; otherwise the model's own dtype."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast)
 
     def _forward_apart(
-        self, batch: LabelsApartBatch, batch_size: int, evidence: ExampleEvidence | None = None
+        self,
+        batch: LabelsApartBatch,
+        batch_size: int,
+        evidence: ExampleEvidence | None = None,
+        scored_vectors: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> list[torch.Tensor]:
         """Logits of rows whose labels are encoded apart: each distinct label once (or from the
-        label cache; moved towards its few-shot examples when there are some), then each text row."""
+        label cache; moved towards its few-shot examples when there are some), then each text row.
+        A `scored_vectors` list (one slot per row) gets each row's `(text vector, label vectors)`."""
         model = self.model
         vectors = self._label_vectors(batch.labels, batch_size)
         table = torch.stack(vectors)  # (distinct labels, dim)
@@ -422,6 +438,11 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 batch_logits = batch_logits.float().cpu()
             for slot, index in enumerate(rows):
                 logits[index] = batch_logits[slot, : len(row_labels[slot])]
+                if scored_vectors is not None:
+                    scored_vectors[index] = (
+                        text[slot].float().cpu(),
+                        labels[slot, : len(row_labels[slot])].float().cpu(),
+                    )
         return logits
 
     def _text_vectors(self, rows: Sequence[EncodedRow], batch_size: int) -> torch.Tensor:
@@ -547,7 +568,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
             for text_logits, labels in zip(logits, model_outputs["labels"])
         ]
 
-    def score_texts(self, texts: Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
+    def score_texts(self, texts: str | Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
         """Scores `(texts, labels)` with columns in the order of `candidate_labels` (one label set for
         all texts), for evaluation and bulk use: no result dicts are built. The options are the
         call's (`multi_label`, `prompt`, `examples`, `windows`, `aggregation`, `transductive`,
@@ -559,31 +580,74 @@ class ZeroShotMultilabelPipeline(Pipeline):
         )
         return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
 
-    def text_logits(self, texts: Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
+    def text_logits(self, texts: str | Sequence[str], candidate_labels: Any = None, **options: Any) -> torch.Tensor:
         """The logits `(texts, labels)` behind `score_texts` (windows combined, re-centred with
         `transductive`, label biases added): what its sigmoid or softmax is taken of."""
         for unused in ("threshold", "top_k", "shortlist"):
             if unused in options:
                 raise TypeError(f"score_texts returns every label's score; {unused} does not apply.")
-        batch_size = options.pop("batch_size", None)
-        batch_size = self._batch_size if batch_size is None else check_batch_size(batch_size)
-        preprocess, _, postprocess = self._sanitize_parameters(candidate_labels=candidate_labels, **options)
-        preprocess, postprocess = {**self._preprocess_params, **preprocess}, {**self._postprocess_params, **postprocess}
-        preprocess.pop("shortlist", None)  # a construction default: every label is scored here
-        if is_per_text("candidate_labels", preprocess.get("candidate_labels")):
+        given = self._preprocess_params.get("candidate_labels") if candidate_labels is None else candidate_labels
+        if is_per_text("candidate_labels", given):
             raise ValueError("score_texts takes one label set for all texts.")
-        model_inputs = self.preprocess(list(texts), **preprocess)
-        cuts = TruncationReport(self.row_builder.max_length)
-        cuts.add(model_inputs["rows"], len(model_inputs["texts"]))
-        logits = torch.stack(
+        model_inputs, postprocess, batch_size = self._prepared_inputs(texts, candidate_labels, options)
+        return torch.stack(
             self._decision_logits(
                 self.forward(model_inputs, batch_size=batch_size),
                 postprocess.get("aggregation", "max"),
                 postprocess.get("transductive", False),
             )
         )
+
+    def get_embeddings(
+        self, texts: str | Sequence[str], candidate_labels: Any = None, **options: Any
+    ) -> list[dict[str, torch.Tensor]]:
+        """For each text, `{"logits", "text_embedding", "label_embeddings"}`: the model's logits
+        `(labels,)` (before `label_biases`) and the projected vectors it scored them with, the text's
+        `(dim,)` (with `pooling_strategy='pass'`, one per text token: `(tokens, dim)`) and its labels'
+        `(labels, dim)` in the order given. A joint model's vectors are those of the text read with
+        its labels, so each text and its labels must fit in one encoder input (the text is cut to
+        fit). `candidate_labels` may be one set per text. Options: `prompt`, `examples` (not for
+        models that read them as label evidence), `hypothesis_template`, `batch_size`."""
+        refused = sorted(set(options) - {"prompt", "examples", "hypothesis_template", "batch_size"})
+        if refused:
+            raise TypeError(
+                f"get_embeddings takes prompt, examples, hypothesis_template and batch_size, not {', '.join(refused)}."
+            )
+        model_inputs, _, batch_size = self._prepared_inputs(texts, candidate_labels, {**options, "windows": False})
+        if model_inputs.get("example_evidence") is not None:
+            raise ValueError(
+                "this model reads examples= as evidence that moves its label scores, not in its input: "
+                "get_embeddings has no vectors for them; call it without examples."
+            )
+        rows = model_inputs["rows"]
+        if len(rows) != len(model_inputs["texts"]):
+            split = next(index for index, count in Counter(row.text_index for row in rows).items() if count > 1)
+            raise ValueError(
+                f"text {split} and its {len(model_inputs['labels'][split])} labels do not fit in one encoder input "
+                f"({self.row_builder.max_length} tokens): get_embeddings needs one per text; give fewer labels."
+            )
+        outputs = self.forward(model_inputs, batch_size=batch_size, embeddings=True)
+        results: list[dict[str, torch.Tensor]] = [{}] * len(rows)
+        for row, logits, (text, labels) in zip(rows, outputs["logits"], outputs["embeddings"]):
+            results[row.text_index] = {"logits": logits, "text_embedding": text, "label_embeddings": labels}
+        return results
+
+    def _prepared_inputs(
+        self, texts: str | Sequence[str], candidate_labels: Any, options: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], int]:
+        """`preprocess` of `texts` for a call scoring every label (options over the construction
+        defaults, no shortlist), its postprocess options and batch size; warns about cut texts."""
+        options = dict(options)
+        batch_size = options.pop("batch_size", None)
+        batch_size = self._batch_size if batch_size is None else check_batch_size(batch_size)
+        preprocess, _, postprocess = self._sanitize_parameters(candidate_labels=candidate_labels, **options)
+        preprocess, postprocess = {**self._preprocess_params, **preprocess}, {**self._postprocess_params, **postprocess}
+        preprocess.pop("shortlist", None)  # a construction default: every label is scored here
+        model_inputs = self.preprocess([texts] if isinstance(texts, str) else list(texts), **preprocess)
+        cuts = TruncationReport(self.row_builder.max_length)
+        cuts.add(model_inputs["rows"], len(model_inputs["texts"]))
         cuts.warn()
-        return logits
+        return model_inputs, postprocess, batch_size
 
 
 class TruncationReport:
@@ -680,6 +744,15 @@ def _row_label_vectors(
         mask[slot, : len(indices)] = True
     index, mask = index.to(table.device), mask.to(table.device)
     return table[index].masked_fill(~mask.unsqueeze(-1), 0), mask
+
+
+def _scored_vectors(output: GLiClassOutput, slot: int, labels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row `slot`'s text vector (token-level text: the vectors of its text tokens) and its first
+    `labels` label vectors, from a joint forward pass."""
+    text = output.text_embeddings[slot]
+    if output.text_mask is not None:
+        text = text[output.text_mask[slot].bool()]
+    return text.float().cpu(), output.label_embeddings[slot, :labels].float().cpu()
 
 
 def _text_logits(model_outputs: dict[str, Any], aggregation: str) -> list[torch.Tensor]:

@@ -27,6 +27,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
@@ -126,6 +127,43 @@ class ZeroShotClassificationPipeline:
                 for index, row in zip(indices, scores.tolist()):
                     shape = (labels[index] if per_text_labels else labels) if return_hierarchical else None
                     results[index] = self._answer(names, row, kind, thresholds[index], shape)
+        return results
+
+    def get_embeddings(
+        self,
+        texts: str | Sequence[str],
+        labels: Sequence[str] | dict[str, Any] | Sequence[Sequence[str] | dict[str, Any]],
+        batch_size: int = 8,
+        examples: Sequence[dict[str, Any]] | Sequence[Sequence[dict[str, Any]] | None] | None = None,
+        prompt: str | Sequence[str] | None = None,
+    ) -> list[dict[str, np.ndarray]]:
+        """For each text, as the reference: `{"logits", "text_embedding", "class_embeddings"}` (NumPy
+        arrays), the model's logits over its labels and the projected text and label vectors they
+        were scored with (`ZeroShotMultilabelPipeline.get_embeddings`)."""
+        texts = text_list(texts)
+        count = len(texts)
+        label_sets = self._label_sets(labels, is_per_text("candidate_labels", labels), count)
+        batch_size = check_batch_size(batch_size)
+        prompts = per_text("prompt", prompt, count)
+        example_sets = per_text_examples(examples, count)
+        groups: dict[int, list[int]] = {}  # texts sharing their examples
+        for index, example_set in enumerate(example_sets):
+            groups.setdefault(id(example_set), []).append(index)
+        results: list[dict[str, np.ndarray]] = [{}] * count
+        for indices in groups.values():
+            found = self.pipe.get_embeddings(
+                [texts[index] for index in indices],
+                [label_sets[index] for index in indices],
+                prompt=[prompts[index] or "" for index in indices],
+                examples=example_sets[indices[0]],
+                batch_size=batch_size,
+            )
+            for index, embeddings in zip(indices, found):
+                results[index] = {
+                    "logits": embeddings["logits"].numpy(),
+                    "text_embedding": embeddings["text_embedding"].numpy(),
+                    "class_embeddings": embeddings["label_embeddings"].numpy(),
+                }
         return results
 
     def flatten_labels(self, labels: Sequence[str] | dict[str, Any]) -> list[str]:

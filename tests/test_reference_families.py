@@ -11,6 +11,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import transformers
@@ -402,6 +403,66 @@ def test_the_chunking_pipeline_chunks_as_the_reference_and_checks_its_sizes():
         "label": max(scores, key=scores.get),
         "score": scores[best["label"]],
     }
+
+
+EMBEDDING_CASES = [case for case in CASES if (case / "embeddings.json").is_file()]
+
+
+@pytest.mark.parametrize("case", EMBEDDING_CASES, ids=[c.name for c in EMBEDDING_CASES])
+def test_get_embeddings_gives_the_reference_logits_and_vectors(case):
+    """`get_embeddings` of the reference call form: the logits and the projected text and label vectors
+    the reference gave (tests/fixtures/make_embeddings_fixture.py), hierarchies, prompts, per-text labels and
+    examples included. Token-level text (`pooling_strategy='pass'`) is the text's tokens only. With one label
+    list per text the reference pads every text to the longest list (a logit and a vector for each padding
+    slot); here a text has its own labels only."""
+    model, _ = load_case(case)
+    pipe = gliclass.ZeroShotClassificationPipeline(model, device="cpu", progress_bar=False)
+    for recorded in json.loads((case / "embeddings.json").read_text())["calls"]:
+        call = recorded["call"]
+        answers = pipe.get_embeddings(**call, batch_size=2)
+        assert len(answers) == len(recorded["answers"])
+        per_text = isinstance(call["labels"], list) and isinstance(call["labels"][0], list)
+        for index, (ours, theirs) in enumerate(zip(answers, recorded["answers"])):
+            assert list(ours) == ["logits", "text_embedding", "class_embeddings"]
+            count = len(pipe.flatten_labels(call["labels"][index] if per_text else call["labels"]))
+            theirs = {
+                **theirs,
+                "logits": theirs["logits"][:count],
+                "class_embeddings": theirs["class_embeddings"][:count],
+            }
+            for key in ours:
+                assert ours[key].shape == np.array(theirs[key]).shape, key
+                assert max_abs_diff(torch.from_numpy(ours[key]), theirs[key]) < TOLERANCE, key
+
+
+def test_get_embeddings_are_the_vectors_the_pipeline_scores():
+    """The shipped model (labels encoded apart, score calibration): `get_embeddings` logits are those of
+    `text_logits` (no label biases here); a text too long beside its labels is cut; per-text labels work;
+    examples read as label evidence, options that do not apply and labels that need two inputs are refused."""
+    clf = gliclass.pipeline()
+    texts = ["The striker scored twice in the final.", "The central bank raised interest rates."]
+    labels = ["sports", "business", "politics"]
+    found = clf.get_embeddings(texts, labels)
+    assert torch.allclose(torch.stack([item["logits"] for item in found]), clf.text_logits(texts, labels), atol=1e-5)
+    assert [tuple(item["label_embeddings"].shape) for item in found] == [(3, 384)] * 2
+    assert found[0]["text_embedding"].shape == (384,)
+    per_text = clf.get_embeddings(texts, [["sports"], ["politics", "business"]])
+    [alone] = clf.get_embeddings(texts[1], ["politics", "business"])  # calibrated logits depend on the label set
+    assert torch.allclose(per_text[1]["logits"], alone["logits"], atol=1e-5)
+    assert torch.allclose(per_text[1]["label_embeddings"], found[1]["label_embeddings"][[2, 1]], atol=1e-5)
+    assert torch.allclose(per_text[1]["text_embedding"], found[1]["text_embedding"], atol=1e-5)
+    with pytest.raises(ValueError, match="reads examples= as evidence"):
+        clf.get_embeddings(texts, labels, examples=[{"text": "A goal.", "labels": ["sports"]}])
+    with pytest.raises(TypeError, match="not threshold"):
+        clf.get_embeddings(texts, labels, threshold=0.5)
+    joint, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
+    short = gliclass.ZeroShotMultilabelPipeline(model=joint, device="cpu", max_length=64)
+    many = [f"label number {index}" for index in range(40)]
+    with pytest.raises(ValueError, match="text 0 and its 40 labels do not fit in one encoder input"):
+        short.get_embeddings(["a text"], many)
+    with pytest.warns(UserWarning, match="cut"):
+        [item] = short.get_embeddings(["word " * 200], labels)
+    assert item["logits"].shape == (3,)
 
 
 def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
