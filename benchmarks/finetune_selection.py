@@ -81,7 +81,7 @@ def run_one(
         head_lr=head_lr,
         progress=False,
     )
-    splits = held_out_splits(targets, 4, seed)
+    splits = held_out_splits(texts, targets, 4, seed)
     held_tables, _ = held_out_tables(start, texts, targets, dataset.labels, splits, ALPHAS, settings)
     held_gold = [targets[index] for split in splits for index in split]
     multi_label = any(len(example_targets) != 1 for example_targets in targets)

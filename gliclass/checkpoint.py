@@ -1,5 +1,6 @@
 """Checks around loading a checkpoint: the folder exists and holds a GLiClass config and complete
-safetensors weights, and every tensor of the model was found in them."""
+safetensors weights, and every tensor of the model was found in them. Saving: the target folder, and
+tokenizer files that transformers 4 reads too."""
 
 from __future__ import annotations
 
@@ -50,6 +51,30 @@ def looks_like_hub_id(name: str) -> bool:
     return 1 <= len(parts) <= 2 and all(
         part and not part.startswith(".") and all(char.isalnum() or char in "-_." for char in part) for part in parts
     )
+
+
+def is_gliclass_checkpoint(name_or_path: str | os.PathLike) -> bool:
+    """Whether the config of a local folder or hub id is a GLiClass one (not a backbone encoder's).
+    An `OSError` names the model when its config cannot be found or fetched."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            return False
+        try:
+            return json.loads(config_file.read_text(encoding="utf-8")).get("model_type") == MODEL_TYPE
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            raise ValueError(f"{config_file} is not a JSON object.") from None
+    if path.exists() or not looks_like_hub_id(str(name_or_path)):
+        raise OSError(f"model {name_or_path} is neither a model folder nor a hub id.")
+    try:
+        config, _ = PretrainedConfig.get_config_dict(str(name_or_path))
+    except OSError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise OSError(
+            f"model {name_or_path}: not a local folder, and its config.json could not be fetched ({reason})"
+        ) from None
+    return config.get("model_type") == MODEL_TYPE
 
 
 def hub_options(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -207,3 +232,23 @@ def check_marker_tokens(config: Any, tokenizer: Any) -> None:
                 f"config {name}={getattr(config, name)} but the tokenizer's {token} is {vocabulary.get(token)}; "
                 "the tokenizer does not belong to this model."
             )
+
+
+def check_save_folder(save_directory: str | os.PathLike) -> Path:
+    """The folder to save into (`~` expanded); an `OSError` when it is an existing file
+    (transformers would only log that and save nothing)."""
+    folder = Path(save_directory).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise OSError(f"cannot save into {save_directory}: it is a file, not a folder.")
+    return folder
+
+
+def save_tokenizer(tokenizer: Any, folder: Path) -> None:
+    """Save `tokenizer` into `folder`. A generic fast tokenizer is named `PreTrainedTokenizerFast`, as in
+    released checkpoints: transformers 5 writes `TokenizersBackend`, a class transformers 4 does not know."""
+    tokenizer.save_pretrained(folder)
+    config_file = folder / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -4,7 +4,8 @@ Formats read:
 - a folder with `meta.json` (its `labels` are the dataset's label names) and `*.jsonl` files of
   `{"text", "labels": [...]}` (the shared-data format);
 - a `.jsonl` file in that format (label list = every label seen) or in the reference GLiClass
-  format `{"text", "all_labels", "true_labels"}`, `true_labels` a list or `{label: score}`;
+  format `{"text", "all_labels", "true_labels"}`, `true_labels` a list or `{label: score}`; a file
+  holding one JSON array of such records (the reference's training files) is read as well;
 - a `datasets.Dataset` or hub id, with `text_column` / `label_column` / `label_names` options.
 
 Every record is checked the same way (`parse_record`): a text the pipeline takes (`check_text`),
@@ -83,7 +84,7 @@ def load_set(
         examples = list(read_examples(Path(source)))
         return LabelledSet(name or Path(source).stem, examples, _labels_in(examples), _is_multi_label(examples), weight)
     if isinstance(source, Path) or (
-        isinstance(source, str) and (source.endswith(".jsonl") or not looks_like_hub_id(source))
+        isinstance(source, str) and (source.endswith((".jsonl", ".json")) or not looks_like_hub_id(source))
     ):
         raise OSError(f"data path {source} does not exist.")
     return _load_dataset(source, name, weight, split or "train", text_column, label_column, label_names)
@@ -101,9 +102,11 @@ def eval_sets(root: Path, names: Sequence[str] | None = None, split: str = "test
 
 
 def read_examples(path: Path, known_labels: Sequence[str] | None = None) -> Iterator[Example]:
-    """The examples of a JSONL file; true labels must be among `known_labels` when given."""
+    """The examples of a JSONL file (or of a file holding one JSON array of records, as the reference's
+    training data); true labels must be among `known_labels` when given."""
     known = set(known_labels) if known_labels is not None else None
-    for where, record in jsonl.read_jsonl(path, error=DataError):
+    records = jsonl.read_json_array if jsonl.starts_json_array(path) else jsonl.read_jsonl
+    for where, record in records(path, error=DataError):
         yield parse_record(record, where, known)
 
 

@@ -1,4 +1,5 @@
-"""Reading JSON-lines files (or standard input) with errors located by `FILE:LINE`."""
+"""Reading JSON-lines files (or standard input), and files holding one JSON array of records, with
+errors located by `FILE:LINE`."""
 
 from __future__ import annotations
 
@@ -43,8 +44,66 @@ def _records(handle: BinaryIO, name: str, error: type[ValueError]) -> Iterator[t
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line.rstrip("\r\n"))  # with the newline, an unclosed line's error is at "column 1"
         except json.JSONDecodeError as problem:
-            reason = problem.msg.removesuffix(" at")  # "Invalid control character at" reads as "... at, column 3"
-            raise error(f"{where}: not valid JSON ({reason}, column {problem.colno}).") from None
+            raise error(f"{where}: not valid JSON ({_reason(problem)}, column {problem.colno}).") from None
         yield where, record
+
+
+def starts_json_array(path: str | Path) -> bool:
+    """Whether the file's first visible character is `[` (a JSON array, not JSON lines of objects)."""
+    if str(path) == STDIN or not Path(path).is_file():
+        return False
+    with Path(path).open("rb") as handle:
+        start = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+    return start.startswith(b"[")
+
+
+def read_json_array(path: str | Path, error: type[ValueError] = ValueError) -> Iterator[tuple[str, Any]]:
+    """`("FILE:LINE", decoded JSON)` for every element of the JSON array that `path` holds (the line
+    where the element starts); a file that is not UTF-8 or not such an array raises `error` naming
+    `FILE:LINE`."""
+    raw = Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        line = raw.count(b"\n", 0, problem.start) + 1
+        raise error(f"{path}:{line}: not valid UTF-8 (byte {raw[problem.start]:#04x}).") from None
+    decoder = json.JSONDecoder()
+    line, counted = 1, 0  # line of position `counted`
+
+    def where(position: int) -> str:
+        nonlocal line, counted
+        line += text.count("\n", counted, position)
+        counted = position
+        return f"{path}:{line}"
+
+    position = _skip_space(text, text.index("[") + 1)
+    if text.startswith("]", position):
+        return
+    while True:
+        try:
+            record, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as problem:
+            raise error(
+                f"{path}:{problem.lineno}: not valid JSON ({_reason(problem)}, column {problem.colno})."
+            ) from None
+        yield where(position), record
+        position = _skip_space(text, end)
+        if text.startswith("]", position):
+            break
+        if not text.startswith(",", position):
+            raise error(f"{where(position)}: expected ',' or ']' after an element of the JSON array.")
+        position = _skip_space(text, position + 1)
+    if text[position + 1 :].strip():
+        raise error(f"{where(position + 1)}: text after the end of the JSON array.")
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _reason(problem: json.JSONDecodeError) -> str:
+    return problem.msg.removesuffix(" at")  # "Invalid control character at" reads as "... at, column 3"

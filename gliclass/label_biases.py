@@ -13,8 +13,9 @@ from typing import Any
 import torch
 
 from .model import GLiClassModel
+from .options import labels_per_text
 from .pipeline import ZeroShotMultilabelPipeline, pipeline
-from .prompt import check_examples, check_labels
+from .prompt import labelled_examples
 
 MAX_BIAS = 8.0  # logit offsets are clipped to +-MAX_BIAS: a few examples never silence a label for good
 
@@ -40,11 +41,13 @@ def calibrate(
         pipe = pipeline(model=model_or_pipeline)
     elif not isinstance(model_or_pipeline, ZeroShotMultilabelPipeline):
         raise TypeError(f"calibrate needs a GLiClassModel or its pipeline, got {type(model_or_pipeline).__name__}.")
-    if not examples:
-        raise ValueError("no examples given; calibrate needs labelled examples.")
-    checked = check_examples(examples)
+    checked = labelled_examples(examples)
     texts, targets = [text for text, _ in checked], [labels for _, labels in checked]
-    candidates = check_labels(list(labels)) if labels is not None else list(dict.fromkeys(sum(targets, [])))
+    candidates = (
+        labels_per_text(labels, None)[0][0]  # a list, or "a, b, c" as the pipeline takes it
+        if labels is not None
+        else list(dict.fromkeys(sum(targets, [])))
+    )
     if not candidates:
         raise ValueError("no labels to calibrate: the examples name none and labels= is not given.")
     unknown = sorted({label for row in targets for label in row} - set(candidates))

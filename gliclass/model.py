@@ -25,10 +25,13 @@ from .checkpoint import (
     check_loading_info,
     check_model_location,
     check_model_type,
+    check_save_folder,
     check_saved_tokenizer_error,
     check_tokenizer_size,
     hub_options,
+    is_gliclass_checkpoint,
     local_or_hub_name,
+    save_tokenizer,
 )
 from .config import UNSUPPORTED_FLAGS, GLiClassConfig
 from .heads import GLiClassCore
@@ -429,6 +432,11 @@ class GLiClassModel(PreTrainedModel):
         if unknown:  # a typo would otherwise be stored in the config and silently do nothing
             names = ", ".join(map(repr, unknown))
             raise TypeError(f"unknown model option(s) {names}; the options are {', '.join(sorted(known))}.")
+        if is_gliclass_checkpoint(name_or_path):
+            raise ValueError(
+                f"{name_or_path} is a GLiClass checkpoint, not a backbone encoder: load it with "
+                "GLiClassModel.from_pretrained (training continues from it as it is)."
+            )
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
         tokenizer.add_tokens(list(SPECIAL_TOKENS), special_tokens=True)
         encoder = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)  # fp32 master weights
@@ -495,9 +503,10 @@ class GLiClassModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:
         """Save config, safetensors weights and the tokenizers the model has (a bi-encoder's label
-        tokenizer in the `label_tokenizer/` subfolder)."""
-        super().save_pretrained(save_directory, *args, **kwargs)
+        tokenizer in the `label_tokenizer/` subfolder). An existing file at `save_directory` is an `OSError`."""
+        folder = check_save_folder(save_directory)
+        super().save_pretrained(folder, *args, **kwargs)
         if self.tokenizer is not None:
-            self.tokenizer.save_pretrained(save_directory)
+            save_tokenizer(self.tokenizer, folder)
         if self.label_tokenizer is not None:
-            self.label_tokenizer.save_pretrained(Path(save_directory) / LABEL_TOKENIZER_DIR)
+            save_tokenizer(self.label_tokenizer, folder / LABEL_TOKENIZER_DIR)

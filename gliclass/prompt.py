@@ -19,10 +19,11 @@ are split into groups scored in separate rows.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 LABEL_TOKEN = "<<LABEL>>"
@@ -134,18 +135,35 @@ def has_visible_characters(text: str) -> bool:
 
 
 def check_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-    """Validate few-shot examples `[{"text", "labels": [...]}]`; returns `(text, labels)` pairs."""
+    """Validate few-shot examples `[{"text", "labels": [...]}]` (`true_labels` as in the reference's
+    data); returns `(text, labels)` pairs."""
     if not isinstance(examples, (list, tuple)):
         raise TypeError("examples must be a list of {'text': ..., 'labels': [...]} dicts.")
     checked = []
     for number, example in enumerate(examples):
-        if not isinstance(example, dict) or "text" not in example:
+        if not isinstance(example, Mapping) or "text" not in example:
             raise TypeError(f"example {number} must be a dict with 'text' and 'labels'.")
         labels = example.get("labels", example.get("true_labels"))
+        if isinstance(labels, np.ndarray):  # a list column read by pandas (e.g. from Parquet)
+            labels = labels.tolist()
         if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
             raise TypeError(f"example {number}: 'labels' must be a list of strings.")
         checked.append((check_text(example["text"], f"example {number} text"), check_labels(labels) if labels else []))
     return checked
+
+
+def labelled_examples(examples: Any) -> list[tuple[str, list[str]]]:
+    """Labelled examples as `calibrate` and `finetune` take them: a list, any iterable, a pandas
+    DataFrame or a `datasets.Dataset` of `{"text", "labels": [...]}` rows; checked `(text, labels)` pairs."""
+    if hasattr(examples, "columns") and hasattr(examples, "to_dict"):  # a pandas DataFrame: its rows
+        examples = examples.to_dict("records")
+    if isinstance(examples, (str, bytes, Mapping)) or not isinstance(examples, Iterable):
+        kind = type(examples).__name__
+        raise TypeError(f"examples must be a list of {{'text': ..., 'labels': [...]}} dicts, got {kind}.")
+    examples = list(examples)
+    if not examples:
+        raise ValueError("no examples given: pass a list of {'text': ..., 'labels': [...]} dicts.")
+    return check_examples(examples)
 
 
 class PromptEncoder:

@@ -63,6 +63,32 @@ def test_bad_records_are_located_by_file_and_line(tmp_path: Path, record, messag
         load_set(path)
 
 
+def test_a_json_array_of_records_is_read_and_errors_name_the_line(tmp_path: Path) -> None:
+    """The reference's training files: one JSON array (pretty-printed or on one line)."""
+    records = [{"text": f"text {i}", "all_labels": ["x", "y"], "true_labels": ["x"]} for i in range(3)]
+    (tmp_path / "pretty.json").write_text(json.dumps(records, indent=2))
+    (tmp_path / "one_line.json").write_text("\ufeff" + json.dumps(records))
+    for name in ("pretty.json", "one_line.json"):
+        labelled = load_set(tmp_path / name)
+        assert [example.text for example in labelled.examples] == ["text 0", "text 1", "text 2"]
+    records[2]["true_labels"] = ["z"]
+    (tmp_path / "bad.json").write_text(json.dumps(records, indent=2))
+    with pytest.raises(DataError, match=r"bad.json:22: true label 'z' is not among the candidate labels"):
+        load_set(tmp_path / "bad.json")
+    (tmp_path / "no_comma.json").write_text('[{"text": "a", "labels": []}\n {"text": "b", "labels": []}]')
+    with pytest.raises(DataError, match=r"no_comma.json:2: expected ',' or ']'"):
+        load_set(tmp_path / "no_comma.json")
+    (tmp_path / "cut.json").write_text(json.dumps(records, indent=2)[:-20])
+    with pytest.raises(DataError, match=r"cut.json:\d+: not valid JSON"):
+        load_set(tmp_path / "cut.json")
+
+
+def test_a_broken_jsonl_line_names_its_column(tmp_path: Path) -> None:
+    (tmp_path / "data.jsonl").write_text('{"text": "a", "labels": ["x"]}\n{"text": "b", "labels": ["x"]\n')
+    with pytest.raises(DataError, match=r"data.jsonl:2: not valid JSON \(Expecting ',' delimiter, column 30\)"):
+        load_set(tmp_path / "data.jsonl")
+
+
 def test_a_gold_label_outside_meta_labels_is_refused(tmp_path: Path) -> None:
     (tmp_path / "meta.json").write_text(json.dumps({"labels": ["a"]}))
     write_jsonl(tmp_path / "test.jsonl", [{"text": "one", "labels": ["z"]}])

@@ -68,6 +68,34 @@ def test_a_file_instead_of_a_folder_says_so(saved):
         GLiClassModel.from_pretrained(saved / "config.json")
 
 
+def test_saving_onto_a_file_is_refused_and_nothing_is_lost(make_model, tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    with pytest.raises(OSError, match="it is a file, not a folder"):
+        make_model().save_pretrained(target)
+    assert target.read_text() == "keep me"
+
+
+FAMILIES = Path(__file__).parent / "fixtures" / "reference_families"
+
+
+def test_a_saved_modernbert_checkpoint_keeps_the_tokenizer_class_transformers_4_reads(tmp_path):
+    """Released ModernBERT checkpoints name `PreTrainedTokenizerFast`; transformers 5 would write
+    `TokenizersBackend`, which transformers 4 (and the reference on it) cannot load."""
+    model = GLiClassModel.from_pretrained(FAMILIES / "modernbert_uni_encoder")
+    model.save_pretrained(tmp_path / "saved")
+    config = json.loads((tmp_path / "saved" / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    again = GLiClassModel.from_pretrained(tmp_path / "saved")
+    assert again.tokenizer.get_vocab() == model.tokenizer.get_vocab()
+
+
+def test_from_backbone_refuses_a_gliclass_checkpoint():
+    """It would wrap the whole GLiClass model as the encoder under new random heads."""
+    with pytest.raises(ValueError, match="is a GLiClass checkpoint, not a backbone encoder"):
+        GLiClassModel.from_backbone(str(FAMILIES / "deberta_v3_uni_encoder"))
+
+
 def test_a_clean_checkpoint_loads_and_reports_no_problems(saved):
     model, info = GLiClassModel.from_pretrained(saved, output_loading_info=True)
     assert isinstance(model, GLiClassModel)

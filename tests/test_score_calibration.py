@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -134,6 +135,19 @@ def test_calibrate_refuses_bad_examples(make_embedder):
         gliclass.calibrate(model, [{"text": "a text", "labels": ["sports"]}], labels=["music"])
     with pytest.raises(TypeError, match="GLiClassModel"):
         gliclass.calibrate("a path", [{"text": "a text", "labels": ["sports"]}])
+
+
+def test_calibrate_takes_examples_as_finetune_does(make_embedder):
+    """A DataFrame (label lists as NumPy arrays, as read from Parquet), a generator, a `datasets.Dataset`,
+    and labels as one comma-separated string: all give the offsets of the plain list."""
+    datasets = pytest.importorskip("datasets")
+    pandas = pytest.importorskip("pandas")
+    examples = [{"text": text, "labels": [label]} for text, label in zip(TEXTS, LABELS)]
+    labels = ", ".join(LABELS[:4])  # split as the pipeline splits it, not into characters
+    expected = gliclass.calibrate(make_embedder(), examples, labels=LABELS[:4])
+    frame = pandas.DataFrame({"text": TEXTS, "labels": [np.array([label]) for label in LABELS[: len(TEXTS)]]})
+    for given in (frame, (example for example in examples), datasets.Dataset.from_list(examples)):
+        assert gliclass.calibrate(make_embedder(), given, labels=labels) == pytest.approx(expected)
 
 
 def test_recentre_equalises_label_means_and_needs_two_texts():

@@ -29,7 +29,7 @@ from training import (
 )
 from training.batches import Collator, FixedCandidatesSet, FusedRowsCollator, LabelsApartCollator
 from training.engine import STATE_FILE, check_resumed_settings, resume_checkpoint
-from training.finetune import START, chosen_candidate, held_out_metrics
+from training.finetune import START, chosen_candidate, held_out_metrics, held_out_splits
 from training.recipe import load_sets
 from training.trainer import batch_loss, fitted_length, gliclass_collator, training_collator
 
@@ -173,6 +173,32 @@ def test_finetune_learns_a_few_examples_and_feeds_the_pipeline(make_model):
         finetune(tuned, (example for example in []), epochs=1)
     again = finetune(tuned, examples[:2], labels="sports, business", epochs=1, select=False, progress=False)
     assert again.finetune_report.trained_on == 2  # labels as the pipeline takes them: one comma-separated string
+    with pytest.raises(TypeError, match="model must be a GLiClassModel, its pipeline or a path, got int"):
+        finetune(123, examples, epochs=1)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        finetune(tuned, examples, epochs=1, seed=None)
+    from_pipeline = finetune(clf, examples[:2], labels="sports, business", epochs=1, select=False, progress=False)
+    assert from_pipeline.finetune_report.trained_on == 2
+
+
+def test_finetune_drops_calibrated_label_biases_with_a_warning(make_model):
+    """They were fitted to the start model's scores; the held-out choice and the result go without them."""
+    model = make_model()
+    model.config.label_biases = {"sports": 2.0}
+    examples = [{"text": "the team won", "labels": ["sports"]}, {"text": "stocks fell", "labels": ["business"]}]
+    with pytest.warns(UserWarning, match="does not keep the label_biases"):
+        tuned = finetune(model, examples, epochs=1, select=False, progress=False)
+    assert tuned.config.label_biases == {} and model.config.label_biases == {"sports": 2.0}
+
+
+def test_copies_of_a_text_are_held_out_together():
+    texts = [f"text {index % 6}" for index in range(12)]  # every text twice
+    targets = [["a" if index % 2 else "b"] for index in range(12)]
+    splits = held_out_splits(texts, targets, folds=4, seed=0)
+    assert splits
+    for split in splits:
+        held = {texts[index] for index in split}
+        assert all(texts[index] not in held for index in range(12) if index not in split)
 
 
 RESUME_SCRIPT = """

@@ -14,6 +14,7 @@ import math
 import random
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
 from gliclass.evaluation import metrics_from_scores
 from gliclass.options import labels_per_text
-from gliclass.prompt import check_labels, check_text
+from gliclass.prompt import labelled_examples
 
 from .batches import FixedCandidatesSet
 from .engine import Run
@@ -62,8 +63,8 @@ class FinetuneReport:
 
 
 def finetune(
-    model: GLiClassModel | str | Path,
-    examples: Sequence[dict[str, Any]],
+    model: GLiClassModel | ZeroShotMultilabelPipeline | str | Path,
+    examples: Iterable[dict[str, Any]],
     labels: Sequence[str] | None = None,
     epochs: float = EPOCHS,
     seed: int = 42,
@@ -95,11 +96,30 @@ def finetune(
     With one held-out split (many examples), the model trained on the rest is kept, not retrained on
     all. `batch_size` defaults to 8, or 32 where labels are encoded apart and there are more than
     16 (each batch encodes every candidate label once, so larger batches share that cost).
+
+    `model` may also be a pipeline (its model is used) or a path / hub id. The `label_biases` that
+    `gliclass.calibrate` fitted to the start model's scores are not carried over (a warning says so).
+    Copies of one text are held out together.
     """
     started = time.time()
+    if isinstance(model, ZeroShotMultilabelPipeline):
+        model = model.model
     if isinstance(model, (str, Path)):
         model = GLiClassModel.from_pretrained(model)
-    texts, targets = _checked_examples(examples)
+    if not isinstance(model, GLiClassModel):
+        raise TypeError(f"model must be a GLiClassModel, its pipeline or a path, got {type(model).__name__}.")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an integer, got {seed!r}.")
+    if model.config.label_biases:
+        warnings.warn(
+            "finetune does not keep the label_biases fitted by gliclass.calibrate (they fit the start model's "
+            "scores); calibrate the fine-tuned model again if you need them.",
+            stacklevel=2,
+        )
+        model = copy.deepcopy(model)
+        model.config.label_biases = {}
+    checked = labelled_examples(examples)
+    texts, targets = [text for text, _ in checked], [labels for _, labels in checked]
     candidates = (
         labels_per_text(labels, None)[0][0]  # a list, or "a, b, c" as the pipeline takes it
         if labels is not None
@@ -125,7 +145,7 @@ def finetune(
     TrainingArguments(output_dir="unused", **settings)  # a bad number is an error now, not after the folds
     start = model.eval()
     report, tuned = FinetuneReport(epochs=epochs, alpha=1.0, trained_on=len(texts)), None
-    splits = held_out_splits(targets, folds, seed) if select else []
+    splits = held_out_splits(texts, targets, folds, seed) if select else []
     if splits:
         report, tuned = _select(start, texts, targets, candidates, splits, tuple(alphas), settings)
     if report.alpha == 0:
@@ -141,41 +161,24 @@ def finetune(
     return tuned.eval()
 
 
-def _checked_examples(examples: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    if hasattr(examples, "columns") and hasattr(examples, "to_dict"):  # a pandas DataFrame: its rows
-        examples = examples.to_dict("records")
-    if isinstance(examples, (str, bytes, dict)) or not isinstance(examples, Iterable):
-        kind = type(examples).__name__
-        raise TypeError(f"examples must be a list of {{'text': ..., 'labels': [...]}} dicts, got {kind}.")
-    examples = list(examples)
-    if not examples:
-        raise ValueError("no examples given: pass a list of {'text': ..., 'labels': [...]} dicts.")
-    texts, targets = [], []
-    for number, example in enumerate(examples):
-        if not isinstance(example, dict) or "text" not in example or "labels" not in example:
-            raise TypeError(f"example {number} must be a dict with 'text' and 'labels'.")
-        texts.append(check_text(example["text"], f"example {number} text"))
-        example_labels = example["labels"]
-        if isinstance(example_labels, str) or not isinstance(example_labels, (list, tuple)):
-            raise TypeError(f"example {number}: 'labels' must be a list of label names.")
-        targets.append(check_labels(example_labels) if example_labels else [])
-    return texts, targets
-
-
-def held_out_splits(targets: Sequence[Sequence[str]], folds: int, seed: int) -> list[list[int]]:
-    """Held-out index lists: stratified folds (by first label), as many as it takes to hold out
-    `MIN_HELD_OUT` examples; none when fewer than two examples could be held out."""
+def held_out_splits(texts: Sequence[str], targets: Sequence[Sequence[str]], folds: int, seed: int) -> list[list[int]]:
+    """Held-out index lists: stratified folds (by first label; copies of a text in one fold), as many
+    as it takes to hold out `MIN_HELD_OUT` examples; none when fewer than two examples could be held out."""
     rng = random.Random(f"{seed}-folds")
-    by_label: dict[str, list[int]] = {}
-    for index, example_targets in enumerate(targets):
-        by_label.setdefault(example_targets[0] if example_targets else "", []).append(index)
+    copies: dict[str, list[int]] = {}
+    for index, text in enumerate(texts):
+        copies.setdefault(text, []).append(index)
+    by_label: dict[str, list[list[int]]] = {}
+    for group in copies.values():
+        first = targets[group[0]]
+        by_label.setdefault(first[0] if first else "", []).append(group)
     assignment: list[list[int]] = [[] for _ in range(folds)]
     offset = 0
-    for group in by_label.values():
-        rng.shuffle(group)
-        for position, index in enumerate(group):
-            assignment[(offset + position) % folds].append(index)
-        offset += len(group)  # small groups do not all start in fold 0
+    for groups in by_label.values():
+        rng.shuffle(groups)
+        for position, group in enumerate(groups):
+            assignment[(offset + position) % folds].extend(group)
+        offset += len(groups)  # small label groups do not all start in fold 0
     splits, held = [], 0
     for fold in assignment:
         if not fold or len(fold) == len(targets):

@@ -27,6 +27,7 @@ import torch
 from accelerate.utils import set_seed
 
 from gliclass import GLiClassModel
+from gliclass.checkpoint import is_gliclass_checkpoint
 from gliclass.data import LabelledSet, load_set
 
 from .baselines import BiEncoderBaseline, CrossEncoderBaseline
@@ -101,8 +102,7 @@ def load_model(name: str, options: dict[str, Any], architecture: str = "gliclass
         return BiEncoderBaseline(str(name), **options)
     if architecture != "gliclass":
         raise ValueError(f"architecture must be gliclass, cross-encoder or bi-encoder, got {architecture!r}.")
-    config_file = Path(name) / "config.json"
-    if config_file.is_file() and json.loads(config_file.read_text()).get("model_type") == "GLiClass":
+    if is_gliclass_checkpoint(name):
         if options:
             raise ValueError("model_options only apply to a new model; this is a trained GLiClass checkpoint.")
         return GLiClassModel.from_pretrained(name)
