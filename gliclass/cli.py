@@ -8,8 +8,10 @@ Every input is checked before anything is written; a mistake in the input is one
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
+import os
 import re
 import sys
 import time
@@ -25,14 +27,19 @@ from tqdm import tqdm
 from .checkpoint import check_model_location
 from .jsonl import STDIN, read_jsonl
 from .options import check_batch_size, check_device, check_threshold, labels_per_text, prompts_per_text
-from .pipeline import TruncationWarning
+from .pipeline import DEFAULT_MODEL_DIR, TruncationWarning
 from .prompt import check_text
 from .resumable_output import ResumableOutput
 
 USAGE_ERROR = 2
+INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+BROKEN_PIPE = 141  # 128 + SIGPIPE
 CHUNK_TEXTS = 256  # texts classified and written at a time from a file
 PREDICTION_FIELDS = ("labels", "scores")
-DATA_FILE_SUFFIXES = (".jsonl", ".json", ".txt", ".csv", ".tsv", ".parquet", ".arrow")  # a missing file, not a hub id
+DATA_FILE_SUFFIXES = (  # a missing file, not a hub id
+    *(".jsonl", ".json", ".txt", ".csv", ".tsv", ".parquet", ".arrow"),
+    *(".gz", ".bz2", ".xz", ".zst", ".zip"),
+)
 
 
 class InputError(ValueError):
@@ -92,6 +99,12 @@ def run_command(
     `PROG: error: ...` on stderr and exit code 2 instead of a traceback."""
     try:
         return command() or 0
+    except BrokenPipeError:  # the reader stopped early (`| head`): end quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return BROKEN_PIPE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except errors as error:
         print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
         return USAGE_ERROR
@@ -230,7 +243,27 @@ def _run_settings(args: argparse.Namespace, options: dict[str, Any]) -> dict[str
         model = str(Path(model).expanduser().resolve())
     settings = {name: value for name, value in options.items() if name != "batch_size"}
     settings["candidate_labels"] = labels_per_text(options["candidate_labels"], None)[0][0]  # "a, b" and "a,b" alike
-    return {**settings, "model": model or "default", "fast": args.fast, "text_column": args.text_column}
+    folder = DEFAULT_MODEL_DIR if model is None else Path(model)
+    files = _model_files_digest(folder) if folder.is_dir() else None
+    return {
+        **settings,
+        "model": model or "default",
+        "model_files": files,
+        "fast": args.fast,
+        "text_column": args.text_column,
+    }
+
+
+def _model_files_digest(folder: Path) -> str:
+    """A SHA-256 over the model folder's config and weight files: a model retrained, recalibrated or
+    upgraded in the same place makes another digest (a resume across it is refused)."""
+    digest = hashlib.sha256()
+    for path in sorted([*folder.glob("*.json"), *folder.glob("*.safetensors")]):
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -265,15 +298,27 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _labels_from_file(path: Path) -> list[str]:
-    """The non-blank lines of a labels file, stripped, each one label."""
+    """The non-blank lines of a labels file, stripped, each one label (a repeated one is named by line)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as error:
         raise InputError(f"--labels-file {path} is not UTF-8 text ({error.reason}).") from None
-    labels = [line.strip() for line in lines if line.strip()]
-    if not labels:
+    except FileNotFoundError:
+        raise InputError(f"--labels-file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise InputError(f"--labels-file {path} is a folder.") from None
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(lines, 1):
+        label = line.strip()
+        if label in first_line:
+            raise InputError(
+                f"--labels-file {path}:{number}: label {label!r} is given twice (first on line {first_line[label]})."
+            )
+        if label:
+            first_line[label] = number
+    if not first_line:
         raise InputError(f"--labels-file {path} holds no labels.")
-    return labels
+    return list(first_line)
 
 
 def _argument_records(texts: Sequence[str]) -> list[dict[str, Any]]:

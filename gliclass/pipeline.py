@@ -279,6 +279,10 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise TypeError(
                 f"inputs must be a string, a list of strings or a stream of them, got {type(inputs).__name__}."
             )
+        if hasattr(inputs, "columns") and hasattr(inputs, "to_dict"):  # a table: iterating it gives column names
+            raise TypeError(f"inputs is a table ({type(inputs).__name__}); pass its text column, e.g. df['text'].")
+        if isinstance(inputs, np.ndarray) and inputs.ndim != 1:
+            raise TypeError(f"inputs must be a 1-d array of strings, got a {inputs.ndim}-d array.")
         if candidate_labels is not None:
             kwargs["candidate_labels"] = candidate_labels
         if "batch_size" in kwargs and kwargs["batch_size"] is not None:

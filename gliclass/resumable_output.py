@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,11 @@ def setting_changes(recorded: dict[str, Any], current: dict[str, Any], may_chang
 class ResumableOutput:
     """Output lines for `records`, one per record, in order; `done` of them are already written.
 
-    A partial last line (the run was killed while writing) is cut off. Lines already there must
-    be predictions (`prediction_fields`) for the first records (same `text_field`), and the file's
-    settings record (`PATH.run.json`, written with the first line) must equal `settings`: else
-    `ValueError`, the file is another run's. Nothing is created before the first `write`.
+    Lines already there must be predictions (`prediction_fields`) for the first records (same
+    `text_field`), and the file's settings record (`PATH.run.json`, written with the first line) must
+    equal `settings`: else `ValueError`, the file is another run's, and it is left as it was. Only then
+    is a partial last line (the run was killed while writing) cut off. A file that is not a regular
+    one, or cannot be written, is an `OSError`. Nothing is created before the first `write`.
     """
 
     def __init__(
@@ -49,9 +51,12 @@ class ResumableOutput:
             raise OSError(f"--output {self.path} is a folder.")
         if not self.path.parent.is_dir():
             raise OSError(f"--output {self.path}: the folder {self.path.parent} does not exist.")
-        self.done = self._complete_lines(records) if self.path.exists() else 0
-        if self.done:
-            self._check_settings()
+        if self.path.exists() and not self.path.is_file():
+            raise OSError(
+                f"--output {self.path} is not a regular file; leave out --output to write to standard output."
+            )
+        self._check_writable()
+        self.done = self._resumed_lines(records) if self.path.exists() else 0
         self._handle: Any = None
 
     def write(self, lines: Sequence[str]) -> None:
@@ -75,14 +80,38 @@ class ResumableOutput:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _complete_lines(self, records: Sequence[dict[str, Any]]) -> int:
+    def _check_writable(self) -> None:
+        """Fail now, not after the model has loaded and a chunk is classified."""
+        try:
+            if self.path.exists():
+                self.path.open("ab").close()
+            else:
+                tempfile.TemporaryFile(dir=self.path.parent).close()
+            if self.settings_path.exists():
+                self.settings_path.open("ab").close()
+        except OSError as error:
+            raise OSError(f"--output {self.path} cannot be written ({error.strerror or error}).") from None
+
+    def _resumed_lines(self, records: Sequence[dict[str, Any]]) -> int:
+        """How many records the file's complete lines answer (checked), its partial last line cut off."""
         data = self.path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
+        # lines end at "\n" only: texts may hold U+2028, U+0085, ... which str.splitlines() would split on
+        lines = complete.decode("utf-8", errors="replace").split("\n")[:-1] if complete else []
+        if data and not lines and not self.settings_path.exists():
+            raise ValueError(
+                f"--output {self.path} already holds text that is not a run of this command; "
+                "remove it or choose another file."
+            )
+        self._check_lines(lines, records)
+        if lines:
+            self._check_settings(len(lines))
         if len(complete) < len(data):  # killed mid-line: drop the partial line
             with self.path.open("r+b") as handle:
                 handle.truncate(len(complete))
-        # lines end at "\n" only: texts may hold U+2028, U+0085, ... which str.splitlines() would split on
-        lines = complete.decode("utf-8", errors="replace").split("\n")[:-1] if complete else []
+        return len(lines)
+
+    def _check_lines(self, lines: Sequence[str], records: Sequence[dict[str, Any]]) -> None:
         if len(lines) > len(records):
             raise ValueError(f"--output {self.path} has {len(lines)} lines, more than the input's {len(records)}.")
         for number, (line, record) in enumerate(zip(lines, records), 1):
@@ -101,10 +130,9 @@ class ResumableOutput:
                     f"--output {self.path}:{number} has no {'/'.join(missing)} field: it is not this "
                     "command's output (is it a copy of the input?); choose another file."
                 )
-        return len(lines)
 
-    def _check_settings(self) -> None:
-        """The lines already written were made with these settings (when the file says so)."""
+    def _check_settings(self, done: int) -> None:
+        """The `done` lines already written were made with these settings (when the file says so)."""
         if not self.settings_path.exists():  # written before settings were recorded: the text check stands
             return
         try:
@@ -118,6 +146,6 @@ class ResumableOutput:
         changed = setting_changes(recorded, self.settings)
         if changed:
             raise ValueError(
-                f"--output {self.path} holds {self.done} lines made with other settings ({', '.join(changed)}); "
+                f"--output {self.path} holds {done} lines made with other settings ({', '.join(changed)}); "
                 "run with the same settings to finish it, or choose another file."
             )

@@ -220,6 +220,73 @@ def test_an_output_file_of_another_run_is_refused(model_dir, tmp_path):
     assert out.read_text().count("\n") == 1  # left as it was
 
 
+@pytest.mark.parametrize("content", ["keep me", "line one\nline two", '[\n  {"text": "the team won"}\n]'])
+def test_an_existing_file_that_is_no_output_is_left_as_it_was(model_dir, tmp_path, content):
+    """A notes file or a pretty-printed JSON given as --output by mistake: refused before anything
+    is cut from it (a partial last line is only dropped from this command's own output)."""
+    data, out = tmp_path / "in.jsonl", tmp_path / "notes.txt"
+    data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
+    out.write_text(content)
+    assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(out)), str(out))
+    assert out.read_text() == content and not (tmp_path / "notes.txt.run.json").exists()
+
+
+def test_an_output_that_is_not_a_regular_file_is_refused(model_dir, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "the team won"}\n')
+    result = classify(model_dir, "--input", str(data), "--output", "/dev/null")
+    assert_one_error_line(result, "--output /dev/null is not a regular file")
+    assert not Path("/dev/null.run.json").exists()
+
+
+def test_resuming_after_the_model_folder_changed_is_refused(model_dir, tmp_path):
+    """Retrained, recalibrated or upgraded in place: the same path, other scores."""
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model)
+    data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
+    assert classify(model, "--input", str(data), "--output", str(out)).returncode == 0
+    first = out.read_text().splitlines()[0]
+    out.write_text(first + "\n")  # as if killed after one line
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "label_biases": {"sports": 1.5}}))
+    assert_one_error_line(classify(model, "--input", str(data), "--output", str(out)), "other settings", "model_files")
+    assert out.read_text() == first + "\n"
+
+
+def test_a_labels_file_with_a_byte_order_mark_a_repeat_or_no_file(model_dir, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes("\ufeffsports\npolitics\n".encode())
+    command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels-file", str(labels)]
+    result = subprocess.run([*command, "the team won"], capture_output=True, text=True)
+    assert result.returncode == 0 and sorted(json.loads(result.stdout)["labels"]) == ["politics", "sports"]
+    labels.write_text("sports\npolitics\n\nsports\n")
+    result = subprocess.run([*command, "the team won"], capture_output=True, text=True)
+    assert_one_error_line(result, f"{labels}:4: label 'sports' is given twice (first on line 1)")
+    command[-1] = str(tmp_path / "missing.txt")
+    result = subprocess.run([*command, "the team won"], capture_output=True, text=True)
+    assert_one_error_line(result, "--labels-file", "missing.txt does not exist")
+
+
+def test_a_reader_that_stops_early_or_ctrl_c_ends_without_a_traceback(model_dir, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps({"text": f"text number {i}"}) + "\n" for i in range(3000)))
+    command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels", LABELS]
+    command += ["--input", str(data), "--chunk-size", "1"]
+    piped = subprocess.run(
+        ["bash", "-c", " ".join(f"'{part}'" for part in command) + " | head -1; echo status=${PIPESTATUS[0]} >&2"],
+        capture_output=True,
+        text=True,
+    )
+    assert piped.stdout.count("\n") == 1 and "status=141" in piped.stderr, piped.stderr
+    assert "error" not in piped.stderr and "Traceback" not in piped.stderr, piped.stderr
+    running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert running.stdout.readline()  # classifying now
+    running.send_signal(signal.SIGINT)
+    _, stderr = running.communicate(timeout=120)
+    assert running.returncode == 130 and "gliclass: interrupted" in stderr and "Traceback" not in stderr, stderr
+
+
 def test_resuming_with_other_settings_is_refused_and_with_the_same_finishes(model_dir, tmp_path):
     data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')

@@ -295,6 +295,14 @@ def test_sized_containers_give_lists_and_iterators_stream(make_model):
         assert _same_results(clf(container), expected)
     assert _same_results(list(clf(iter(TEXTS))), expected)
     assert list(clf(text for text in [])) == []
+    pandas = pytest.importorskip("pandas")
+    table = pandas.DataFrame({"text": TEXTS, "id": range(len(TEXTS))})
+    assert _same_results(clf(table["text"]), expected)
+    with pytest.raises(TypeError, match=r"inputs is a table \(DataFrame\); pass its text column"):
+        clf(table)  # iterating it gives the column names: they would be classified
+    for array in (np.array(TEXTS[0]), np.array([TEXTS[:2]])):
+        with pytest.raises(TypeError, match="1-d array of strings"):
+            clf(array)
 
 
 def test_an_overlong_prompt_is_named_as_the_problem(make_model):
