@@ -146,6 +146,8 @@ def check_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[s
         labels = example.get("labels", example.get("true_labels"))
         if isinstance(labels, np.ndarray):  # a list column read by pandas (e.g. from Parquet)
             labels = labels.tolist()
+        if isinstance(labels, str) and labels:  # one label name
+            labels = [labels]
         if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
             raise TypeError(f"example {number}: 'labels' must be a list of strings.")
         checked.append((check_text(example["text"], f"example {number} text"), check_labels(labels) if labels else []))
@@ -217,7 +219,7 @@ class PromptEncoder:
         strings: list[str] = []
         spans: list[tuple[int, int]] = []
         for index, (text, text_labels, prompt, example) in enumerate(zip(texts, labels, prompts, examples)):
-            for start, end in self.label_groups(text_labels, prompt, example):
+            for start, end in self.label_groups(text_labels, prompt, example, text):
                 string, offset = self.build_string(text, text_labels[start:end], prompt, example)
                 jobs.append((index, start, end))
                 strings.append(string)
@@ -236,17 +238,22 @@ class PromptEncoder:
             rows.extend(self._fit(job, span, ids, offsets, special, windows))
         return rows
 
-    def label_groups(self, labels: Sequence[str], prompt: str, examples: str) -> list[tuple[int, int]]:
+    def label_groups(self, labels: Sequence[str], prompt: str, examples: str, text: str = "") -> list[tuple[int, int]]:
         """Split `labels` into consecutive groups that each leave room for the text.
 
-        The text keeps `min_text_tokens`, or a quarter of `max_length` when that is smaller.
+        The text keeps `min_text_tokens` (a quarter of `max_length` when that is smaller), or its own
+        length when `text` is shorter: labels that fit beside the whole text are one group, as in the
+        reference's single input.
         """
         if (prompt, examples) not in self._overheads:
             self._overheads[prompt, examples] = self._length(
                 self.build_string("", [], prompt, examples)[0], special=True
             )
         overhead = self._overheads[prompt, examples]
-        budget = self.max_length - overhead - min(self.min_text_tokens, self.max_length // 4)
+        reserve = min(self.min_text_tokens, self.max_length // 4)
+        if text and overhead + sum(map(self._label_length, labels)) + reserve > self.max_length:
+            reserve = min(reserve, self._length(text, special=False))  # a short text leaves its room to labels
+        budget = self.max_length - overhead - reserve
         if budget < 1:
             raise ValueError(
                 f"the prompt and examples take {overhead} of the max_length={self.max_length} tokens; "

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from .model import GLiClassModel
-from .options import check_batch_size, flattened_hierarchy, hierarchy_name, is_per_text
+from .options import check_batch_size, flattened_hierarchy, hierarchy_name, is_per_text, labels_per_text
 from .pipeline import ZeroShotMultilabelPipeline, backbone_max_length, model_tokenizer
 from .prompt import check_labels, check_text
 
@@ -167,7 +167,11 @@ class ZeroShotClassificationPipeline:
         return results
 
     def flatten_labels(self, labels: Sequence[str] | dict[str, Any]) -> list[str]:
-        """Hierarchical labels `{group: [labels]}` as the names they are scored under: `group.label`."""
+        """Hierarchical labels `{group: [labels]}` as the names they are scored under: `group.label`.
+        One string is comma-separated labels, as `gliclass.pipeline` takes it (the reference scores
+        each of its characters as a label)."""
+        if isinstance(labels, str):
+            return labels_per_text(labels, None)[0][0]
         return check_labels(flattened_hierarchy(labels, self.label_separator))
 
     def _answer(self, names: Sequence[str], scores: list[float], kind: str, threshold: float, shape: Any) -> Any:

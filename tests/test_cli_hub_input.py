@@ -25,7 +25,8 @@ def test_unknown_hub_dataset_is_one_error_line(tmp_path: Path) -> None:
 
 
 def test_missing_data_file_is_not_taken_for_a_hub_id(tmp_path: Path) -> None:
-    result = classify_offline("--input", "texts.jsonl", cwd=tmp_path)
-    assert result.returncode == 2 and not result.stdout
-    [line] = result.stderr.strip().splitlines()
-    assert "does not exist" in line and "hub" not in line
+    for name in ("texts.jsonl", "texts.jsonl.gz"):
+        result = classify_offline("--input", name, cwd=tmp_path)
+        assert result.returncode == 2 and not result.stdout
+        [line] = result.stderr.strip().splitlines()
+        assert "does not exist" in line and "hub" not in line

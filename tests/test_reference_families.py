@@ -465,6 +465,32 @@ def test_get_embeddings_are_the_vectors_the_pipeline_scores():
     assert item["logits"].shape == (3,)
 
 
+def test_labels_that_fit_beside_a_short_text_are_read_in_one_input():
+    """As the reference reads them: at a small max_length a short text leaves the labels its unused
+    room instead of splitting them into groups (which changes a joint model's scores)."""
+    model, _ = load_case(FAMILIES / "bert_uni_encoder")
+    labels = [f"intent number {index}" for index in range(14)]  # about 70 tokens
+    small = gliclass.ZeroShotMultilabelPipeline(model=model, device="cpu", max_length=96)
+    large = gliclass.ZeroShotMultilabelPipeline(model=model, device="cpu")
+    rows = small.preprocess("a short text", candidate_labels=labels)["rows"]
+    assert len(rows) == 1
+    assert torch.allclose(small.score_texts(["a short text"], labels), large.score_texts(["a short text"], labels))
+    long_text = "word " * 200  # keeps its min_text_tokens: the labels are split
+    assert len(small.preprocess(long_text, candidate_labels=labels)["rows"]) > 1
+
+
+def test_the_reference_call_form_reads_a_label_string_and_a_one_label_example_as_the_pipeline_does():
+    """The reference scores each character of a label string as a label, and crashes on bi-encoders."""
+    model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
+    pipe = gliclass.ZeroShotClassificationPipeline(model, device="cpu", progress_bar=False)
+    text = "The football club won the final match."
+    assert pipe(text, "sports, politics", threshold=0) == pipe(text, ["sports", "politics"], threshold=0)
+    one = [{"text": "a draw after extra time", "labels": "sports"}]
+    assert pipe(text, ["sports", "politics"], threshold=0, examples=one) == pipe(
+        text, ["sports", "politics"], threshold=0, examples=[{**one[0], "labels": ["sports"]}]
+    )
+
+
 def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
     model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
     pipe = gliclass.ZeroShotClassificationPipeline(
