@@ -13,6 +13,7 @@ from gliclass.data import DataError
 from training.feedback.cli import main, read_texts
 from training.feedback.data import FeedbackRecord, read_feedback
 from training.feedback.session import FeedbackSession
+from training.feedback.text_queue import FeedbackQueue
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = ["sports", "business", "politics", "science"]
@@ -115,6 +116,34 @@ def test_a_file_cut_mid_line_or_without_its_last_newline_reads_again_and_loses_n
         assert session(out, Script(out, ["q"])).pending(TEXTS) == TEXTS[1:]
     assert (tmp_path / "fb.jsonl.partial").read_text() == '{"text": "stocks fe\n'
     assert len(lines_of(out)) == 3
+
+
+def test_the_terminal_loop_and_the_web_page_resume_each_others_files(tmp_path):
+    """Both end a finished text with a record without verdicts: a web answer is finished for the terminal,
+    and a text cut off in the terminal comes back on the page with only its labels not yet answered."""
+    scores = {text: [dict(PREDICTIONS[text]).get(label, 0.0) for label in LABELS] for text in TEXTS}
+    web = FeedbackQueue(TEXTS, LABELS, tmp_path / "web.jsonl", lambda texts: [scores[t] for t in texts], order="file")
+    web.answer(0, ["sports"], ["business"])
+    web.close()
+    assert session(tmp_path / "web.jsonl", Script(tmp_path / "web.jsonl", [])).pending(TEXTS) == TEXTS[1:]
+    cut = tmp_path / "terminal.jsonl"
+    session(cut, Script(cut, ["a", "q"])).run(TEXTS)  # accepts sports for text 0, then quits inside it
+    page = FeedbackQueue(TEXTS, LABELS, cut, lambda texts: [scores[t] for t in texts], order="file")
+    assert page.pending() == [0, 1, 2, 3]
+    item = page.next_item()
+    assert item.text == TEXTS[0] and "sports" not in dict(item.scores)  # answered already, not asked again
+    page.answer(item.id, [], ["business"])
+    page.close()
+    assert read_feedback(cut)[0].accepted == ["sports"] and read_feedback(cut)[0].rejected == ["business"]
+    assert session(cut, Script(cut, [])).pending(TEXTS) == TEXTS[1:]
+
+
+def test_a_text_given_twice_is_asked_once(tmp_path):
+    out = tmp_path / "fb.jsonl"
+    shown = []
+    session(out, Script(out, ["a", "r", "n"]), shown).run([TEXTS[0], TEXTS[0]])
+    assert sum(TEXTS[0] in line for line in shown) == 1 and "[1/1]" in "".join(shown)
+    assert read_feedback(out)[0].accepted == ["sports"]
 
 
 def test_the_same_text_answered_under_another_label_order_is_one_record(tmp_path):

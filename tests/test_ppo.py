@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -421,3 +422,22 @@ def test_command_line_from_feedback_and_from_labels(make_model, tmp_path):
     assert (tmp_path / "out" / "final" / "model.safetensors").is_file()
     with pytest.raises(ValueError, match="--labels goes with --train"):
         load_episodes(feedback, None, "a,b")
+
+
+FAMILIES = Path(__file__).parent / "fixtures" / "reference_families"
+
+
+@pytest.mark.parametrize("case", ["bi_encoder", "bi_encoder_fused", "modernbert_uni_encoder_cross_attn"])
+def test_ppo_refuses_models_whose_text_is_not_one_pooled_vector(case, tmp_path):
+    """Bi-encoders and token-level text (the cross-attn family): one clear refusal before training."""
+    model = gliclass.GLiClassModel.from_pretrained(FAMILIES / case)
+    episodes = episodes_from_examples([{"text": "the team won", "labels": ["sports"]}], ["sports", "politics"])
+    with pytest.raises(ValueError, match="PPO trains uni-encoder models that pool the text into one vector"):
+        PPOTrainer(model, fast_args(tmp_path), episodes, get_reward("f1"))
+
+
+def test_a_training_label_outside_labels_is_named_by_file_and_line(tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"text": "the team won", "labels": ["sports"]}\n{"text": "a bill", "labels": ["politics"]}\n')
+    with pytest.raises(ValueError, match=r"data.jsonl:2: true label 'politics' is not among the candidate labels"):
+        load_episodes(None, data, "sports,business")

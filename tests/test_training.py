@@ -28,7 +28,7 @@ from training import (
     load_set,
 )
 from training.batches import Collator, FixedCandidatesSet, FusedRowsCollator, LabelsApartCollator
-from training.engine import STATE_FILE, check_resumed_settings, resume_checkpoint
+from training.engine import STATE_FILE, check_resumed_settings, resume_checkpoint, save_final_model
 from training.finetune import START, chosen_candidate, held_out_metrics, held_out_splits
 from training.recipe import load_sets
 from training.trainer import batch_loss, fitted_length, gliclass_collator, training_collator
@@ -255,7 +255,7 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
     again = subprocess.run(command(tmp_path / "killed", False), env=env, capture_output=True, text=True)
-    assert again.returncode != 0 and "holds another run (checkpoint-30, metrics.jsonl)" in again.stderr
+    assert again.returncode != 0 and "holds another run (checkpoint-30, metrics.jsonl, final)" in again.stderr
 
 
 def test_a_folder_with_a_run_but_no_checkpoint_says_how_to_go_on(tmp_path):
@@ -269,14 +269,42 @@ def test_a_folder_with_a_run_but_no_checkpoint_says_how_to_go_on(tmp_path):
     with pytest.raises(ValueError, match=r"holds another run \(checkpoint-2, metrics.jsonl\): resume it"):
         resume_checkpoint(tmp_path, False)
     assert resume_checkpoint(tmp_path, True) == tmp_path / "checkpoint-2"
+    (tmp_path / "final").mkdir()  # a finished run's model (or anything else named so) is not overwritten
+    with pytest.raises(ValueError, match=r"holds another run \(checkpoint-2, metrics.jsonl, final\)"):
+        resume_checkpoint(tmp_path, False)
+
+
+def test_the_final_model_is_written_atomically(tmp_path):
+    """Stopped while saving (Ctrl-C), the earlier `final/` stays as it was: never a half-written model."""
+
+    class StoppedWhileSaving:
+        def save_pretrained(self, folder):
+            Path(folder).mkdir()
+            (Path(folder) / "config.json").write_text("{}")
+            raise KeyboardInterrupt
+
+    (tmp_path / "final").mkdir()
+    (tmp_path / "final" / "config.json").write_text('{"earlier": true}')
+    with pytest.raises(KeyboardInterrupt):
+        save_final_model(StoppedWhileSaving(), tmp_path)
+    assert json.loads((tmp_path / "final" / "config.json").read_text()) == {"earlier": True}
 
 
 def test_a_resumed_run_keeps_the_settings_that_shape_its_training(tmp_path):
+    """Read from the checkpoint's own record (renamed into place with it), else the one beside it; a
+    missing or cut record is an error naming it, not a resume with any settings."""
     saved = TrainingArguments(output_dir=str(tmp_path), batch_size=4, max_steps=30, save_steps=2, progress=False)
-    (tmp_path / "training_args.json").write_text(json.dumps(asdict(saved)))
-    check_resumed_settings(tmp_path / "training_args.json", asdict(replace(saved, save_steps=5, progress=True)))
+    checkpoint = tmp_path / "checkpoint-2"
+    checkpoint.mkdir()
+    with pytest.raises(ValueError, match="training_args.json is missing"):
+        check_resumed_settings(checkpoint, "training_args.json", asdict(saved))
+    (tmp_path / "training_args.json").write_text("")
+    with pytest.raises(ValueError, match="training_args.json is not a settings record"):
+        check_resumed_settings(checkpoint, "training_args.json", asdict(saved))
+    (checkpoint / "training_args.json").write_text(json.dumps(asdict(saved)))
+    check_resumed_settings(checkpoint, "training_args.json", asdict(replace(saved, save_steps=5, progress=True)))
     with pytest.raises(ValueError, match=r"other settings \(max_steps 30 -> 10, batch_size 4 -> 8\)"):
-        check_resumed_settings(tmp_path / "training_args.json", asdict(replace(saved, batch_size=8, max_steps=10)))
+        check_resumed_settings(checkpoint, "training_args.json", asdict(replace(saved, batch_size=8, max_steps=10)))
 
 
 APART_ITEMS = [

@@ -173,7 +173,7 @@ class Task(ABC):
         args = self.args
         checkpoint = resume_checkpoint(self.output_dir, resume)  # nothing to resume: fail before any work
         if checkpoint is not None:
-            check_resumed_settings(self.output_dir / self.args_file, {**asdict(args), **self.run_inputs()})
+            check_resumed_settings(checkpoint, self.args_file, {**asdict(args), **self.run_inputs()})
         accelerator = Accelerator(
             mixed_precision=mixed_precision(args.mixed_precision), gradient_accumulation_steps=self.accumulation_steps
         )
@@ -204,7 +204,7 @@ class Task(ABC):
         trained = accelerator.unwrap_model(modules[0])
         trained.eval()
         if args.save_final_model and accelerator.is_main_process:
-            trained.save_pretrained(self.output_dir / FINAL_DIR)
+            save_final_model(trained, self.output_dir)
         return trained
 
     def _loop(self, run: Run, loader: DataLoader, total_steps: int) -> None:
@@ -312,7 +312,7 @@ def save_checkpoint(
     inputs: dict[str, Any],
 ) -> None:
     """Write `checkpoint-STEP` atomically (a temporary folder renamed at the end), keep the last ones;
-    `args_file` records `args` and the run's `inputs`."""
+    `args_file`, in the checkpoint and beside it, records `args` and the run's `inputs`."""
     final = output_dir / f"checkpoint-{state['step']}"
     temporary = output_dir / f".tmp-checkpoint-{state['step']}"
     if accelerator.is_main_process and temporary.exists():
@@ -320,14 +320,29 @@ def save_checkpoint(
     accelerator.wait_for_everyone()
     accelerator.save_state(str(temporary))
     if accelerator.is_main_process:
+        record = json.dumps({**asdict(args), **inputs}, indent=2)
         (temporary / STATE_FILE).write_text(json.dumps(state))
+        (temporary / args_file).write_text(record)  # renamed with the checkpoint: never missing or cut
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)
         for old in _checkpoints(output_dir)[: -args.keep_checkpoints]:
             shutil.rmtree(old)
-        (output_dir / args_file).write_text(json.dumps({**asdict(args), **inputs}, indent=2))
+        (output_dir / f".tmp-{args_file}").write_text(record)
+        os.replace(output_dir / f".tmp-{args_file}", output_dir / args_file)
     accelerator.wait_for_everyone()
+
+
+def save_final_model(model: Any, output_dir: Path) -> None:
+    """`output_dir/final` written atomically: a run stopped while saving leaves the earlier `final`
+    (or none), never a folder that looks like a model and does not load."""
+    temporary = output_dir / f".tmp-{FINAL_DIR}"
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    model.save_pretrained(temporary)
+    if (output_dir / FINAL_DIR).exists():
+        shutil.rmtree(output_dir / FINAL_DIR)
+    os.replace(temporary, output_dir / FINAL_DIR)
 
 
 def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
@@ -336,7 +351,9 @@ def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
     a new run in a folder that holds another run's checkpoints or log (they would be mixed)."""
     if not resume:
         checkpoints = _checkpoints(output_dir)[-1:]
-        earlier = [path.name for path in (*checkpoints, output_dir / METRICS_FILE) if path.exists()]
+        earlier = [
+            path.name for path in (*checkpoints, output_dir / METRICS_FILE, output_dir / FINAL_DIR) if path.exists()
+        ]
         if earlier:
             way_out = (
                 "resume it (--resume) or choose another output folder"
@@ -353,16 +370,24 @@ def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
     return checkpoint
 
 
-def check_resumed_settings(saved: Path, settings: dict[str, Any]) -> None:
+def check_resumed_settings(checkpoint: Path, args_file: str, settings: dict[str, Any]) -> None:
     """A resumed run keeps the settings that shape its training (`RESUMABLE_CHANGES` may change):
-    another batch size, length, learning rate or data would replay the data and schedule wrongly."""
+    another batch size, length, learning rate or data would replay the data and schedule wrongly.
+    They are read from the checkpoint's `args_file` (runs saved before it held one: the one beside it)."""
+    saved = checkpoint / args_file if (checkpoint / args_file).is_file() else checkpoint.parent / args_file
     if not saved.is_file():
-        return
+        raise ValueError(f"{saved} is missing: the settings of the run to resume are unknown; start a new run.")
+    try:
+        recorded = json.loads(saved.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        raise ValueError(f"{saved} is not a settings record (cut or edited); start a new run.")
     current = json.loads(json.dumps(settings))  # as it was recorded (tuples as lists)
-    changed = setting_changes(json.loads(saved.read_text()), current, RESUMABLE_CHANGES)
+    changed = setting_changes(recorded, current, RESUMABLE_CHANGES)
     if changed:
         raise ValueError(
-            f"the run in {saved.parent} was made with other settings ({', '.join(changed)}); resume it with "
+            f"the run in {checkpoint.parent} was made with other settings ({', '.join(changed)}); resume it with "
             "its own, or start a new run in another folder."
         )
 

@@ -89,6 +89,26 @@ def read_feedback(path: str | Path) -> list[FeedbackRecord]:
     return [total for total, _ in merged.values()]
 
 
+def feedback_progress(path: Path) -> tuple[set[str], dict[str, set[str]]]:
+    """The texts a feedback file holds as finished, and the labels already judged of the one cut off.
+
+    Both front ends end a finished text with a record without verdicts (the terminal after its one-label
+    records; the web page after its one record of all verdicts; a skipped text is that record alone).
+    The text of the last record is cut off when that record holds verdicts (Ctrl-C or quit inside a
+    text, or a page stopped between the two records); every other text in the file is finished."""
+    records = [record for _, record in iter_feedback_lines(path)] if path.exists() else []
+    finished = {record.text for record in records}
+    cut: dict[str, set[str]] = {}
+    if records and (records[-1].accepted or records[-1].rejected):
+        last = records[-1].text
+        if not any(record.text == last and not (record.accepted or record.rejected) for record in records):
+            finished.discard(last)
+            cut[last] = {
+                label for record in records if record.text == last for label in record.accepted + record.rejected
+            }
+    return finished, cut
+
+
 def end_at_line_boundary(path: Path) -> None:
     """Before answers are appended to `path`: a last record without its newline (an edited file)
     gets one; a half-written last line (a crash while writing) is moved to `PATH.partial`, with a

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from gliclass.prompt import check_labels
 
-from .data import FeedbackRecord, append_feedback, end_at_line_boundary, iter_feedback_lines
+from .data import FeedbackRecord, append_feedback, end_at_line_boundary, feedback_progress
 
 Predict = Callable[[str], list[tuple[str, float]]]
 Ask = Callable[[str], str]
@@ -44,20 +44,15 @@ class FeedbackSession:
         self.judged: dict[str, set[str]] = {}  # labels already answered of the text cut off (see `pending`)
 
     def pending(self, texts: Sequence[str]) -> list[str]:
-        """The texts not finished in the output file: those not in it, and the last one there when
-        its answers were cut off (Ctrl-C or quit before the record that ends a text)."""
+        """The texts not finished in the output file (`feedback_progress`), each once: those not in
+        it, and the one whose answers were cut off (its labels not yet answered are asked)."""
         end_at_line_boundary(self.output)
-        records = [record for _, record in iter_feedback_lines(self.output)] if self.output.exists() else []
-        done = {record.text for record in records}
-        self.judged = {}
-        if records and (records[-1].accepted or records[-1].rejected):
-            last = records[-1].text
-            done.discard(last)
-            self.judged[last] = {label for r in records if r.text == last for label in r.accepted + r.rejected}
-        return [text for text in texts if text not in done]
+        finished, self.judged = feedback_progress(self.output)
+        return [text for text in dict.fromkeys(texts) if text not in finished]
 
     def run(self, texts: Sequence[str]) -> int:
-        """Go through the pending texts; return how many answers were written."""
+        """Go through the pending texts (a repeated text is asked once); return how many answers were written."""
+        texts = list(dict.fromkeys(texts))
         todo = self.pending(texts)
         if len(todo) < len(texts):
             self.show(f"resuming: {len(texts) - len(todo)} of {len(texts)} texts are already in {self.output}.")

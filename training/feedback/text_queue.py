@@ -5,7 +5,8 @@ One lock guards the state and the output file: each answer is validated, appende
 tracked: a new tab gets a text no other tab holds while there is one, and an answer for a text that
 is already answered is refused (`AlreadyAnswered`, HTTP 409) rather than merged, so the file never
 holds two answers for one text. Texts already in the output file when the queue starts are done
-(a restart resumes).
+(a restart resumes); a text the terminal loop left cut off is asked again for its other labels.
+Each answer ends with the record that ends a text, as the terminal loop writes it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from gliclass.prompt import check_labels
 
-from .data import append_feedback, end_at_line_boundary, iter_feedback_lines, parse_feedback
+from .data import FeedbackRecord, append_feedback, end_at_line_boundary, feedback_progress, parse_feedback
 from .ordering import asking_order
 from .scoring import Score
 
@@ -89,7 +90,7 @@ class FeedbackQueue:
         self.seed = seed
         self.rescore_every = rescore_every
         end_at_line_boundary(self.output)
-        done = {record.text for _, record in iter_feedback_lines(self.output)} if self.output.exists() else set()
+        done, self._judged = feedback_progress(self.output)  # a text cut off in the terminal: its other labels
         self._answered = {index for index, text in enumerate(self.texts) if text in done}
         self._lock = threading.Lock()
         self._rescoring = threading.Lock()
@@ -157,7 +158,9 @@ class FeedbackQueue:
                 self._held[held] = next(self._clock)
                 if tab is not None:
                     self._tabs[tab] = held
+            judged = self._judged.get(self.texts[held], set())
             ranked = sorted(zip(self.labels, self._scores[held]), key=lambda pair: -pair[1])
+            ranked = [(label, score) for label, score in ranked if label not in judged]
             return Item(held, self.texts[held], ranked, elsewhere)
 
     def answer(self, text_id: Any, accepted: Any, rejected: Any) -> dict[str, int]:
@@ -180,6 +183,8 @@ class FeedbackQueue:
             if text_id in self._answered:
                 raise AlreadyAnswered(f"text {text_id} is already answered (in another tab?).")
             append_feedback(self._handle, record)
+            if record.accepted or record.rejected:  # the record that ends a text, as the terminal writes it
+                append_feedback(self._handle, FeedbackRecord(record.text, record.candidate_labels, [], []))
             self._answered.add(text_id)
             self._held.pop(text_id, None)
             self.answers += 1

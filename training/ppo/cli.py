@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gliclass import GLiClassModel
-from gliclass.data import load_set
+from gliclass.data import load_set, read_examples
 from gliclass.prompt import check_labels
 
 from ..engine import FINAL_DIR
@@ -38,6 +38,9 @@ def load_episodes(feedback: Path | None, train: Path | None, labels: str | None)
         return episodes_from_feedback(read_feedback(feedback))
     if is_evaluation_set(train, config_data_dir({})):
         raise ValueError(f"{train} is an evaluation set; training on it would spoil zero-shot results.")
+    if labels is not None and train.is_file():  # a label outside --labels is named by FILE:LINE
+        candidates = check_labels(labels)
+        return episodes_from_examples(list(read_examples(train, candidates)), candidates)
     labelled = load_set(train)
     return episodes_from_examples(labelled.examples, check_labels(labels) if labels is not None else labelled.labels)
 

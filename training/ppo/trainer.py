@@ -117,6 +117,14 @@ class PPOTrainer(Task):
     def __init__(self, model: GLiClassModel, args: PPOArguments, episodes: Sequence[Episode], reward: Reward) -> None:
         if model.tokenizer is None:
             raise ValueError("the model has no tokenizer; load it with GLiClassModel.from_pretrained/from_backbone.")
+        if model.config.is_bi_encoder or model.config.pooling_strategy == "pass":
+            kind = model.config.architecture_type
+            if model.config.pooling_strategy == "pass":
+                kind += " with token-level text (pooling_strategy='pass')"
+            raise ValueError(
+                f"PPO trains uni-encoder models that pool the text into one vector; this model is a {kind}. "
+                "Fine-tune it from labels with training.finetune or training.train instead."
+            )
         if not callable(reward):
             raise TypeError(f"reward must be callable, got {type(reward).__name__}.")
         self.model = model
