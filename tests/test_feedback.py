@@ -245,6 +245,20 @@ def test_command_line_refuses_the_input_as_output_and_answers_for_other_labels(t
     with pytest.raises(ValueError, match="fb.jsonl:1: answered for the labels"):
         main(feedback_arguments(tmp_path / "no-model", texts, out))
     assert out.read_text() == json.dumps(other) + "\n"
+    with pytest.raises(ValueError, match="--out .* is a folder"):
+        main(feedback_arguments(tmp_path / "no-model", texts, tmp_path))
+    with pytest.raises(ValueError, match="--out .*: the folder .*missing does not exist"):
+        main(feedback_arguments(tmp_path / "no-model", texts, tmp_path / "missing" / "fb.jsonl"))
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(ValueError, match="--input .*empty.jsonl holds no texts"):
+        main(feedback_arguments(tmp_path / "no-model", tmp_path / "empty.jsonl", tmp_path / "new.jsonl"))
+    evaluation = tmp_path / "data" / "eval" / "sst2"
+    evaluation.mkdir(parents=True)
+    (tmp_path / "data" / "train").mkdir()
+    (evaluation / "test.jsonl").write_text(texts.read_text())
+    with pytest.raises(ValueError, match="is an evaluation set"):
+        main(feedback_arguments(tmp_path / "no-model", evaluation / "test.jsonl", tmp_path / "new.jsonl"))
+    assert not (tmp_path / "new.jsonl").exists()
 
 
 def test_single_key_answers_on_a_terminal(make_model, tmp_path):

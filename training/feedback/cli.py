@@ -25,6 +25,7 @@ from gliclass.data import DataError, checked_text
 from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
 
+from ..recipe import config_data_dir, is_evaluation_set
 from .data import end_at_line_boundary, iter_feedback_lines
 from .ordering import ORDERS, asking_order
 from .scoring import ModelScorer
@@ -57,7 +58,7 @@ def read_key(prompt: str) -> str:
         key = sys.stdin.read(1)
     finally:
         termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
-    if not key:
+    if not key or key == "\x04":  # end of input, or Ctrl-D (a key in cbreak mode): quit
         raise EOFError
     print(key)
     return key
@@ -112,8 +113,17 @@ def main(argv: list[str] | None = None) -> None:
                 parser.error(f"--{name.replace('_', '-')} needs --web.")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535.")
-    labels = check_labels(args.labels)
+    try:
+        labels = check_labels(args.labels)
+    except ValueError as error:
+        raise ValueError(f"--labels: {error}") from None
+    if is_evaluation_set(args.input, config_data_dir({})):
+        raise ValueError(
+            f"--input {args.input} is an evaluation set; feedback on it is training data and would spoil it."
+        )
     texts = read_texts(args.input)
+    if not texts:
+        raise ValueError(f"--input {args.input} holds no texts.")
     check_output(args.out, args.input, labels)
     if args.web:
         run_web(args, labels, texts)
@@ -126,6 +136,10 @@ def check_output(out: Path, source: Path, labels: list[str]) -> None:
     restart with other labels would mix label sets and skip texts answered for the old ones)."""
     if out.exists() and out.resolve() == source.resolve():
         raise ValueError(f"--out {out} is the --input file; answers go to a file of their own.")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a JSONL file name.")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {out}: the folder {out.parent} does not exist.")
     if not out.exists():
         return
     end_at_line_boundary(out)
@@ -160,6 +174,7 @@ def run_terminal(args: argparse.Namespace, labels: list[str], texts: list[str]) 
 
 def run_web(args: argparse.Namespace, labels: list[str], texts: list[str]) -> None:
     """The feedback page until Ctrl-C."""
+    existed = args.out.exists()
     queue = FeedbackQueue(
         texts,
         labels,
@@ -175,5 +190,15 @@ def run_web(args: argparse.Namespace, labels: list[str], texts: list[str]) -> No
         print(
             f"resuming: {progress['answered']} of {progress['total']} texts are already in {args.out}.", file=sys.stderr
         )
-    serve(FeedbackServer(queue, args.host, args.port, args.top))
+    try:
+        server = FeedbackServer(queue, args.host, args.port, args.top)
+    except OSError as error:
+        queue.close()
+        if not existed and args.out.stat().st_size == 0:
+            args.out.unlink()  # nothing was answered: leave no file behind
+        raise OSError(
+            f"--port {args.port}: cannot listen on {args.host}:{args.port} ({error.strerror or error}); "
+            "pick another port (0: any free one)."
+        ) from None
+    serve(server)
     print(f"stopped; {queue.answers} answers saved in {args.out} this run.", file=sys.stderr)
