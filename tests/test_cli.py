@@ -250,7 +250,9 @@ def test_resuming_after_the_model_folder_changed_is_refused(model_dir, tmp_path)
     out.write_text(first + "\n")  # as if killed after one line
     config = json.loads((model / "config.json").read_text())
     (model / "config.json").write_text(json.dumps({**config, "label_biases": {"sports": 1.5}}))
-    assert_one_error_line(classify(model, "--input", str(data), "--output", str(out)), "other settings", "model_files")
+    assert_one_error_line(
+        classify(model, "--input", str(data), "--output", str(out)), "other settings (model_files changed)"
+    )
     assert out.read_text() == first + "\n"
 
 
