@@ -80,7 +80,7 @@ def fit_label_biases(logits: torch.Tensor, truth: torch.Tensor, labels: Sequence
             key = (round(f1, 9), -abs(threshold))
             if best_key is None or key > best_key:
                 best_threshold, best_key = threshold, key
-        offsets[label] = max(-MAX_BIAS, min(MAX_BIAS, -best_threshold))
+        offsets[label] = max(-MAX_BIAS, min(MAX_BIAS, -best_threshold)) + 0.0  # + 0.0: no -0.0
     return offsets
 
 

@@ -101,10 +101,9 @@ class ResumableOutput:
         complete = data[: data.rfind(b"\n") + 1]
         # lines end at "\n" only: texts may hold U+2028, U+0085, ... which str.splitlines() would split on
         lines = complete.decode("utf-8", errors="replace").split("\n")[:-1] if complete else []
-        if data and not lines and not self.settings_path.exists():
+        if data and not self.settings_path.exists() and not (lines and self._is_record(lines[0])):
             raise ValueError(
-                f"--output {self.path} already holds text that is not a run of this command; "
-                "remove it or choose another file."
+                f"--output {self.path} already holds text that is not a run of this command; choose another file."
             )
         self._check_lines(lines, records)
         if lines:
@@ -113,6 +112,16 @@ class ResumableOutput:
             with self.path.open("r+b") as handle:
                 handle.truncate(len(complete))
         return len(lines)
+
+    def _is_record(self, line: str) -> bool:
+        """Whether `line` is a JSON record with the text field: a run's line (its settings record may
+        be missing: runs before it was recorded wrote none) or a copy of the input, which the line
+        checks then name."""
+        try:
+            written = json.loads(line)
+        except json.JSONDecodeError:
+            return False
+        return isinstance(written, dict) and self.text_field in written
 
     def _check_lines(self, lines: Sequence[str], records: Sequence[dict[str, Any]]) -> None:
         if len(lines) > len(records):

@@ -227,7 +227,8 @@ def test_an_existing_file_that_is_no_output_is_left_as_it_was(model_dir, tmp_pat
     data, out = tmp_path / "in.jsonl", tmp_path / "notes.txt"
     data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
     out.write_text(content)
-    assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(out)), str(out))
+    result = classify(model_dir, "--input", str(data), "--output", str(out))
+    assert_one_error_line(result, f"--output {out} already holds text that is not a run of this command")
     assert out.read_text() == content and not (tmp_path / "notes.txt.run.json").exists()
 
 

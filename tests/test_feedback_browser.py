@@ -1,11 +1,11 @@
 """The feedback page end to end in headless Chromium: answers typed on the keyboard reach the JSONL,
 a reload resumes, and HTML-laden texts are shown as text (no script runs, no element is made)."""
 
-import json
 import threading
 from contextlib import contextmanager
 
 import pytest
+from feedback_files import web_answers
 
 from training.feedback.data import read_feedback
 from training.feedback.scoring import ModelScorer
@@ -44,10 +44,6 @@ def running_page(queue):
         queue.close()
 
 
-def lines_of(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_keyboard_answers_reload_and_escaping_in_chromium(make_model, tmp_path):
     model_dir = tmp_path / "model"
     make_model().save_pretrained(model_dir)
@@ -75,7 +71,7 @@ def test_keyboard_answers_reload_and_escaping_in_chromium(make_model, tmp_path):
         assert len(first) == 2
         press("a", "r", Keys.ENTER)  # accept the first label, reject the second, save
         wait_for_progress(1)
-        assert lines_of(out) == [
+        assert web_answers(out) == [
             {"text": HOSTILE[0], "candidate_labels": LABELS, "accepted": [first[0]], "rejected": [first[1]]}
         ]
 
@@ -88,14 +84,14 @@ def test_keyboard_answers_reload_and_escaping_in_chromium(make_model, tmp_path):
         wait.until(lambda _: missed in shown_labels())
         press(Keys.ENTER)  # ... and save: the two shown labels stay unsure
         wait_for_progress(2)
-        assert lines_of(out)[1]["accepted"] == [missed] and lines_of(out)[1]["rejected"] == []
+        assert web_answers(out)[1]["accepted"] == [missed] and web_answers(out)[1]["rejected"] == []
 
         wait.until(lambda _: shown_text() == TEXTS[2])
         press("j", "r")  # move to the second label and reject it, but reload before saving
         driver.refresh()
         wait.until(lambda _: shown_text() == TEXTS[2])  # the same text again, nothing saved
         wait_for_progress(2)
-        assert len(lines_of(out)) == 2
+        assert len(web_answers(out)) == 2
         press("s")  # skip: saved as seen, nothing judged
         wait_for_progress(3)
         wait.until(lambda _: shown_text() == TEXTS[3])

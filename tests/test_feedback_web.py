@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from feedback_files import web_answers
 
 from training.feedback.cli import main
 from training.feedback.data import read_feedback
@@ -65,20 +66,6 @@ def request(server, path, body=None, token=None, headers=None, method=None):
     except urllib.error.HTTPError as error:
         status, raw, kind = error.code, error.read(), error.headers.get_content_type()
     return status, json.loads(raw) if kind == "application/json" else raw.decode()
-
-
-def lines_of(path):
-    """The answers written: each a record, without the record that ends a text after one with verdicts
-    (the page writes it as the terminal loop does, so either front end resumes the other's file)."""
-    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    answers = []
-    for record in records:
-        ends = not (record["accepted"] or record["rejected"])
-        previous = answers[-1] if answers else None
-        if ends and previous and previous["text"] == record["text"] and (previous["accepted"] or previous["rejected"]):
-            continue
-        answers.append(record)
-    return answers
 
 
 def queue_for(tmp_path, model_dir, texts=TEXTS, **options):
@@ -216,11 +203,11 @@ def test_answers_are_fsynced_in_the_terminal_format_before_the_reply(tmp_path, m
         answer = {"id": item["id"], "accepted": [item["shown"][0]["label"], missed], "rejected": []}
         status, reply = request(server, "/api/answer", answer)
         assert status == 200 and reply["progress"]["answered"] == 1
-        assert lines_of(out) == [
+        assert web_answers(out) == [
             {"text": TEXTS[0], "candidate_labels": LABELS, "accepted": answer["accepted"], "rejected": []}
         ]
         assert request(server, "/api/answer", {"id": 1, "accepted": [], "rejected": []})[0] == 200  # a skip
-        assert lines_of(out)[1] == {"text": TEXTS[1], "candidate_labels": LABELS, "accepted": [], "rejected": []}
+        assert web_answers(out)[1] == {"text": TEXTS[1], "candidate_labels": LABELS, "accepted": [], "rejected": []}
         for bad, status, message in (
             ({"id": 2, "accepted": ["cooking"]}, 400, r"accepted labels \['cooking'\] are not among"),
             ({"id": 2, "accepted": ["sports"], "rejected": ["sports"]}, 400, "both accepted and rejected"),
@@ -232,7 +219,7 @@ def test_answers_are_fsynced_in_the_terminal_format_before_the_reply(tmp_path, m
             assert got == status and re.search(message, reply["error"])
         assert request(server, "/api/answer", {"id": 0, "accepted": ["science"]})[0] == 409
     assert [record.text for record in read_feedback(out)] == TEXTS[:2]
-    assert lines_of(out)[0]["accepted"] == answer["accepted"]  # the refused answer changed nothing
+    assert web_answers(out)[0]["accepted"] == answer["accepted"]  # the refused answer changed nothing
 
 
 def test_two_clients_at_once_never_duplicate_or_lose_an_answer(tmp_path, model_dir):
@@ -266,7 +253,7 @@ def test_two_clients_at_once_never_duplicate_or_lose_an_answer(tmp_path, model_d
     assert saved == list(range(len(TEXTS)))  # each text saved exactly once
     assert {status for _, status in outcomes["refused"]} <= {409}
     assert sorted(text_id for text_id, _ in outcomes["refused"] if text_id >= 20)[:4] == [20, 21, 22, 23]
-    written = [line["text"] for line in lines_of(out)]
+    written = [line["text"] for line in web_answers(out)]
     assert sorted(written) == sorted(TEXTS) and len(written) == len(set(written))
 
 
@@ -293,7 +280,7 @@ def test_a_restart_resumes(tmp_path, model_dir):
         answered_before = {again.texts.index(text) for text in TEXTS[:3]}
         assert not answered_before & set(again.pending())
         assert request(server, "/api/answer", {"id": again.texts.index(TEXTS[0])})[0] == 409
-    assert len(lines_of(tmp_path / "fb.jsonl")) == 3
+    assert len(web_answers(tmp_path / "fb.jsonl")) == 3
 
 
 def test_web_options_are_checked(tmp_path, model_dir, capsys):
@@ -342,7 +329,7 @@ def test_command_serves_the_page_and_stops_cleanly_on_ctrl_c(tmp_path, model_dir
         if process.poll() is None:
             process.kill()
     assert "Traceback" not in rest and "stopped; 1 answers saved" in rest
-    assert lines_of(out) == [{"text": TEXTS[1], "candidate_labels": LABELS, "accepted": ["sports"], "rejected": []}]
+    assert web_answers(out) == [{"text": TEXTS[1], "candidate_labels": LABELS, "accepted": ["sports"], "rejected": []}]
 
 
 def test_the_terminal_loop_can_ask_least_certain_first(tmp_path, make_embedder, monkeypatch, capsys):

@@ -262,7 +262,9 @@ def test_a_folder_with_a_run_but_no_checkpoint_says_how_to_go_on(tmp_path):
     (tmp_path / "metrics.jsonl").write_text('{"step": 4}\n')  # killed before its first checkpoint
     with pytest.raises(ValueError, match="saved no checkpoint to resume from .save_steps., so delete it or choose"):
         resume_checkpoint(tmp_path, False)
-    with pytest.raises(ValueError, match="nothing to resume: no checkpoint in"):
+    with pytest.raises(
+        ValueError, match="nothing to resume: the run in .* saved no checkpoint .save_steps.; delete it"
+    ):
         resume_checkpoint(tmp_path, True)
     (tmp_path / "checkpoint-2").mkdir()
     (tmp_path / "checkpoint-2" / STATE_FILE).write_text("{}")

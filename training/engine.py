@@ -366,6 +366,11 @@ def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
     checkpoint = (found[-1] if found else None) if resume is True else Path(resume)
     if checkpoint is None or not checkpoint.is_dir():
         where = output_dir if resume is True else resume
+        if resume is True and (output_dir / METRICS_FILE).exists():
+            raise ValueError(
+                f"nothing to resume: the run in {output_dir} saved no checkpoint (save_steps); "
+                "delete it or choose another output folder, and start without resume."
+            )
         raise ValueError(f"nothing to resume: no checkpoint in {where}; start without resume.")
     return checkpoint
 
