@@ -54,27 +54,15 @@ def looks_like_hub_id(name: str) -> bool:
 
 
 def is_gliclass_checkpoint(name_or_path: str | os.PathLike) -> bool:
-    """Whether the config of a local folder or hub id is a GLiClass one (not a backbone encoder's).
-    An `OSError` names the model when its config cannot be found or fetched."""
+    """Whether the config of a local folder or hub id is a GLiClass one (not a backbone encoder's);
+    errors as `config_model_type` gives them."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        config_file = path / "config.json"
-        if not config_file.is_file():
+        if not (path / "config.json").is_file():
             return False
-        try:
-            return json.loads(config_file.read_text(encoding="utf-8")).get("model_type") == MODEL_TYPE
-        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-            raise ValueError(f"{config_file} is not a JSON object.") from None
-    if path.exists() or not looks_like_hub_id(str(name_or_path)):
+    elif path.exists() or not looks_like_hub_id(str(name_or_path)):
         raise OSError(f"model {name_or_path} is neither a model folder nor a hub id.")
-    try:
-        config, _ = PretrainedConfig.get_config_dict(str(name_or_path))
-    except OSError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise OSError(
-            f"model {name_or_path}: not a local folder, and its config.json could not be fetched ({reason})"
-        ) from None
-    return config.get("model_type") == MODEL_TYPE
+    return config_model_type(path if path.is_dir() else name_or_path, {}) == MODEL_TYPE
 
 
 def hub_options(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +71,20 @@ def hub_options(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_model_type(name_or_path: str | os.PathLike, kwargs: dict[str, Any]) -> None:
-    """Raise `ValueError` unless the config of `name_or_path` describes a GLiClass model, and
-    `OSError` naming both places looked in when a hub id cannot be fetched."""
+    """Raise `ValueError` unless the config of `name_or_path` describes a GLiClass model (errors
+    reading it as `config_model_type` gives them)."""
+    model_type = config_model_type(name_or_path, kwargs)
+    if model_type != MODEL_TYPE:
+        raise ValueError(
+            f"{name_or_path} is not a GLiClass checkpoint: its config has model_type={model_type!r}, "
+            f"expected {MODEL_TYPE!r}."
+        )
+
+
+def config_model_type(name_or_path: str | os.PathLike, kwargs: dict[str, Any]) -> Any:
+    """The `model_type` of the config of a local folder or hub id (`kwargs`: the hub options);
+    `OSError` naming both places looked in when a hub id cannot be fetched, `ValueError` when the
+    config is not a JSON object."""
     try:
         config, _ = PretrainedConfig.get_config_dict(name_or_path, **hub_options(kwargs))
     except OSError as error:
@@ -94,12 +94,7 @@ def check_model_type(name_or_path: str | os.PathLike, kwargs: dict[str, Any]) ->
         raise OSError(f"{name_or_path} is not a local folder, and fetching it from the hub failed: {reason}") from error
     if not isinstance(config, dict):
         raise ValueError(f"the config.json of {name_or_path} holds {type(config).__name__}, not a JSON object.")
-    model_type = config.get("model_type")
-    if model_type != MODEL_TYPE:
-        raise ValueError(
-            f"{name_or_path} is not a GLiClass checkpoint: its config has model_type={model_type!r}, "
-            f"expected {MODEL_TYPE!r}."
-        )
+    return config.get("model_type")
 
 
 def check_loading_info(info: dict[str, Any], name_or_path: str | os.PathLike) -> None:

@@ -42,7 +42,7 @@ from .options import (
     prompts_per_text,
 )
 from .padding import length_sorted_batches, pad_id_of, pad_rows
-from .prompt import EncodedRow, PromptEncoder, check_text, format_examples, label_with_description
+from .prompt import EncodedRow, PromptEncoder, check_text, format_examples, is_table, label_with_description
 from .shortlist import Shortlister
 
 TASK = "zero-shot-multilabel"
@@ -279,7 +279,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise TypeError(
                 f"inputs must be a string, a list of strings or a stream of them, got {type(inputs).__name__}."
             )
-        if hasattr(inputs, "columns") and hasattr(inputs, "to_dict"):  # a table: iterating it gives column names
+        if is_table(inputs):
             raise TypeError(f"inputs is a table ({type(inputs).__name__}); pass its text column, e.g. df['text'].")
         if isinstance(inputs, np.ndarray) and inputs.ndim != 1:
             raise TypeError(f"inputs must be a 1-d array of strings, got a {inputs.ndim}-d array.")

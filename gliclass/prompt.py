@@ -154,10 +154,15 @@ def check_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[s
     return checked
 
 
+def is_table(value: Any) -> bool:
+    """Whether `value` is a table such as a pandas DataFrame (iterating it gives its column names)."""
+    return hasattr(value, "columns") and hasattr(value, "to_dict")
+
+
 def labelled_examples(examples: Any) -> list[tuple[str, list[str]]]:
     """Labelled examples as `calibrate` and `finetune` take them: a list, any iterable, a pandas
     DataFrame or a `datasets.Dataset` of `{"text", "labels": [...]}` rows; checked `(text, labels)` pairs."""
-    if hasattr(examples, "columns") and hasattr(examples, "to_dict"):  # a pandas DataFrame: its rows
+    if is_table(examples):  # its rows
         examples = examples.to_dict("records")
     if isinstance(examples, (str, bytes, Mapping)) or not isinstance(examples, Iterable):
         kind = type(examples).__name__
