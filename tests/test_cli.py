@@ -1,15 +1,25 @@
 """The installed command lines as users call them: every input checked before any output,
-one `error:` line with FILE:LINE and exit code 2 for a user mistake, no traceback."""
+one `error:` line with FILE:LINE and exit code 2 for a user mistake, no traceback.
 
+Most cases run the command's `main` in this process, as the installed script runs it (a command
+line costs seconds of imports); what needs a process of its own (the installed script, standard
+input, worker processes, kill, Ctrl-C, a closed pipe) runs the installed script."""
+
+import importlib
+import io
 import json
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+
+from gliclass import cli
 
 GLICLASS = shutil.which("gliclass", path=str(Path(sys.executable).parent)) or shutil.which("gliclass")
 LABELS = "sports,politics"
@@ -27,7 +37,26 @@ def model_dir(tmp_path_factory, backbone_dir):
     return folder
 
 
-def classify(model_dir, *args, stdin=None):
+def in_process(main: Callable[[], int | None]) -> subprocess.CompletedProcess:
+    """A command's `main` run here: its exit code (argparse's exits included) and what it printed."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        try:
+            code = main()
+        except SystemExit as exit:
+            code = exit.code
+    return subprocess.CompletedProcess([], code, stdout.getvalue(), stderr.getvalue())
+
+
+def classify(model_dir, *args):
+    """`gliclass classify --model MODEL_DIR --device cpu --labels sports,politics ARGS`, in this process."""
+    return in_process(
+        lambda: cli.main(["classify", "--model", str(model_dir), "--device", "cpu", "--labels", LABELS, *args])
+    )
+
+
+def classify_command(model_dir, *args, stdin=None):
+    """The same through the installed script, in a process of its own."""
     command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels", LABELS, *args]
     return subprocess.run(command, capture_output=True, text=stdin is None or isinstance(stdin, str), input=stdin)
 
@@ -44,6 +73,20 @@ def assert_one_error_line(result, *fragments):
 
 def test_the_installed_script_exists():
     assert GLICLASS is not None
+
+
+def test_python_m_gliclass_classifies_texts_and_a_file_single_label(model_dir, tmp_path):
+    command = [sys.executable, "-m", "gliclass", "classify", "--model", str(model_dir), "--device", "cpu"]
+    texts = ["the team won", "parliament voted"]
+    result = subprocess.run([*command, "--labels", LABELS, *texts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["sequence"] for line in result.stdout.splitlines()] == texts
+    data = tmp_path / "in.jsonl"
+    data.write_text("\n".join(json.dumps({"text": f"text {i}"}) for i in range(5)) + "\n")
+    result = classify(model_dir, "--single-label", "--input", str(data))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 5 and "classifying" in result.stderr
+    assert all(sum(line["scores"]) == pytest.approx(1.0, abs=1e-5) for line in lines)
 
 
 def test_output_lines_keep_the_input_fields(model_dir, tmp_path):
@@ -75,14 +118,14 @@ def test_warnings_are_single_lines_after_the_results(model_dir, tmp_path, proces
     data = tmp_path / "long.jsonl"
     lines = [{"text": "the team won the match " * (100 if number % 2 else 1)} for number in range(6)]
     data.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    result = classify(model_dir, "--input", str(data), "--chunk-size", "2", "--num-processes", processes)
+    result = classify_command(model_dir, "--input", str(data), "--chunk-size", "2", "--num-processes", processes)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 6
     warning_lines = [line for line in result.stderr.splitlines() if "did not fit" in line]
     assert len(warning_lines) == 1 and warning_lines[0].startswith("gliclass: warning: 3 of 6 texts"), result.stderr
 
 
 def test_standard_input(model_dir):
-    result = classify(model_dir, "--input", "-", stdin='{"text": "the team won"}\n{"text": "stocks fell"}\n')
+    result = classify_command(model_dir, "--input", "-", stdin='{"text": "the team won"}\n{"text": "stocks fell"}\n')
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == ["the team won", "stocks fell"]
 
@@ -113,7 +156,7 @@ def test_broken_lines_are_named_by_file_and_line(model_dir, tmp_path, content, l
 
 
 def test_broken_standard_input_is_named_too(model_dir):
-    assert_one_error_line(classify(model_dir, "--input", "-", stdin=b'{"text": "ok"}\n{oops}\n'), "<stdin>:2:")
+    assert_one_error_line(classify_command(model_dir, "--input", "-", stdin=b'{"text": "ok"}\n{oops}\n'), "<stdin>:2:")
 
 
 @pytest.mark.parametrize(
@@ -180,16 +223,32 @@ def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, modu
     args = [str(config) if a.startswith("CONFIG:") else a for a in args]
     if module == "training.ppo":
         args = ["--model", str(model_dir), *args]
-    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    main = importlib.import_module(f"{module}.cli" if module == "training.ppo" else module).main
+    result = in_process(lambda: cli.run_command(f"python -m {module}", lambda: main(args)))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.startswith(f"python -m {module}: error: ")]
     assert fragment in line
 
 
+@pytest.mark.parametrize(
+    "module, args, fragment",
+    [
+        ("training.ppo", ["--model", "M", "--train", "/no/such/data.jsonl", "--out", "o"], "/no/such/data.jsonl"),
+        ("training.train", ["--config", "/no/such/config.yaml"], "config file /no/such/config.yaml does not exist"),
+    ],
+)
+def test_training_modules_report_mistakes_in_one_line(module, args, fragment):
+    """`python -m MODULE` itself, as the cases above run its `main`."""
+    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith(f"python -m {module}: error: ")]
+    assert fragment in line
+
+
 def test_output_file_survives_a_kill_and_resumes_with_one_line_per_input(model_dir, tmp_path):
     data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    count = 3000
+    count = 1000
     data.write_text("".join(json.dumps({"id": i, "text": f"text {i} about the match"}) + "\n" for i in range(count)))
     command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels", LABELS, "--input"]
     command += [str(data), "--output", str(out), "--chunk-size", "50", "--batch-size", "1"]
@@ -260,14 +319,14 @@ def test_resuming_after_the_model_folder_changed_is_refused(model_dir, tmp_path)
 def test_a_labels_file_with_a_byte_order_mark_a_repeat_or_no_file(model_dir, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_bytes("\ufeffsports\npolitics\n".encode())
-    command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels-file", str(labels)]
-    result = subprocess.run([*command, "the team won"], capture_output=True, text=True)
+    command = ["classify", "--model", str(model_dir), "--device", "cpu", "--labels-file", str(labels)]
+    result = in_process(lambda: cli.main([*command, "the team won"]))
     assert result.returncode == 0 and sorted(json.loads(result.stdout)["labels"]) == ["politics", "sports"]
     labels.write_text("sports\npolitics\n\nsports\n")
-    result = subprocess.run([*command, "the team won"], capture_output=True, text=True)
+    result = in_process(lambda: cli.main([*command, "the team won"]))
     assert_one_error_line(result, f"{labels}:4: label 'sports' is given twice (first on line 1)")
     command[-1] = str(tmp_path / "missing.txt")
-    result = subprocess.run([*command, "the team won"], capture_output=True, text=True)
+    result = in_process(lambda: cli.main([*command, "the team won"]))
     assert_one_error_line(result, "--labels-file", "missing.txt does not exist")
 
 
@@ -296,8 +355,8 @@ def test_resuming_with_other_settings_is_refused_and_with_the_same_finishes(mode
     assert classify(model_dir, "--input", str(data), "--output", str(out)).returncode == 0
     first = out.read_text().splitlines()[0]
     out.write_text(first + "\n")  # as if killed after one line
-    changed = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels", "world,science"]
-    result = subprocess.run([*changed, "--input", str(data), "--output", str(out)], capture_output=True, text=True)
+    changed = ["classify", "--model", str(model_dir), "--device", "cpu", "--labels", "world,science"]
+    result = in_process(lambda: cli.main([*changed, "--input", str(data), "--output", str(out)]))
     assert_one_error_line(result, "other settings", "labels ['sports', 'politics'] -> ['world', 'science']")
     assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(out), "--threshold", "0.5"),
                           "threshold None -> 0.5")  # fmt: skip
@@ -325,12 +384,12 @@ def test_a_labels_file_takes_labels_with_commas_and_any_number(model_dir, tmp_pa
     labels = tmp_path / "labels.txt"
     names = ["cancel, close or freeze", "make a transfer"] + [f"intent {i}" for i in range(500)]
     labels.write_text("\n".join(names[:2]) + "\n\n  " + "\n".join(names[2:]) + "  \n")
-    command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels-file", str(labels)]
-    result = subprocess.run([*command, "close my account"], capture_output=True, text=True)
+    command = ["classify", "--model", str(model_dir), "--device", "cpu", "--labels-file", str(labels)]
+    result = in_process(lambda: cli.main([*command, "close my account"]))
     assert result.returncode == 0, result.stderr
     assert sorted(json.loads(result.stdout)["labels"]) == sorted(names)  # commas kept, blanks and spaces dropped
     labels.write_text("\n \n")
-    assert_one_error_line(subprocess.run([*command, "x"], capture_output=True, text=True), "holds no labels")
+    assert_one_error_line(in_process(lambda: cli.main([*command, "x"])), "holds no labels")
 
 
 def test_an_output_that_is_the_input_or_has_no_predictions_is_refused(model_dir, tmp_path):
@@ -387,8 +446,8 @@ def test_worker_processes_give_the_same_lines_in_input_order(model_dir, tmp_path
     outputs = []
     for processes in ("1", "2"):
         out = tmp_path / f"out{processes}.jsonl"
-        result = classify(model_dir, "--input", str(data), "--output", str(out), "--chunk-size", "7",
-                          "--num-processes", processes)  # fmt: skip
+        result = classify_command(model_dir, "--input", str(data), "--output", str(out), "--chunk-size", "7",
+                                  "--num-processes", processes)  # fmt: skip
         assert result.returncode == 0, result.stderr
         outputs.append([json.loads(line) for line in out.read_text().splitlines()])
     assert [line["id"] for line in outputs[1]] == list(range(40))

@@ -11,7 +11,7 @@ import pytest
 
 from gliclass.data import DataError
 from training.feedback.cli import main, read_texts
-from training.feedback.data import FeedbackRecord, read_feedback
+from training.feedback.data import FeedbackRecord, read_feedback, sole_writer
 from training.feedback.session import FeedbackSession
 from training.feedback.text_queue import FeedbackQueue
 
@@ -259,6 +259,21 @@ def test_command_line_refuses_the_input_as_output_and_answers_for_other_labels(t
     with pytest.raises(ValueError, match="is an evaluation set"):
         main(feedback_arguments(tmp_path / "no-model", evaluation / "test.jsonl", tmp_path / "new.jsonl"))
     assert not (tmp_path / "new.jsonl").exists()
+    with pytest.raises(OSError):  # nothing was answered: the new --out is not left behind
+        main(feedback_arguments(tmp_path / "no-model", texts, tmp_path / "new.jsonl"))
+    assert not (tmp_path / "new.jsonl").exists()
+
+
+def test_a_second_session_on_the_same_answers_file_is_refused(tmp_path):
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
+    out = tmp_path / "fb.jsonl"
+    answer = {"text": TEXTS[0], "candidate_labels": LABELS, "accepted": ["sports"], "rejected": []}
+    out.write_text(json.dumps(answer) + "\n")
+    with sole_writer(out):  # the first session
+        with pytest.raises(ValueError, match="fb.jsonl is being written by another feedback session"):
+            main(feedback_arguments(tmp_path / "no-model", texts, out))
+    assert out.read_text() == json.dumps(answer) + "\n"
 
 
 def test_single_key_answers_on_a_terminal(make_model, tmp_path):

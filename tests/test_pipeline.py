@@ -1,7 +1,4 @@
-import json
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -152,26 +149,6 @@ def test_fast_mode_keeps_the_given_model_and_ranks_alike(make_model):
     for a, b in zip(exact(texts, candidate_labels=LABELS), fast(texts, candidate_labels=LABELS)):
         assert b["labels"][0] == a["labels"][0] and b["scores"] == pytest.approx(a["scores"], abs=0.1)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-
-
-def test_cli_classifies_texts_and_files(saved_model, tmp_path):
-    command = [sys.executable, "-m", "gliclass", "classify", "--model", str(saved_model), "--labels", "sports,politics"]
-    out = subprocess.run(
-        command + ["--device", "cpu", "the team won", "parliament voted"], capture_output=True, text=True, check=True
-    )
-    lines = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [line["sequence"] for line in lines] == ["the team won", "parliament voted"]
-    data = tmp_path / "in.jsonl"
-    data.write_text("\n".join(json.dumps({"text": f"text {i}"}) for i in range(5)) + "\n")
-    out = subprocess.run(
-        command + ["--device", "cpu", "--single-label", "--input", str(data)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert len(out.stdout.splitlines()) == 5 and "classifying" in out.stderr
-    bad = subprocess.run(command + ["--threshold", "2", "hi"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "threshold" in bad.stderr
 
 
 def test_label_descriptions_go_into_the_input_and_names_come_out(make_model):

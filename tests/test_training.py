@@ -254,6 +254,12 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
     assert straight.keys() == resumed.keys()
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
+
+    def logged(out: Path) -> list[tuple[int, float]]:  # each step once, with the same loss
+        lines = (out / "metrics.jsonl").read_text().splitlines()
+        return [(record["step"], record.get("loss")) for record in map(json.loads, lines)]
+
+    assert logged(tmp_path / "killed") == logged(tmp_path / "straight")
     again = subprocess.run(command(tmp_path / "killed", False), env=env, capture_output=True, text=True)
     assert again.returncode != 0 and "holds another run (checkpoint-30, metrics.jsonl, final)" in again.stderr
 

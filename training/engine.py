@@ -195,6 +195,8 @@ class Task(ABC):
         if checkpoint is not None:
             accelerator.load_state(str(checkpoint))
             state = json.loads((checkpoint / STATE_FILE).read_text())
+            if accelerator.is_main_process:
+                keep_metrics_until(self.output_dir / METRICS_FILE, state["step"])
         self.load_state_dict(state)
         with (self.output_dir / METRICS_FILE).open("a", encoding="utf-8") as log_file:
             run = Run(accelerator, modules, optimizer, scheduler, state, log_file)
@@ -343,6 +345,24 @@ def save_final_model(model: Any, output_dir: Path) -> None:
     if (output_dir / FINAL_DIR).exists():
         shutil.rmtree(output_dir / FINAL_DIR)
     os.replace(temporary, output_dir / FINAL_DIR)
+
+
+def keep_metrics_until(path: Path, step: int) -> None:
+    """Cut a resumed run's log back to its checkpoint's `step`: the steps logged after it (and a line
+    cut by the kill) are trained and logged again, and would otherwise appear twice."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("step", 0) <= step:
+            kept.append(line + "\n")
+    temporary = path.with_name(f".tmp-{path.name}")
+    temporary.write_text("".join(kept), encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:

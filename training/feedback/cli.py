@@ -26,7 +26,7 @@ from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
 
 from ..recipe import config_data_dir, is_evaluation_set
-from .data import end_at_line_boundary, iter_feedback_lines
+from .data import end_at_line_boundary, iter_feedback_lines, sole_writer
 from .ordering import ORDERS, asking_order
 from .scoring import ModelScorer
 from .session import FeedbackSession, Predict
@@ -124,24 +124,28 @@ def main(argv: list[str] | None = None) -> None:
     texts = read_texts(args.input)
     if not texts:
         raise ValueError(f"--input {args.input} holds no texts.")
-    check_output(args.out, args.input, labels)
-    if args.web:
-        run_web(args, labels, texts)
-    else:
-        run_terminal(args, labels, texts)
+    check_output_path(args.out, args.input)
+    with sole_writer(args.out):
+        check_answers(args.out, labels)
+        if args.web:
+            run_web(args, labels, texts)
+        else:
+            run_terminal(args, labels, texts)
 
 
-def check_output(out: Path, source: Path, labels: list[str]) -> None:
-    """`--out` is not the input, and the answers already in it were given for these labels (a
-    restart with other labels would mix label sets and skip texts answered for the old ones)."""
+def check_output_path(out: Path, source: Path) -> None:
+    """`--out` is a file of its own (not the input), in a folder that exists."""
     if out.exists() and out.resolve() == source.resolve():
         raise ValueError(f"--out {out} is the --input file; answers go to a file of their own.")
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give a JSONL file name.")
     if not out.parent.is_dir():
         raise ValueError(f"--out {out}: the folder {out.parent} does not exist.")
-    if not out.exists():
-        return
+
+
+def check_answers(out: Path, labels: list[str]) -> None:
+    """The answers already in `out` were given for these labels (a restart with other labels would
+    mix label sets and skip texts answered for the old ones)."""
     end_at_line_boundary(out)
     for where, record in iter_feedback_lines(out):
         if sorted(record.candidate_labels) != sorted(labels):
@@ -174,7 +178,6 @@ def run_terminal(args: argparse.Namespace, labels: list[str], texts: list[str]) 
 
 def run_web(args: argparse.Namespace, labels: list[str], texts: list[str]) -> None:
     """The feedback page until Ctrl-C."""
-    existed = args.out.exists()
     queue = FeedbackQueue(
         texts,
         labels,
@@ -194,8 +197,6 @@ def run_web(args: argparse.Namespace, labels: list[str], texts: list[str]) -> No
         server = FeedbackServer(queue, args.host, args.port, args.top)
     except OSError as error:
         queue.close()
-        if not existed and args.out.stat().st_size == 0:
-            args.out.unlink()  # nothing was answered: leave no file behind
         raise OSError(
             f"--port {args.port}: cannot listen on {args.host}:{args.port} ({error.strerror or error}); "
             "pick another port (0: any free one)."

@@ -14,6 +14,7 @@ import json
 import os
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -107,6 +108,33 @@ def feedback_progress(path: Path) -> tuple[set[str], dict[str, set[str]]]:
                 label for record in records if record.text == last for label in record.accepted + record.rejected
             }
     return finished, cut
+
+
+@contextmanager
+def sole_writer(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the answers file `path` while a session writes it: a second session
+    on the same file, which would interleave and repeat texts, is refused. A file created here and
+    still empty at the end (nothing was answered) is removed. Advisory locks (`flock`); where the
+    platform has none (Windows), no check is made."""
+    created = not path.exists()
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            try:
+                import fcntl
+            except ImportError:
+                fcntl = None
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    raise ValueError(
+                        f"--out {path} is being written by another feedback session; finish that one first, "
+                        "or give this one its own file."
+                    ) from None
+            yield
+    finally:
+        if created and path.is_file() and path.stat().st_size == 0:
+            path.unlink()
 
 
 def end_at_line_boundary(path: Path) -> None:
