@@ -7,13 +7,13 @@ score of 0.5 is each label's own best threshold on the examples.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
 from .model import GLiClassModel
-from .options import labels_per_text
+from .options import is_per_text, labels_per_text
 from .pipeline import ZeroShotMultilabelPipeline, pipeline
 from .prompt import labelled_examples
 
@@ -23,18 +23,19 @@ MAX_BIAS = 8.0  # logit offsets are clipped to +-MAX_BIAS: a few examples never 
 def calibrate(
     model_or_pipeline: GLiClassModel | ZeroShotMultilabelPipeline,
     examples: Sequence[dict[str, Any]],
-    labels: Sequence[str] | None = None,
+    labels: Sequence[str] | Mapping[str, str | None] | None = None,
     **call_options: Any,
 ) -> dict[str, float]:
     """Fit one logit offset per label from `{"text", "labels": [...]}` examples and store them in
     the model's config (`config.label_biases`, merged with offsets fitted before); returns the
     offsets fitted now.
 
-    `labels` are the candidate labels the examples are scored with (default: every label named
-    in the examples); an example with `"labels": []` is a negative for all of them. Each label's
-    offset moves 0.5 to the threshold with the best F1 on its examples (the one nearest the
-    current 0.5 among equals), so labels need positive examples to move. `call_options` (e.g.
-    `prompt`) are passed to the scoring call and should match how the pipeline will be called.
+    `labels` are the candidate labels the examples are scored with, as the pipeline takes them (a
+    list, "a, b" or `{label: description}`; default: every label named in the examples); an example
+    with `"labels": []` is a negative for all of them. Each label's offset moves 0.5 to the threshold
+    with the best F1 on its examples (the one nearest the current 0.5 among equals), so labels need
+    positive examples to move. `call_options` (e.g. `prompt`) are passed to the scoring call and
+    should match how the pipeline will be called.
     """
     pipe = model_or_pipeline
     if isinstance(model_or_pipeline, GLiClassModel):
@@ -42,18 +43,18 @@ def calibrate(
     elif not isinstance(model_or_pipeline, ZeroShotMultilabelPipeline):
         raise TypeError(f"calibrate needs a GLiClassModel or its pipeline, got {type(model_or_pipeline).__name__}.")
     checked = labelled_examples(examples)
-    texts, targets = [text for text, _ in checked], [labels for _, labels in checked]
-    candidates = (
-        labels_per_text(labels, None)[0][0]  # a list, or "a, b, c" as the pipeline takes it
-        if labels is not None
-        else list(dict.fromkeys(sum(targets, [])))
-    )
-    if not candidates:
-        raise ValueError("no labels to calibrate: the examples name none and labels= is not given.")
+    texts, targets = [text for text, _ in checked], [named for _, named in checked]
+    if labels is None:
+        labels = list(dict.fromkeys(sum(targets, [])))
+        if not labels:
+            raise ValueError("no labels to calibrate: the examples name none and labels= is not given.")
+    if is_per_text("candidate_labels", labels):
+        raise ValueError("labels= is one label set for all examples (a list, 'a, b' or {label: description}).")
+    candidates = labels_per_text(labels, None)[0][0]
     unknown = sorted({label for row in targets for label in row} - set(candidates))
     if unknown:
         raise ValueError(f"examples have labels {unknown} that are not in labels=.")
-    scores = pipe.score_texts(texts, candidates, multi_label=True, **call_options)
+    scores = pipe.score_texts(texts, labels, multi_label=True, **call_options)  # with any descriptions
     logits = torch.logit(scores.double(), eps=1e-12)
     truth = torch.tensor([[label in row for label in candidates] for row in targets])
     offsets = fit_label_biases(logits, truth, candidates)

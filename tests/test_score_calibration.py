@@ -150,6 +150,22 @@ def test_calibrate_takes_examples_as_finetune_does(make_embedder):
         assert gliclass.calibrate(make_embedder(), given, labels=labels) == pytest.approx(expected)
 
 
+def test_calibrate_scores_labels_with_their_descriptions(make_embedder):
+    """Offsets are fitted on the scores the pipeline gives the labels as given: with their descriptions."""
+    clf = gliclass.pipeline(model=make_embedder(logit_scale_init_value=10.0, logit_bias_init_value=-1.0))
+    described = {label: f"texts about {other}" for label, other in zip(LABELS[:4], reversed(LABELS[:4]))}
+    examples = [{"text": text, "labels": [label]} for text, label in zip(TEXTS, LABELS)]
+    logits = torch.logit(clf.score_texts(TEXTS, described).double())
+    expected = fit_label_biases(logits, torch.eye(4, dtype=torch.bool), LABELS[:4])
+    bare = fit_label_biases(
+        torch.logit(clf.score_texts(TEXTS, LABELS[:4]).double()), torch.eye(4, dtype=torch.bool), LABELS[:4]
+    )
+    assert expected != pytest.approx(bare)  # the descriptions matter here
+    assert gliclass.calibrate(clf, examples, labels=described) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="one label set for all examples"):
+        gliclass.calibrate(clf, examples, labels=[LABELS[:4], LABELS[1:]])
+
+
 def test_recentre_equalises_label_means_and_needs_two_texts():
     logits = [torch.tensor([3.0, 0.0]), torch.tensor([5.0, 1.0]), torch.tensor([4.0])]
     labels = [["a", "b"], ["a", "b"], ["a"]]
