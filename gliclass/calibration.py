@@ -16,7 +16,8 @@ Three layers, each on logits (a score is `sigmoid(logit)`):
    is a candidate.
 3. `recentre()`: for one call over many texts, each label's mean logit over those texts is moved
    to the mean over all labels, so that a label that attracts every text loses its pull. It is
-   never applied unless asked for (`transductive=True`), and needs at least two texts.
+   never applied unless asked for (`transductive=True`), and needs at least two texts (a label
+   that only one of them has is left as it is).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def with_label_biases(logits: torch.Tensor, labels: Sequence[str], biases: Mappi
 
 def recentre(logits: Sequence[torch.Tensor], labels: Sequence[Sequence[str]]) -> list[torch.Tensor]:
     """Transductive re-centring over one call's texts: each label's mean logit over the texts that
-    have it becomes the mean logit of all (text, label) pairs."""
+    have it becomes the mean logit of all (text, label) pairs. A label that only one text has keeps
+    its logit (re-centred, it would lose all it says about that text)."""
     if len(logits) < MIN_TRANSDUCTIVE_TEXTS:
         raise ValueError(
             f"transductive=True re-centres scores over a call's texts and needs at least "
@@ -109,7 +111,10 @@ def recentre(logits: Sequence[torch.Tensor], labels: Sequence[Sequence[str]]) ->
             sums[label] = sums.get(label, 0.0) + value
             counts[label] = counts.get(label, 0) + 1
     overall = sum(sums.values()) / sum(counts.values())
-    shift = {label: sums[label] / counts[label] - overall for label in sums}
+    shift = {
+        label: sums[label] / counts[label] - overall if counts[label] >= MIN_TRANSDUCTIVE_TEXTS else 0.0
+        for label in sums
+    }
     return [
         text_logits - torch.tensor([shift[label] for label in text_labels], dtype=text_logits.dtype)
         for text_logits, text_labels in zip(logits, labels)

@@ -179,6 +179,15 @@ def test_recentre_equalises_label_means_and_needs_two_texts():
         recentre(logits[:1], labels[:1])
 
 
+def test_recentre_leaves_a_label_of_one_text_alone():
+    """Re-centred over its one text, such a label would get the overall mean: the same score for every one."""
+    logits = [torch.tensor([3.0, 0.0, -2.0]), torch.tensor([5.0, 1.0])]
+    moved = recentre(logits, [["a", "b", "c"], ["a", "d"]])
+    overall = (3 + 0 - 2 + 5 + 1) / 5
+    assert moved[0][0] + moved[1][0] == pytest.approx(2 * overall)
+    assert moved[0][1:].tolist() == [0.0, -2.0] and moved[1][1].item() == 1.0
+
+
 def test_transductive_is_opt_in_and_refused_for_one_text(make_embedder):
     clf = gliclass.pipeline(model=make_embedder(logit_scale_init_value=10.0), device="cpu")
     plain, default = clf(TEXTS, candidate_labels=LABELS), clf(TEXTS, candidate_labels=LABELS, transductive=False)
