@@ -490,7 +490,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise ValueError("this pipeline encodes labels together with each text; there is nothing to cache.")
         [(names, descriptions)] = labels_per_text(candidate_labels, 1)
         shown = [label_with_description(label, descriptions) for label in names]
-        self._label_vectors(self.row_builder.label_entries(shown), check_batch_size(batch_size or self._batch_size))
+        batch_size = self._batch_size if batch_size is None else check_batch_size(batch_size)
+        self._label_vectors(self.row_builder.label_entries(shown), batch_size)
         return len(self.label_cache)
 
     def clear_label_cache(self) -> None:

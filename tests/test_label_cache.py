@@ -53,6 +53,9 @@ def test_encode_labels_ahead_and_bounded_size(apart_model):
     assert len(none.label_cache) == 0
     with pytest.raises(ValueError, match="nothing to cache"):
         gliclass.pipeline(model=apart_model, device="cpu", encode_labels_apart=False).encode_labels(LABELS)
+    for bad in (0, False):  # not taken as "the default batch size"
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            clf.encode_labels(LABELS, batch_size=bad)
 
 
 def test_top_k_keeps_the_best_labels(make_model):
