@@ -68,7 +68,9 @@ def calibrate(
 
 def fit_label_biases(logits: torch.Tensor, truth: torch.Tensor, labels: Sequence[str]) -> dict[str, float]:
     """Per label (column), the logit offset that puts 0.5 at the F1-best threshold of `logits`
-    `(examples, labels)` against boolean `truth`; labels without a positive example are left out."""
+    `(examples, labels)` against boolean `truth`; labels without a positive example are left out.
+    Thresholds are tried between the examples' values, never below the lowest: a label whose
+    positives all score lowest stays as it is rather than being made to fire for every text."""
     offsets = {}
     for column, label in enumerate(labels):
         values, positives = logits[:, column], truth[:, column]
