@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import string
 from pathlib import Path
 
@@ -11,6 +12,13 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 from gliclass import GLiClassModel
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread for the tests and the commands they start: their models are tiny, and on a
+    busy 2-core machine a second thread made a tiny model's training step up to 100 times slower."""
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 CORPUS = [
     "the match ended in a draw after extra time",
