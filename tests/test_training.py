@@ -124,6 +124,7 @@ def test_nan_loss_stops_with_a_clear_message(make_model, tmp_path):
     args = TrainingArguments(output_dir=str(tmp_path), max_steps=2, batch_size=2, progress=False, warmup_ratio=0)
     with pytest.raises(FloatingPointError, match="loss is nan at step"):
         Trainer(model, args, data).train()
+    assert resume_checkpoint(tmp_path, False) is None  # nothing logged, no empty log: the folder takes a new run
 
 
 def test_training_never_reads_eval_sets(tmp_path):

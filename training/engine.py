@@ -18,7 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar
 
 import torch
 from accelerate import Accelerator
@@ -107,7 +107,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     state: dict[str, Any]
-    log_file: TextIO
+    log_path: Path
 
     @property
     def model(self) -> torch.nn.Module:
@@ -115,10 +115,11 @@ class Run:
         return self.modules[0]
 
     def log(self, record: dict[str, Any]) -> None:
-        """Append one line to `metrics.jsonl` (main process only)."""
+        """Append one line to `metrics.jsonl` (main process only; the file is made by the first record,
+        so a run that fails before logging leaves none)."""
         if self.accelerator.is_main_process:
-            self.log_file.write(json.dumps(record) + "\n")
-            self.log_file.flush()
+            with self.log_path.open("a", encoding="utf-8") as log_file:
+                log_file.write(json.dumps(record) + "\n")
 
 
 class Task(ABC):
@@ -198,11 +199,10 @@ class Task(ABC):
             if accelerator.is_main_process:
                 keep_metrics_until(self.output_dir / METRICS_FILE, state["step"])
         self.load_state_dict(state)
-        with (self.output_dir / METRICS_FILE).open("a", encoding="utf-8") as log_file:
-            run = Run(accelerator, modules, optimizer, scheduler, state, log_file)
-            for record in first_records:
-                run.log(record)
-            self._loop(run, loader, total_steps)
+        run = Run(accelerator, modules, optimizer, scheduler, state, self.output_dir / METRICS_FILE)
+        for record in first_records:
+            run.log(record)
+        self._loop(run, loader, total_steps)
         trained = accelerator.unwrap_model(modules[0])
         trained.eval()
         if args.save_final_model and accelerator.is_main_process:
