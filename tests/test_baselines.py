@@ -52,3 +52,10 @@ def test_cross_encoder_reads_every_pair_and_bi_encoder_masks_foreign_labels(back
     batch = bi.collate([("a b", ["x", "y"], [1.0, 0.0]), ("c", ["y", "z"], [0.0, 1.0])])
     assert batch["label_mask"].tolist() == [[True, True, False], [False, True, True]]
     assert batch["labels"].tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+
+
+@pytest.mark.parametrize("kind", [CrossEncoderBaseline, BiEncoderBaseline])
+def test_a_gliclass_checkpoint_is_refused_as_a_baseline_model(kind, make_model, tmp_path):
+    make_model().save_pretrained(tmp_path / "gliclass")
+    with pytest.raises(ValueError, match="is a GLiClass checkpoint; the .* baseline takes a plain transformers model"):
+        kind(str(tmp_path / "gliclass"))

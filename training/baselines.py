@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, BatchEncoding
 
+from gliclass.checkpoint import is_gliclass_checkpoint
 from gliclass.padding import length_sorted_batches, pad_id_of, pad_rows
 from gliclass.pooling import pool_text
 
@@ -49,6 +50,7 @@ class CrossEncoderBaseline(nn.Module):
         super().__init__()
         if "{}" not in template:
             raise ValueError(f"the hypothesis template needs a '{{}}' for the label, got {template!r}.")
+        check_plain_model(backbone, "cross-encoder")
         head: dict[str, Any] = {}
         if head_labels is not None:
             id2label = dict(enumerate(head_labels))
@@ -126,6 +128,7 @@ class BiEncoderBaseline(nn.Module):
 
     def __init__(self, backbone: str, max_length: int = 256) -> None:
         super().__init__()
+        check_plain_model(backbone, "bi-encoder")
         self.encoder = AutoModel.from_pretrained(backbone, dtype=torch.float32)
         self.tokenizer = AutoTokenizer.from_pretrained(backbone)
         self.max_length = max_length
@@ -222,6 +225,16 @@ def batched_forward(
     result = torch.empty(len(ids), *pieces[0].shape[1:])
     result[torch.tensor(order)] = torch.cat(pieces)
     return result
+
+
+def check_plain_model(backbone: str, kind: str) -> None:
+    """Refuse a GLiClass checkpoint as a baseline's model (transformers would load it as a GLiClass
+    model, which has no plain encoder output or classification head)."""
+    if is_gliclass_checkpoint(backbone):
+        raise ValueError(
+            f"{backbone} is a GLiClass checkpoint; the {kind} baseline takes a plain transformers model "
+            "(an encoder, or an NLI model for a cross-encoder)."
+        )
 
 
 def nli_columns(id2label: dict, num_labels: int, where: str) -> tuple[int | None, int | None]:
