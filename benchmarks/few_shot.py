@@ -27,8 +27,10 @@ import torch
 import yaml
 
 from gliclass import GLiClassModel
+from gliclass.cli import run_command
 from training import LabelledSet, evaluate_set, finetune
 
+from .arguments import dataset_names, positive_int
 from .data import benchmark_set
 from .systems import resolve_model
 
@@ -134,12 +136,12 @@ def main() -> None:
     parser.add_argument(
         "--fresh-backbone", default=None, help="start from a new model on this encoder (@minilm: all-MiniLM-L6-v2)"
     )
-    parser.add_argument("--datasets", default="sst2,ag_news,emotion,banking77")
-    parser.add_argument("--shots", type=int, default=8)
+    parser.add_argument("--datasets", type=dataset_names, default="sst2,ag_news,emotion,banking77")
+    parser.add_argument("--shots", type=positive_int, default=8)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=float, default=None, help="finetune's epochs (default: its own)")
-    parser.add_argument("--eval-limit", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eval-limit", type=positive_int, default=1000)
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write every number here (and a .md next to it)")
     args = parser.parse_args()
     if (args.model is None) == (args.fresh_backbone is None):
@@ -151,9 +153,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     command = f"python -m benchmarks.few_shot {' '.join(sys.argv[1:])}"
     print(f"command: {command}", flush=True)
+    datasets = [benchmark_set(name, "B") for name in args.datasets]  # a wrong name fails before any run
     rows = []
-    for name in args.datasets.split(","):
-        dataset = benchmark_set(name, "B")
+    for name, dataset in zip(args.datasets, datasets):
         for seed in seeds:
             row = run_one(args, dataset, seed)
             rows.append(row)
@@ -173,4 +175,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command("python -m benchmarks.few_shot", main))

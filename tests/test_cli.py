@@ -210,6 +210,17 @@ def test_bad_labels_are_one_error_line(model_dir):
             ],
             "model_options: unknown model option(s) 'pooling_stratgy'",
         ),
+        (
+            "training.sweep",
+            ["--configs", "/no/such/config.yaml", "--out", "OUT"],
+            "config file /no/such/config.yaml does not exist",
+        ),
+        (
+            "training.build_default_model",
+            ["--config", "/no/such/config.yaml"],
+            "config file /no/such/config.yaml does not exist",
+        ),
+        ("benchmarks.few_shot", ["--model", "MODEL", "--datasets", "no_such_set"], "no_such_set does not exist"),
     ],
 )
 def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, module, args, fragment):
@@ -220,6 +231,7 @@ def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, modu
         if arg.startswith("CONFIG:"):
             config.write_text(arg.removeprefix("CONFIG:") + "\n")
     args = [str(data) if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in args]
+    args = [str(model_dir) if a == "MODEL" else a for a in args]
     args = [str(config) if a.startswith("CONFIG:") else a for a in args]
     if module == "training.ppo":
         args = ["--model", str(model_dir), *args]
@@ -229,6 +241,7 @@ def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, modu
     assert "Traceback" not in result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.startswith(f"python -m {module}: error: ")]
     assert fragment in line
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from gliclass import DEFAULT_MODEL_DIR, GLiClassModel
+from gliclass.cli import run_command
 
 from .export import evaluate_exported, export
 from .model_card import REPO_ROOT, write_card
@@ -78,4 +80,4 @@ def _relative(path: Path) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command("python -m training.build_default_model", main))

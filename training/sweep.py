@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+from gliclass.cli import run_command
 from gliclass.data import eval_sets
 
 from .evaluation import evaluate_set
@@ -30,13 +32,12 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=None, help="score only the first N texts of each set")
     parser.add_argument("--model", default=None, help="override each config's 'model' (e.g. a local encoder folder)")
     args = parser.parse_args()
+    configs = {path.stem: read_config(path) for path in args.configs}  # every config checked before any run
     data_dir = config_data_dir({})
     sets = eval_sets(data_dir / "eval")
     args.out.mkdir(parents=True, exist_ok=True)
     report = {}
-    for config_path in args.configs:
-        config = read_config(config_path)
-        name = config_path.stem
+    for name, config in configs.items():
         if args.model:
             config["model"] = args.model
         config["training"]["output_dir"] = str(args.out / name)
@@ -72,4 +73,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command("python -m training.sweep", main))
