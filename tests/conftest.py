@@ -20,6 +20,7 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+
 CORPUS = [
     "the match ended in a draw after extra time",
     "parliament passed the new budget bill on tuesday",

@@ -23,6 +23,7 @@ from gliclass import cli
 
 GLICLASS = shutil.which("gliclass", path=str(Path(sys.executable).parent)) or shutil.which("gliclass")
 LABELS = "sports,politics"
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -210,17 +211,6 @@ def test_bad_labels_are_one_error_line(model_dir):
             ],
             "model_options: unknown model option(s) 'pooling_stratgy'",
         ),
-        (
-            "training.sweep",
-            ["--configs", "/no/such/config.yaml", "--out", "OUT"],
-            "config file /no/such/config.yaml does not exist",
-        ),
-        (
-            "training.build_default_model",
-            ["--config", "/no/such/config.yaml"],
-            "config file /no/such/config.yaml does not exist",
-        ),
-        ("benchmarks.few_shot", ["--model", "MODEL", "--datasets", "no_such_set"], "no_such_set does not exist"),
     ],
 )
 def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, module, args, fragment):
@@ -231,7 +221,6 @@ def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, modu
         if arg.startswith("CONFIG:"):
             config.write_text(arg.removeprefix("CONFIG:") + "\n")
     args = [str(data) if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in args]
-    args = [str(model_dir) if a == "MODEL" else a for a in args]
     args = [str(config) if a.startswith("CONFIG:") else a for a in args]
     if module == "training.ppo":
         args = ["--model", str(model_dir), *args]
@@ -247,16 +236,21 @@ def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, modu
 @pytest.mark.parametrize(
     "module, args, fragment",
     [
-        ("training.ppo", ["--model", "M", "--train", "/no/such/data.jsonl", "--out", "o"], "/no/such/data.jsonl"),
+        ("training.ppo", ["--model", "M", "--train", "/no/such/data.jsonl", "--out", "OUT"], "/no/such/data.jsonl"),
         ("training.train", ["--config", "/no/such/config.yaml"], "config file /no/such/config.yaml does not exist"),
+        ("training.sweep", ["--configs", "/no/such/config.yaml", "--out", "OUT"], "/no/such/config.yaml does not"),
+        ("training.build_default_model", ["--config", "/no/such/config.yaml"], "/no/such/config.yaml does not exist"),
+        ("benchmarks.few_shot", ["--model", "MODEL", "--datasets", "no_such_set"], "no_such_set does not exist"),
     ],
 )
-def test_training_modules_report_mistakes_in_one_line(module, args, fragment):
-    """`python -m MODULE` itself, as the cases above run its `main`."""
-    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+def test_training_modules_report_mistakes_in_one_line(model_dir, tmp_path, module, args, fragment):
+    """`python -m MODULE` itself (the cases above run `main` here): one error line, no out folder."""
+    args = [str(tmp_path / "out") if a == "OUT" else str(model_dir) if a == "MODEL" else a for a in args]
+    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.startswith(f"python -m {module}: error: ")]
     assert fragment in line
+    assert not (tmp_path / "out").exists()
 
 
 def test_output_file_survives_a_kill_and_resumes_with_one_line_per_input(model_dir, tmp_path):

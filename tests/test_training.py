@@ -249,6 +249,8 @@ def test_resume_after_sigkill_ends_with_the_same_weights(backbone_dir, tmp_path)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert not (tmp_path / "killed" / "final").exists()
+    with (tmp_path / "killed" / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 29, "loss": 1.0}\n{"step": 30, "lo')  # logged after the checkpoint, cut by the kill
     subprocess.run(command(tmp_path / "killed", True), env=env, check=True, capture_output=True)
     straight = load_file(tmp_path / "straight" / "final" / "model.safetensors")
     resumed = load_file(tmp_path / "killed" / "final" / "model.safetensors")
