@@ -22,7 +22,7 @@ from pathlib import Path
 
 from gliclass.cli import run_command
 
-from .arguments import counts, dataset_names, positive_int
+from .arguments import counts, dataset_names, device, positive_int
 from .loading import default_eval_dir
 from .report import command_line, cpu_count, environment, new_run_folder, write_run
 from .suites import SUITES
@@ -121,7 +121,7 @@ def _common(parser: argparse.ArgumentParser, name: str, default_systems: list[st
     parser.add_argument(
         "--threads", type=positive_int, default=cpu_count(), help="torch threads (default: the CPUs available)"
     )
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--device", type=device, default="cpu", help="torch device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and untrained heads (default 0)")
     parser.add_argument(
         "--out",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from gliclass.options import check_device
+
 
 def dataset_names(text: str) -> list[str]:
     """Comma-separated dataset names, at least one."""
@@ -27,3 +29,12 @@ def positive_int(text: str) -> int:
 def counts(text: str) -> tuple[int, ...]:
     """Comma-separated positive integers (none for an empty string)."""
     return tuple(positive_int(part) for part in text.split(",") if part.strip())
+
+
+def device(text: str) -> str:
+    """A torch device this machine has ("cpu", "cuda", "cuda:1", ...)."""
+    try:
+        check_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text

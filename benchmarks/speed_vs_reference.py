@@ -32,6 +32,7 @@ from gliclass.cli import run_command
 from gliclass.padding import length_sorted_batches, pad_id_of, pad_rows
 from gliclass.pipeline import score_table
 
+from .arguments import device
 from .data import sample_texts_and_labels
 
 WORKER = Path(__file__).with_name("reference_worker.py")
@@ -48,7 +49,13 @@ class ReferenceWorker:
             text=True,
             cwd=tempfile.gettempdir(),
         )
-        self.ask({"cmd": "load", "model": str(model), "threads": threads, "batch_size": batch_size})
+        try:
+            self.ask({"cmd": "load", "model": str(model), "threads": threads, "batch_size": batch_size})
+        except RuntimeError:
+            raise OSError(
+                f"--reference-python {python} could not load the reference pipeline (is gliclass==0.1.21 "
+                "installed in that Python?); see its error output above."
+            ) from None
 
     def ask(self, command: dict) -> dict:
         assert self.process.stdin and self.process.stdout
@@ -101,7 +108,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device, default="cpu")
     parser.add_argument("--exact-texts", type=int, default=64, help="texts scored one by one by the reference")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()

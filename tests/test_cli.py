@@ -200,7 +200,7 @@ def test_bad_labels_are_one_error_line(model_dir):
             "--positive-weight goes with --reward recall_weighted",
         ),
         ("training.train", ["--config", "/no/such/config.yaml"], "config file /no/such/config.yaml does not exist"),
-        ("training.train", ["--config", "CONFIG:model: [unclosed"], "is not valid YAML"),
+        ("training.train", ["--config", "CONFIG:model: [unclosed"], "config.yaml:2: not valid YAML"),
         ("training.train", ["--config", "CONFIG:model: minilm\ntrain: [x]\ntraining: {max_stepz: 1}"], "max_stepz"),
         ("training.train", ["--config", "CONFIG:train: [x]\ntraining: {max_steps: 1}"], "'model' is missing"),
         (
@@ -238,6 +238,7 @@ def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, modu
     [
         ("training.ppo", ["--model", "M", "--train", "/no/such/data.jsonl", "--out", "OUT"], "/no/such/data.jsonl"),
         ("training.train", ["--config", "/no/such/config.yaml"], "config file /no/such/config.yaml does not exist"),
+        ("benchmarks", ["accuracy", "--device", "cuda:7"], "--device: device 'cuda:7' is not available"),
         ("training.sweep", ["--configs", "/no/such/config.yaml", "--out", "OUT"], "/no/such/config.yaml does not"),
         ("training.build_default_model", ["--config", "/no/such/config.yaml"], "/no/such/config.yaml does not exist"),
         ("benchmarks.few_shot", ["--model", "MODEL", "--datasets", "no_such_set"], "no_such_set does not exist"),
@@ -248,7 +249,9 @@ def test_training_modules_report_mistakes_in_one_line(model_dir, tmp_path, modul
     args = [str(tmp_path / "out") if a == "OUT" else str(model_dir) if a == "MODEL" else a for a in args]
     result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    [line] = [line for line in result.stderr.splitlines() if line.startswith(f"python -m {module}: error: ")]
+    [line] = [
+        line for line in result.stderr.splitlines() if line.startswith(f"python -m {module}") and ": error: " in line
+    ]
     assert fragment in line
     assert not (tmp_path / "out").exists()
 

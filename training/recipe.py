@@ -54,9 +54,14 @@ def read_config(path: Path) -> dict[str, Any]:
 
     try:
         config = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        reason = " ".join(str(error).split())
-        raise ValueError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {reason}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno}).") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        reason = getattr(error, "problem", None) or " ".join(str(error).split())
+        column = f", column {mark.column + 1}" if mark is not None else ""
+        raise ValueError(f"{where}: not valid YAML ({reason}{column}).") from None
     if not isinstance(config, dict):
         raise ValueError(f"{path} must hold a mapping.")
     check_config(config, str(path))
