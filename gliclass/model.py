@@ -154,6 +154,12 @@ class GLiClassUniEncoder(GLiClassCore):
     def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Projected vectors `(batch, dim)` of text rows (`[CLS] <<SEP>> text [SEP]`, no labels)."""
         self._check_apart()
+        missing = ~(input_ids == self.config.text_token_index).any(1)
+        if missing.any():  # the text is pooled from <<SEP>> on: without it every row got one same vector
+            raise ValueError(
+                f"text row {int(missing.nonzero()[0])} has no <<SEP>> token; text rows are `[CLS] <<SEP>> text [SEP]` "
+                "(gliclass.labels_apart builds them)."
+            )
         text, _, _ = self.features(input_ids, attention_mask)
         return self.project_text(text)
 
@@ -164,6 +170,13 @@ class GLiClassUniEncoder(GLiClassCore):
 
         `pooling_mask` is for bi-encoders; label spans here are pooled over their real tokens."""
         self._check_apart()
+        counts = (input_ids == self.config.class_token_index).sum(1)
+        if (counts != 1).any():
+            row = int((counts != 1).nonzero()[0])
+            raise ValueError(
+                f"label row {row} holds {int(counts[row])} <<LABEL>> tokens; each label row is `<<LABEL>> label` "
+                "(gliclass.labels_apart builds them)."
+            )
         _, labels, _ = self.features(input_ids, attention_mask)
         return self.project_labels(labels[:, 0])
 
@@ -201,6 +214,15 @@ class GLiClassUniEncoder(GLiClassCore):
             share = text_mask.sum(1) / attention_mask.sum(1)
             return pooled * share.unsqueeze(-1).to(pooled.dtype)
         return pooled.clamp(min=0)
+
+
+def _check_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor, kind: str) -> None:
+    """Token rows `(rows, seq)`, at least one, with an attention mask of the same shape."""
+    if input_ids.dim() != 2 or input_ids.shape[0] == 0 or attention_mask.shape != input_ids.shape:
+        raise ValueError(
+            f"{kind} rows must be input_ids (rows, seq) with at least one row and an attention_mask of the same "
+            f"shape, got {tuple(input_ids.shape)} and {tuple(attention_mask.shape)}."
+        )
 
 
 def _init_heads(core: GLiClassCore) -> None:
@@ -364,10 +386,12 @@ class GLiClassModel(PreTrainedModel):
         Rows are built by `gliclass.labels_apart` (uni-encoder: `<<LABEL>> label`; bi-encoder: the
         label tokenizer's ids); a bi-encoder pools over `pooling_mask` (default: the real tokens).
         """
+        _check_rows(input_ids, attention_mask, "label")
         return self.model.label_features(input_ids, attention_mask, pooling_mask)
 
     def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Projected text vectors `(batch, dim)` of text rows that hold no labels."""
+        _check_rows(input_ids, attention_mask, "text")
         return self.model.text_features(input_ids, attention_mask)
 
     def get_fused_features(

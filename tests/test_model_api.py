@@ -32,3 +32,21 @@ def test_feature_methods_refuse_models_that_read_labels_with_the_text(make_model
         model.get_text_features(ids, torch.ones_like(ids))
     with pytest.raises(ValueError, match="encoded together"):
         model.get_label_features(ids, torch.ones_like(ids))
+
+
+def test_feature_methods_refuse_rows_they_would_misread(make_embedder):
+    model = make_embedder()
+    config = model.config
+    plain = torch.tensor([[2, 5, 6, 3], [2, 7, 8, 3]])  # tokenizer rows: no <<SEP>>, no <<LABEL>>
+    with pytest.raises(ValueError, match="text row 0 has no <<SEP>>"):  # was one same vector for every text
+        model.get_text_features(plain, torch.ones_like(plain))
+    two_labels = torch.tensor([[config.class_token_index, 5, config.class_token_index, 6]])
+    for rows, count in ((plain, 0), (two_labels, 2)):
+        with pytest.raises(ValueError, match=f"label row 0 holds {count} <<LABEL>> tokens"):
+            model.get_label_features(rows, torch.ones_like(rows))
+    empty = torch.zeros(0, 0, dtype=torch.long)
+    for method in (model.get_text_features, model.get_label_features):
+        with pytest.raises(ValueError, match="at least one row"):
+            method(empty, empty)
+        with pytest.raises(ValueError, match=r"got \(4,\)"):
+            method(plain[0], plain[0])
