@@ -10,7 +10,7 @@ and a command for Parquet / JSONL datasets.
         compute=ray.data.ActorPoolStrategy(size=4),  # actors; each loads the model once and keeps its label vectors
         num_cpus=2,  # per actor (or num_gpus=1)
         batch_size=256,
-        batch_format="pandas",  # or "numpy"
+        batch_format="pandas",  # or "numpy", "pyarrow"
     )
     predictions.write_parquet("predictions/")
 
@@ -43,9 +43,10 @@ class GLiClassPredictor:
 
     Built once per Ray actor: the model is loaded in `__init__` and, for models that encode labels
     apart, the label vectors of `candidate_labels` are computed there and kept. A batch is a dict of
-    numpy arrays or a pandas DataFrame (`batch_format="numpy"` / `"pandas"`) and comes back in the
-    same form with every input column kept. When the input already has `labels`/`scores` columns
-    (gold labels), the predictions go to `predicted_labels`/`predicted_scores`.
+    numpy arrays, a pandas DataFrame or a pyarrow Table (`batch_format="numpy"` / `"pandas"` /
+    `"pyarrow"`) and comes back in the same form with every input column kept. When the input
+    already has `labels`/`scores` columns (gold labels), the predictions go to
+    `predicted_labels`/`predicted_scores`.
 
     Args:
         candidate_labels: the label set (list, comma-separated string or `{label: description}`).
@@ -75,14 +76,19 @@ class GLiClassPredictor:
 
     def __call__(self, batch: dict[str, np.ndarray] | Any) -> dict[str, np.ndarray] | Any:
         """The batch with the prediction columns added."""
-        if self.text_column not in batch:
-            raise ValueError(f"the batch has no {self.text_column!r} column; its columns are {sorted(batch)}.")
-        texts = [str(text) if isinstance(text, np.str_) else text for text in batch[self.text_column]]
+        arrow = hasattr(batch, "column_names")  # a pyarrow.Table (batch_format="pyarrow")
+        columns = list(batch.column_names if arrow else batch)
+        if self.text_column not in columns:
+            raise ValueError(f"the batch has no {self.text_column!r} column; its columns are {sorted(columns)}.")
+        column = batch[self.text_column]
+        texts = column.to_pylist() if arrow else [str(text) if isinstance(text, np.str_) else text for text in column]
         results = self.classifier(texts) if texts else []
         fields = PREDICTION_FIELDS
-        while any(name in batch for name in fields):
+        while any(name in columns for name in fields):
             fields = tuple(f"predicted_{name}" for name in fields)
         labels, scores = (_object_array([result[key] for result in results]) for key in PREDICTION_FIELDS)
+        if arrow:
+            return batch.append_column(fields[0], [list(labels)]).append_column(fields[1], [list(scores)])
         if isinstance(batch, dict):
             return {**batch, fields[0]: labels, fields[1]: scores}
         return batch.assign(**{fields[0]: list(labels), fields[1]: list(scores)})

@@ -68,6 +68,19 @@ def test_predictor_takes_numpy_batches(model_dir: Path) -> None:
     assert [list(labels) for labels in out["labels"]] == [result["labels"] for result in expected(model_dir, top_k=2)]
 
 
+def test_predictor_takes_pyarrow_batches(model_dir: Path) -> None:
+    import pyarrow
+
+    predictor = GLiClassPredictor(LABELS, model=str(model_dir), device="cpu", top_k=2)
+    out = predictor(pyarrow.table({"text": TEXTS, "id": list(range(len(TEXTS)))}))  # was a TypeError ('<')
+    assert out.column_names == ["text", "id", "labels", "scores"]
+    assert out.column("labels").to_pylist() == [result["labels"] for result in expected(model_dir, top_k=2)]
+    gold = predictor(pyarrow.table({"text": TEXTS[:1], "labels": [["sports"]]}))
+    assert gold.column_names == ["text", "labels", "predicted_labels", "predicted_scores"]
+    with pytest.raises(ValueError, match="no 'text' column; its columns are \\['body'\\]"):
+        predictor(pyarrow.table({"body": TEXTS}))
+
+
 def test_predictor_keeps_gold_label_columns(model_dir: Path) -> None:
     import pandas
 
