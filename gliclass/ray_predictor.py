@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,6 +163,17 @@ def classify_dataset(
     return rows
 
 
+def _actor_error(error: Exception) -> str:
+    """The message of the error a Ray task or actor raised. Ray appends lines (retry advice) to it,
+    and wraps an actor's own error ("UDF failed to process a data block"), whose message is then
+    only in the worker's traceback text."""
+    wrapped = re.findall(r"^\w[\w.]*: (.+)\n\nThe above exception was the direct cause", str(error), re.M)
+    if wrapped:
+        return wrapped[-1]
+    cause = getattr(error, "cause", None)
+    return str(cause if isinstance(cause, Exception) else error).strip().splitlines()[0]
+
+
 def _format_of(path: str, option: str) -> str:
     """`parquet` or `json` from a file's extension or the files of a folder."""
     local = Path(path)
@@ -247,8 +259,7 @@ def _run(args: argparse.Namespace) -> int:
             **{name: value for name, value in options.items() if value is not None},
         )
     except ray.exceptions.RayTaskError as error:  # a mistake met inside an actor: its own message
-        cause = error.cause if isinstance(error.cause, Exception) else error
-        raise InputError(str(cause).strip().splitlines()[-1]) from None
+        raise InputError(_actor_error(error)) from None
     finally:
         if started_here:
             ray.shutdown()

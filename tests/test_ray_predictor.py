@@ -134,3 +134,12 @@ def test_command_refuses_actors_that_take_every_cpu(local_ray, model_dir: Path, 
     assert main([*argv, "--concurrency", "2", "--cpus-per-actor", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "takes all 2 CPUs of the Ray cluster" in err
+
+
+def test_command_names_a_bad_text_met_inside_an_actor(local_ray, model_dir: Path, tmp_path: Path, capsys) -> None:
+    source = tmp_path / "texts.jsonl"
+    source.write_text(json.dumps({"text": TEXTS[0]}) + "\n" + json.dumps({"text": None}) + "\n", encoding="utf-8")
+    argv = ["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o"), "--model", str(model_dir)]
+    assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
+    err = capsys.readouterr().err  # after Ray's own log lines
+    assert err.endswith("error: text 1 must be a string, got NAType.\n"), err[-500:]  # was Ray's retry advice
