@@ -420,6 +420,18 @@ class GLiClassModel(PreTrainedModel):
         """Logits `(batch, labels)` of text `(batch, dim)` and label `(batch, labels, dim)` vectors;
         `text_mask` `(batch, seq)` with token-level text (`pooling_strategy='pass'`);
         `calibrated=False` gives the scorer's raw similarity (no logit scale or bias)."""
+        if (
+            text_features.dim() not in (2, 3)
+            or label_features.dim() != 3
+            or label_mask.shape != label_features.shape[:2]
+            or text_features.shape[0] != label_features.shape[0]
+        ):
+            raise ValueError(
+                "score takes text vectors (batch, dim) (token-level: (batch, seq, dim)), label vectors "
+                f"(batch, labels, dim) and a label_mask (batch, labels); got {tuple(text_features.shape)}, "
+                f"{tuple(label_features.shape)} and {tuple(label_mask.shape)} (label vectors shared by every text: "
+                "label_features.expand(batch, -1, -1))."
+            )
         return self.model.score(text_features, label_features, label_mask, text_mask, calibrated)
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:

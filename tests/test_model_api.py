@@ -50,3 +50,13 @@ def test_feature_methods_refuse_rows_they_would_misread(make_embedder):
             method(empty, empty)
         with pytest.raises(ValueError, match=r"got \(4,\)"):
             method(plain[0], plain[0])
+
+
+def test_score_names_the_shapes_it_takes(make_embedder):
+    model = make_embedder()
+    texts, labels, mask = torch.randn(2, 64), torch.randn(3, 64), torch.ones(2, 3, dtype=torch.bool)
+    assert model.score(texts, labels.expand(2, -1, -1), mask).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"label vectors \(batch, labels, dim\).*got \(2, 64\), \(3, 64\)"):
+        model.score(texts, labels, mask)  # shared label vectors, not expanded
+    with pytest.raises(ValueError, match="label_mask"):
+        model.score(texts, labels.expand(2, -1, -1), mask[:, :2])

@@ -33,7 +33,9 @@ def calibrate_scores(
     with torch.no_grad():
         for batch in batches:
             output = model(batch["input_ids"], batch["attention_mask"])
-            cosine = model.score(output.text_embeddings, output.label_embeddings, output.label_mask, calibrated=False)
+            cosine = model.score(
+                output.text_embeddings, output.label_embeddings, output.label_mask, output.text_mask, calibrated=False
+            )
             cosines.append(cosine[output.label_mask].float())
             targets.append(batch["labels"][output.label_mask].float())
     model.train(was_training)
