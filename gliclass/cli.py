@@ -338,20 +338,24 @@ def _read_records(path: str, text_column: str = "text", split: str | None = None
         raise InputError(
             f"--split {split}: --input {path} is a JSONL file; --split goes with a dataset folder or hub id."
         )
-    records = []
-    for where, record in source or read_jsonl(path, error=InputError):
-        if not isinstance(record, dict):
-            raise InputError(f"{where}: a line must be a JSON object with a '{text_column}' field.")
-        if text_column not in record:
-            raise InputError(f"{where}: the line has no '{text_column}' field.")
-        try:
-            check_text(record[text_column], "the text")
-        except (TypeError, ValueError) as error:
-            raise InputError(f"{where}: {error}") from None
-        records.append(record)
+    records = [checked_record(where, record, text_column) for where, record in source or read_jsonl(path, InputError)]
     if not records:
         raise InputError(f"{'standard input' if path == STDIN else path} holds no lines to classify.")
     return records
+
+
+def checked_record(where: str, record: Any, text_column: str) -> dict[str, Any]:
+    """An input record: a JSON object whose `text_column` is a text to classify (else `InputError`
+    at `where`)."""
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: a line must be a JSON object with a '{text_column}' field.")
+    if text_column not in record:
+        raise InputError(f"{where}: the line has no '{text_column}' field.")
+    try:
+        check_text(record[text_column], "the text")
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{where}: {error}") from None
+    return record
 
 
 def _is_hub_id(path: str) -> bool:

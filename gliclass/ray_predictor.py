@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cli import InputError, run_command
+from .cli import InputError, checked_record, run_command
+from .jsonl import read_jsonl
 from .options import check_batch_size, check_threshold, labels_per_text, prompts_per_text
 from .pipeline import pipeline
 
@@ -122,6 +123,8 @@ def classify_dataset(
     import ray
 
     input_format = input_format or _format_of(input_path, "--input-format")
+    if input_format == "json" and "://" not in input_path:
+        _check_json_lines(Path(input_path), text_column)
     output_format = output_format or input_format
     if output_format not in ("parquet", "json"):
         raise ValueError(f"the output format must be parquet or json, got {output_format!r}.")
@@ -172,6 +175,16 @@ def _actor_error(error: Exception) -> str:
         return wrapped[-1]
     cause = getattr(error, "cause", None)
     return str(cause if isinstance(cause, Exception) else error).strip().splitlines()[0]
+
+
+def _check_json_lines(path: Path, text_column: str) -> None:
+    """Every line of a local JSONL input (a file, or the .jsonl/.json files of a folder) checked as
+    `gliclass classify` checks it, so that a mistake is named by FILE:LINE before Ray starts
+    (Ray's reader reports a bad line as "Extra data" at a byte offset)."""
+    files = sorted(file for file in path.iterdir() if file.suffix in (".jsonl", ".json")) if path.is_dir() else [path]
+    for file in files:
+        for where, record in read_jsonl(file, InputError):
+            checked_record(where, record, text_column)
 
 
 def _format_of(path: str, option: str) -> str:

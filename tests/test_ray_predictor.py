@@ -136,9 +136,23 @@ def test_command_refuses_actors_that_take_every_cpu(local_ray, model_dir: Path, 
     assert err.count("\n") == 1 and "takes all 2 CPUs of the Ray cluster" in err
 
 
-def test_command_names_a_bad_text_met_inside_an_actor(local_ray, model_dir: Path, tmp_path: Path, capsys) -> None:
+def test_command_names_a_bad_jsonl_line_by_file_and_line(local_ray, model_dir: Path, tmp_path: Path, capsys) -> None:
+    """Checked before Ray reads it (Ray's reader said "Extra data" at a byte offset)."""
     source = tmp_path / "texts.jsonl"
-    source.write_text(json.dumps({"text": TEXTS[0]}) + "\n" + json.dumps({"text": None}) + "\n", encoding="utf-8")
+    for line, message in ((json.dumps({"text": 5}), "must be a string"), ('{"text": "cut', "not valid JSON")):
+        source.write_text(json.dumps({"text": TEXTS[0]}) + "\n" + line + "\n", encoding="utf-8")
+        argv = ["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o"), "--model", str(model_dir)]
+        assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"error: {source}:2: " in err and message in err, err
+        assert not (tmp_path / "o").exists()
+
+
+def test_command_names_a_bad_text_met_inside_an_actor(local_ray, model_dir: Path, tmp_path: Path, capsys) -> None:
+    import pandas
+
+    source = tmp_path / "texts.parquet"
+    pandas.DataFrame({"text": [TEXTS[0], None]}).to_parquet(source)
     argv = ["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o"), "--model", str(model_dir)]
     assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
     err = capsys.readouterr().err  # after Ray's own log lines
