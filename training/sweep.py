@@ -1,6 +1,6 @@
 """Train several configs and score each on the evaluation sets: architecture choice by measurement.
 
-    python -m training.sweep --configs training/configs/minilm-*.yaml --out runs/sweep [--max-seconds 140]
+    python -m training.sweep --configs training/configs/minilm-*.yaml --out runs/sweep [--max-seconds 140] [--max-steps N]
 
 Writes `<out>/sweep.json`: per config, macro/micro-F1, accuracy and mAP on every eval set,
 the mean macro-F1 over the single-label sets, and the training log summary.
@@ -28,10 +28,13 @@ def main() -> None:
     parser.add_argument("--configs", type=Path, nargs="+", required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--max-seconds", type=float, default=None, help="safety limit of training time per config")
+    parser.add_argument("--max-steps", type=int, default=None, help="train each config this many steps (a short try)")
     parser.add_argument("--batch-size", type=int, default=64, help="evaluation batch size")
     parser.add_argument("--eval-limit", type=int, default=None, help="score only the first N texts of each set")
     parser.add_argument("--model", default=None, help="override each config's 'model' (e.g. a local encoder folder)")
     args = parser.parse_args()
+    if args.max_steps is not None and args.max_steps < 1:
+        parser.error("--max-steps must be a positive integer.")
     configs = {path.stem: read_config(path) for path in args.configs}  # every config checked before any run
     data_dir = config_data_dir({})
     sets = eval_sets(data_dir / "eval")
@@ -43,6 +46,8 @@ def main() -> None:
         config["training"]["output_dir"] = str(args.out / name)
         if args.max_seconds:
             config["training"]["max_seconds"] = args.max_seconds
+        if args.max_steps:
+            config["training"]["max_steps"] = args.max_steps
         started = time.time()
         model = run(config)
         train_seconds = time.time() - started
