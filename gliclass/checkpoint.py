@@ -60,6 +60,7 @@ def is_gliclass_checkpoint(name_or_path: str | os.PathLike) -> bool:
     if path.is_dir():
         if not (path / "config.json").is_file():
             return False
+        check_config_file(path / "config.json")
     elif path.exists() or not looks_like_hub_id(str(name_or_path)):
         raise OSError(f"model {name_or_path} is neither a model folder nor a hub id.")
     return config_model_type(path if path.is_dir() else name_or_path, {}) == MODEL_TYPE
@@ -120,6 +121,7 @@ def check_checkpoint_folder(folder: Path) -> None:
         raise OSError(f"model folder {folder} does not exist.")
     if not (folder / "config.json").is_file():
         raise OSError(f"{folder} has no config.json; it is not a saved GLiClass model.")
+    check_config_file(folder / "config.json")
     if (folder / WEIGHTS_INDEX_FILE).is_file():
         for shard in weight_shards(folder / WEIGHTS_INDEX_FILE):
             check_safetensors_file(folder / shard)
@@ -134,6 +136,17 @@ def check_checkpoint_folder(folder: Path) -> None:
             "Convert them in a trusted environment first."
         )
     raise OSError(f"{folder} has no weights file ({WEIGHTS_FILE}).")
+
+
+def check_config_file(path: Path) -> None:
+    """Raise `ValueError` when the JSON in `path` is not an object (transformers before 5.18 failed
+    on it with a TypeError); a file that is not JSON is left to transformers to report."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return
+    if not isinstance(config, dict):
+        raise ValueError(f"the config.json of {path.parent} holds {type(config).__name__}, not a JSON object.")
 
 
 def weight_shards(index_file: Path) -> list[str]:
