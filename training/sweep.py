@@ -1,6 +1,7 @@
 """Train several configs and score each on the evaluation sets: architecture choice by measurement.
 
-    python -m training.sweep --configs training/configs/minilm-*.yaml --out runs/sweep [--max-seconds 140] [--max-steps N]
+    python -m training.sweep --configs training/configs/minilm-*.yaml --out runs/sweep [--max-seconds 140]
+        [--max-steps N]
 
 Writes `<out>/sweep.json`: per config, macro/micro-F1, accuracy and mAP on every eval set,
 the mean macro-F1 over the single-label sets, and the training log summary.
