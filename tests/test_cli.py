@@ -233,6 +233,19 @@ def test_training_commands_report_mistakes_in_one_line(model_dir, tmp_path, modu
     assert not (tmp_path / "out").exists()
 
 
+def test_a_sweep_into_a_folder_of_earlier_runs_is_refused(tmp_path):
+    """A sweep does not resume: it names the earlier runs (the engine's message offered --resume)."""
+    from training import sweep
+
+    config = tmp_path / "minilm.yaml"
+    config.write_text("model: minilm\ntrain: [x]\ntraining: {max_steps: 1}\n")
+    (tmp_path / "out" / "minilm").mkdir(parents=True)
+    argv = ["--configs", str(config), "--out", str(tmp_path / "out")]
+    result = in_process(lambda: cli.run_command("python -m training.sweep", lambda: sweep.main(argv)))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("python -m training.sweep: error: ") and "earlier runs of minilm" in result.stderr
+
+
 @pytest.mark.parametrize(
     "module, args, fragment",
     [

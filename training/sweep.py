@@ -24,7 +24,7 @@ from .evaluation import evaluate_set
 from .recipe import config_data_dir, read_config, run
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", type=Path, nargs="+", required=True)
     parser.add_argument("--out", type=Path, required=True)
@@ -33,10 +33,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="evaluation batch size")
     parser.add_argument("--eval-limit", type=int, default=None, help="score only the first N texts of each set")
     parser.add_argument("--model", default=None, help="override each config's 'model' (e.g. a local encoder folder)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.max_steps is not None and args.max_steps < 1:
         parser.error("--max-steps must be a positive integer.")
     configs = {path.stem: read_config(path) for path in args.configs}  # every config checked before any run
+    used = [name for name in configs if (args.out / name).exists()]
+    if used:  # a sweep does not resume (training.train --resume does)
+        raise ValueError(f"{args.out} holds earlier runs of {', '.join(used)}; choose another --out.")
     data_dir = config_data_dir({})
     sets = eval_sets(data_dir / "eval")
     args.out.mkdir(parents=True, exist_ok=True)
