@@ -1,5 +1,7 @@
 """GLiClass: zero-shot and few-shot text classification, every label scored in one encoder pass."""
 
+import logging
+
 from transformers import AutoConfig, AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
@@ -8,7 +10,7 @@ from .data import LabelledSet, load_set
 from .evaluation import evaluate
 from .label_biases import calibrate
 from .model import GLiClassModel, GLiClassOutput
-from .pipeline import DEFAULT_MODEL_DIR, TASK, ZeroShotMultilabelPipeline, pipeline
+from .pipeline import DEFAULT_MODEL_DIR, TASK, ShippedModelNotice, ZeroShotMultilabelPipeline, pipeline
 from .prompt import EXAMPLE_TOKEN, LABEL_TOKEN, SEP_TOKEN, PromptEncoder
 from .reference_pipeline import (
     BiEncoderZeroShotClassificationPipeline,
@@ -25,6 +27,7 @@ PIPELINE_REGISTRY.register_pipeline(
     default={"model": (str(DEFAULT_MODEL_DIR), None)},  # the model shipped in the package: works offline
     type="text",
 )
+logging.getLogger("transformers.pipelines").addFilter(ShippedModelNotice())  # the default is the shipped model
 
 __all__ = [
     "DEFAULT_MODEL_DIR",

@@ -9,6 +9,7 @@ Streams (generators, `KeyDataset`) are encoded in chunks of texts, yielding one 
 from __future__ import annotations
 
 import itertools
+import logging
 import sys
 import warnings
 from collections import Counter
@@ -52,6 +53,15 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 INTERNAL_PACKAGES = ("gliclass", "transformers", "torch")  # frames a warning skips to reach the user's code
 # The reference pipeline's input length, used for backbones with relative positions only (no position limit).
 REFERENCE_MAX_LENGTH = 1024
+
+
+class ShippedModelNotice(logging.Filter):
+    """Drops transformers' "No model was supplied, defaulted to ... not recommended" warning when the
+    default is the model shipped in this package: it is pinned by the installed package version, so
+    the advice to name a model and revision does not apply. Any other default keeps the warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(f"No model was supplied, defaulted to {DEFAULT_MODEL_DIR} ")
 
 
 def default_batch_size(device: torch.device) -> int:

@@ -1,6 +1,10 @@
 """The transformers pipeline contract: defaults, dtype/device, construction options, streaming,
 and clear errors for bad arguments."""
 
+import json
+import logging
+import subprocess
+import sys
 import warnings
 
 import datasets
@@ -12,6 +16,7 @@ from transformers.pipelines.pt_utils import KeyDataset
 
 import gliclass
 from gliclass import DEFAULT_MODEL_DIR, ZeroShotMultilabelPipeline
+from gliclass.pipeline import ShippedModelNotice
 
 LABELS = ["sports", "politics", "business"]
 TEXTS = ["the team won the match", "parliament passed the budget bill", "stocks fell sharply"]
@@ -28,6 +33,29 @@ def test_transformers_pipeline_without_model_uses_the_shipped_model(default_pipe
     assert default_pipe.model.dtype == torch.float32  # float16 checkpoint, run in float32 on CPU ("auto")
     result = default_pipe("The team won the championship final last night.", candidate_labels=LABELS)
     assert result["labels"][0] == "sports"
+
+
+USER_CALL = """
+import json, gliclass, transformers
+clf = transformers.pipeline("zero-shot-multilabel")
+print(json.dumps(clf("The team won the game last night.", candidate_labels=["sports", "politics", "business"])))
+"""
+
+
+def test_transformers_pipeline_as_users_call_it_classifies_without_a_notice(tmp_path):
+    """The shipped model is the default: no "No model was supplied ... not recommended" notice."""
+    result = subprocess.run([sys.executable, "-c", USER_CALL], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["labels"][0] == "sports" and answer["scores"][0] >= 0.5
+    assert "No model was supplied" not in result.stderr and "not recommended" not in result.stderr, result.stderr
+    notice = "No model was supplied, defaulted to {} and revision None.\nUsing a pipeline ... not recommended."
+    record = logging.LogRecord(
+        "transformers.pipelines", logging.WARNING, __file__, 1, notice.format(DEFAULT_MODEL_DIR), None, None
+    )
+    assert not ShippedModelNotice().filter(record)  # as transformers writes it ...
+    record.msg = notice.format("some/other-model")
+    assert ShippedModelNotice().filter(record)  # ... and kept for any other default
 
 
 def test_called_as_transformers_zero_shot_classification_is_called(default_pipe):
