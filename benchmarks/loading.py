@@ -10,6 +10,7 @@ passes `gliclass.data.parse_record`.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 from gliclass.data import LabelledSet, eval_sets, parse_record
 from gliclass.prompt import check_labels, has_visible_characters
 
-from .data import data_dir
+from .data import REPO_ROOT, data_dir
 from .suites import SUITES, HubDataset, label_name
 
 
@@ -42,7 +43,8 @@ def local_sets(
     sets = []
     for data in eval_sets(root, names):
         data.examples = [data.examples[index] for index in sample_indices(len(data.examples), limit, seed, data.name)]
-        sets.append(BenchmarkSet(data, {"path": str(root / data.name / "test.jsonl")}))
+        path = os.path.relpath(root / data.name / "test.jsonl", REPO_ROOT)  # results name no machine's folders
+        sets.append(BenchmarkSet(data, {"path": path}))
     return sets
 
 

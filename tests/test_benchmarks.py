@@ -384,6 +384,7 @@ def test_accuracy_command_runs_all_three_kinds(eval_dir: Path, system_args: list
     assert payload["command"].startswith("python -m benchmarks accuracy --data-dir")
     assert [system["kind"] for system in payload["systems"]] == ["gliclass", "cross-encoder", "embedding"]
     assert [item["examples"] for item in payload["datasets"]] == [4, 5]
+    assert not any(Path(item["source"]["path"]).is_absolute() for item in payload["datasets"])  # no machine's folders
     for per_set in payload["results"].values():
         assert set(per_set) == {"moods", "topics"}
         assert "mean_average_precision" in per_set["moods"] and "mean_average_precision" not in per_set["topics"]
