@@ -23,6 +23,11 @@ from gliclass.data import DataError, checked_text
 from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
 
+try:
+    import fcntl  # advisory file locks (POSIX)
+except ImportError:  # Windows
+    fcntl = None
+
 
 @dataclass
 class FeedbackRecord:
@@ -119,22 +124,24 @@ def sole_writer(path: Path) -> Iterator[None]:
     created = not path.exists()
     try:
         with path.open("a", encoding="utf-8") as handle:
-            try:
-                import fcntl
-            except ImportError:
-                fcntl = None
-            if fcntl is not None:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    raise ValueError(
-                        f"--out {path} is being written by another feedback session; finish that one first, "
-                        "or give this one its own file."
-                    ) from None
+            if fcntl is not None and not _locked(handle):
+                raise ValueError(
+                    f"--out {path} is being written by another feedback session; finish that one first, "
+                    "or give this one its own file."
+                )
             yield
     finally:
         if created and path.is_file() and path.stat().st_size == 0:
             path.unlink()
+
+
+def _locked(handle: TextIO) -> bool:
+    """Take the exclusive lock on an open file without waiting; False when another process holds it."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
 
 
 def end_at_line_boundary(path: Path) -> None:
