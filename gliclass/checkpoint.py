@@ -93,9 +93,7 @@ def config_model_type(name_or_path: str | os.PathLike, kwargs: dict[str, Any]) -
             raise
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise OSError(f"{name_or_path} is not a local folder, and fetching it from the hub failed: {reason}") from error
-    if not isinstance(config, dict):
-        raise ValueError(f"the config.json of {name_or_path} holds {type(config).__name__}, not a JSON object.")
-    return config.get("model_type")
+    return config_object(config, name_or_path).get("model_type")
 
 
 def check_loading_info(info: dict[str, Any], name_or_path: str | os.PathLike) -> None:
@@ -145,8 +143,14 @@ def check_config_file(path: Path) -> None:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return
+    config_object(config, path.parent)
+
+
+def config_object(config: Any, name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """`config` when it is a JSON object, else a `ValueError` naming the model's config.json."""
     if not isinstance(config, dict):
-        raise ValueError(f"the config.json of {path.parent} holds {type(config).__name__}, not a JSON object.")
+        raise ValueError(f"the config.json of {name_or_path} holds {type(config).__name__}, not a JSON object.")
+    return config
 
 
 def weight_shards(index_file: Path) -> list[str]:
