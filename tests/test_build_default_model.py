@@ -86,3 +86,29 @@ def test_mixing_without_a_start_model_is_refused(make_model, tmp_path) -> None:
                 str(tmp_path / "o"),
             ]
         )
+
+
+def test_a_sweep_scores_each_config_on_the_eval_sets_of_its_own_data_dir(make_model, tmp_path, monkeypatch) -> None:
+    """`data_dir` in a config decides the eval sets too, not only $GLICLASS_DATA_DIR (which points elsewhere here)."""
+    from training import sweep
+
+    data = tmp_path / "data"
+    _write_set(data / "train", "toy_train", "train", TRAIN)
+    _write_set(data / "eval", "toy_eval", "test", TEST)
+    other = tmp_path / "other"
+    _write_set(other / "eval", "other_eval", "test", TEST)
+    monkeypatch.setenv("GLICLASS_DATA_DIR", str(other))
+    make_model(seed=0).save_pretrained(tmp_path / "start")
+    config = {
+        "model": str(tmp_path / "start"),
+        "data_dir": str(data),
+        "train": [{"path": "train/toy_train"}],
+        "sampler": {"max_labels": 2},
+        "training": {"output_dir": "unused", "max_steps": 1, "batch_size": 2},
+    }
+    config_file = tmp_path / "toy.json"
+    config_file.write_text(json.dumps(config))
+    sweep.main(["--configs", str(config_file), "--out", str(tmp_path / "sweep")])
+    report = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert set(report["toy"]["eval"]) == {"toy_eval"}
+    assert 0 <= report["toy"]["mean_macro_f1_single_label"] <= 1

@@ -3,6 +3,8 @@
     python -m training.sweep --configs training/configs/minilm-*.yaml --out runs/sweep [--max-seconds 140]
         [--max-steps N]
 
+Each config is scored on every set under `eval/` of its own data folder (its `data_dir`, else
+$GLICLASS_DATA_DIR, else ../shared/data), as `training.train` reads its data.
 Writes `<out>/sweep.json`: per config, macro/micro-F1, accuracy and mAP on every eval set,
 the mean macro-F1 over the single-label sets, and the training log summary.
 """
@@ -40,8 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     used = [name for name in configs if (args.out / name).exists()]
     if used:  # a sweep does not resume (training.train --resume does)
         raise ValueError(f"{args.out} holds earlier runs of {', '.join(used)}; choose another --out.")
-    data_dir = config_data_dir({})
-    sets = eval_sets(data_dir / "eval")
+    eval_folders = {config_data_dir(config) / "eval" for config in configs.values()}
+    sets_in = {folder: eval_sets(folder) for folder in eval_folders}
+    empty = [str(folder) for folder, sets in sets_in.items() if not sets]
+    if empty:
+        raise OSError(f"no evaluation sets (folders with meta.json) in {', '.join(empty)}.")
     args.out.mkdir(parents=True, exist_ok=True)
     report = {}
     for name, config in configs.items():
@@ -52,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
             config["training"]["max_seconds"] = args.max_seconds
         if args.max_steps:
             config["training"]["max_steps"] = args.max_steps
+        sets = sets_in[config_data_dir(config) / "eval"]
         started = time.time()
         model = run(config)
         train_seconds = time.time() - started
@@ -71,10 +77,10 @@ def main(argv: list[str] | None = None) -> None:
             "final_loss": log[-1].get("loss") if log else None,
             "log": log,
             "eval": scores,
-            "mean_macro_f1_single_label": sum(single) / len(single),
+            "mean_macro_f1_single_label": sum(single) / len(single) if single else None,
         }
         print(
-            f"{name}: mean macro-F1 {report[name]['mean_macro_f1_single_label']:.3f} "
+            f"{name}: mean single-label macro-F1 {sum(single) / len(single) if single else float('nan'):.3f} "
             + " ".join(f"{n}={s['macro_f1']:.3f}" for n, s in scores.items()),
             flush=True,
         )
