@@ -24,6 +24,8 @@ def calibrate(
     model_or_pipeline: GLiClassModel | ZeroShotMultilabelPipeline,
     examples: Sequence[dict[str, Any]],
     labels: Sequence[str] | Mapping[str, str | None] | None = None,
+    *,
+    few_shot_examples: Sequence[dict[str, Any]] | None = None,
     **call_options: Any,
 ) -> dict[str, float]:
     """Fit one logit offset per label from `{"text", "labels": [...]}` examples and store them in
@@ -35,7 +37,8 @@ def calibrate(
     with `"labels": []` is a negative for all of them. Each label's offset moves 0.5 to the threshold
     with the best F1 on its examples (the one nearest the current 0.5 among equals), so labels need
     positive examples to move. `call_options` (e.g. `prompt`) are passed to the scoring call and
-    should match how the pipeline will be called.
+    should match how the pipeline will be called; `few_shot_examples` are the pipeline's `examples=`
+    (few-shot examples given with every call), when it will be called with them.
     """
     pipe = model_or_pipeline
     if isinstance(model_or_pipeline, GLiClassModel):
@@ -54,7 +57,9 @@ def calibrate(
     unknown = sorted({label for row in targets for label in row} - set(candidates))
     if unknown:
         raise ValueError(f"examples have labels {unknown} that are not in labels=.")
-    scores = pipe.score_texts(texts, labels, multi_label=True, **call_options)  # with any descriptions
+    scores = pipe.score_texts(  # as the pipeline will score them: with any descriptions and few-shot examples
+        texts, labels, multi_label=True, examples=few_shot_examples, **call_options
+    )
     logits = torch.logit(scores.double(), eps=1e-12)
     truth = torch.tensor([[label in row for label in candidates] for row in targets])
     offsets = fit_label_biases(logits, truth, candidates)

@@ -166,6 +166,20 @@ def test_calibrate_scores_labels_with_their_descriptions(make_embedder):
         gliclass.calibrate(clf, examples, labels=[LABELS[:4], LABELS[1:]])
 
 
+def test_calibrate_scores_with_the_few_shot_examples_the_pipeline_will_be_called_with(make_embedder):
+    """`few_shot_examples` are the call's `examples=` (the first argument holds the examples to fit on)."""
+    clf = gliclass.pipeline(model=make_embedder(logit_scale_init_value=10.0, logit_bias_init_value=-1.0))
+    examples = [{"text": text, "labels": [label]} for text, label in zip(TEXTS, LABELS)]
+    few_shot = [{"text": "a new text about the first label", "labels": [LABELS[0]]}, {"text": "other", "labels": []}]
+    logits = torch.logit(clf.score_texts(TEXTS, LABELS[:4], examples=few_shot).double())
+    expected = fit_label_biases(logits, torch.eye(4, dtype=torch.bool), LABELS[:4])
+    plain = fit_label_biases(
+        torch.logit(clf.score_texts(TEXTS, LABELS[:4]).double()), torch.eye(4, dtype=torch.bool), LABELS[:4]
+    )
+    assert expected != pytest.approx(plain)  # the few-shot examples move the scores here
+    assert gliclass.calibrate(clf, examples, labels=LABELS[:4], few_shot_examples=few_shot) == pytest.approx(expected)
+
+
 def test_recentre_equalises_label_means_and_needs_two_texts():
     logits = [torch.tensor([3.0, 0.0]), torch.tensor([5.0, 1.0]), torch.tensor([4.0])]
     labels = [["a", "b"], ["a", "b"], ["a"]]
