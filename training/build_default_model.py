@@ -80,4 +80,4 @@ def _relative(path: Path) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(run_command("python -m training.build_default_model", main))
+    sys.exit(run_command(f"python -m {__spec__.name}", main))

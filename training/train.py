@@ -16,7 +16,7 @@ from .recipe import read_config, run
 
 def main(argv: list[str] | None = None) -> None:
     """Train from a config file, with command-line overrides of a few of its settings."""
-    parser = argparse.ArgumentParser(description="Train a GLiClass model.")
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description="Train a GLiClass model.")
     parser.add_argument("--config", type=Path, required=True, help="YAML or JSON config")
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in output_dir")
     parser.add_argument("--model", help="override 'model'")
@@ -40,4 +40,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_command("python -m training.train", main))
+    sys.exit(run_command(f"python -m {__spec__.name}", main))

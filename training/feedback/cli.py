@@ -79,7 +79,7 @@ def pipeline_predictor(model_path: str, labels: Sequence[str], top: int, device:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m training.feedback",
+        prog=f"python -m {__package__}",
         description="Accept or reject a model's predicted labels; writes PPO feedback.",
     )
     parser.add_argument("--model", required=True, help="GLiClass model folder or hub id")

@@ -79,7 +79,7 @@ def take_screenshot(model: str, data: str, out: Path, texts: int, top: int) -> N
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.feedback.screenshot", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="GLiClass model folder or hub id")
     parser.add_argument("--data", required=True, help="a data set folder (JSONL + meta.json) for texts and labels")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
@@ -90,4 +90,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_command("python -m training.feedback.screenshot", main))
+    sys.exit(run_command(f"python -m {__spec__.name}", main))

@@ -7,4 +7,4 @@ from gliclass.cli import run_command
 from .cli import main
 
 if __name__ == "__main__":
-    sys.exit(run_command("python -m training.ppo", main))
+    sys.exit(run_command(f"python -m {__package__}", main))

@@ -47,7 +47,7 @@ def load_episodes(feedback: Path | None, train: Path | None, labels: str | None)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m training.ppo", description="PPO fine-tuning of a GLiClass model from labels or feedback."
+        prog=f"python -m {__package__}", description="PPO fine-tuning of a GLiClass model from labels or feedback."
     )
     parser.add_argument(
         "--model", required=True, help="the starting GLiClass model (folder or hub id); also the KL reference"
