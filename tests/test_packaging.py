@@ -40,7 +40,9 @@ def test_sdist_holds_the_model_and_no_tests(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     sources = (tmp_path / "gliclass.egg-info" / "SOURCES.txt").read_text().splitlines()
-    assert {"gliclass/default_model/model.safetensors", "training/configs/minilm-isolated.yaml"} <= set(sources)
+    assert {"gliclass/default_model/model.safetensors", "training/configs/minilm-isolated.yaml", "LICENSE"} <= set(
+        sources
+    )
     assert [name for name in sources if name.startswith("tests/")] == []
 
 
