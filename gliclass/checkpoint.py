@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +105,10 @@ def check_loading_info(info: dict[str, Any], name_or_path: str | os.PathLike) ->
     problems = {
         "missing": sorted(info.get("missing_keys") or []),
         "unexpected": sorted(info.get("unexpected_keys") or []),
-        "with another shape": sorted(str(entry) for entry in info.get("mismatched_keys") or []),
+        "with another shape": sorted(
+            f"{key}: {list(saved)} in the file, {list(expected)} in the model"
+            for key, saved, expected in info.get("mismatched_keys") or []
+        ),
     }
     found = [f"{len(keys)} tensor(s) {what} (e.g. {', '.join(keys[:4])})" for what, keys in problems.items() if keys]
     if found:
@@ -110,6 +116,26 @@ def check_loading_info(info: dict[str, Any], name_or_path: str | os.PathLike) ->
             f"the weights of {name_or_path} do not match the model its config describes: {'; '.join(found)}. "
             "Loading it would leave random parts; was it saved by a GLiClass library with these options?"
         )
+
+
+class LoadReportFilter(logging.Filter):
+    """Drops transformers' "LOAD REPORT" table of missing, unexpected or reshaped tensors: such
+    weights are refused by `check_loading_info` with one line naming them (the table would say they
+    were "newly initialized", and print before the error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return " LOAD REPORT" not in record.getMessage()
+
+
+@contextmanager
+def without_load_report() -> Iterator[None]:
+    """Silence transformers' load report while a checkpoint loads (see `LoadReportFilter`)."""
+    logger, report_filter = logging.getLogger("transformers.modeling_utils"), LoadReportFilter()
+    logger.addFilter(report_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(report_filter)
 
 
 def check_checkpoint_folder(folder: Path) -> None:

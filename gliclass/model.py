@@ -32,6 +32,7 @@ from .checkpoint import (
     is_gliclass_checkpoint,
     local_or_hub_name,
     save_tokenizer,
+    without_load_report,
 )
 from .config import UNSUPPORTED_FLAGS, GLiClassConfig
 from .heads import GLiClassCore
@@ -516,9 +517,11 @@ class GLiClassModel(PreTrainedModel):
         if kwargs.get("dtype") is None:
             kwargs["dtype"] = torch.float32  # fp16 checkpoints are upcast; pass dtype= to keep them
         report_wanted = kwargs.pop("output_loading_info", False)
+        kwargs["ignore_mismatched_sizes"] = True  # reshaped tensors are refused below, named with their shapes
         try:
-            model, loading_info = super().from_pretrained(name_or_path, *args, output_loading_info=True, **kwargs)
-        except RuntimeError as error:  # e.g. a tensor of another shape than the config describes
+            with without_load_report():
+                model, loading_info = super().from_pretrained(name_or_path, *args, output_loading_info=True, **kwargs)
+        except RuntimeError as error:  # e.g. weights transformers cannot convert
             reason = str(error).strip().splitlines()[0]
             raise ValueError(
                 f"the weights of {name_or_path} do not fit the model its config describes: {reason}"

@@ -1,10 +1,12 @@
 """Loading never creates random parts and never half-loads: clear errors for what users get wrong."""
 
 import json
+import logging.handlers
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 import transformers
 from safetensors.torch import load_file, save_file
 
@@ -43,6 +45,37 @@ def test_weights_with_foreign_tensors_are_refused(saved):
     save_file(weights, saved / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(ValueError, match="unexpected"):
         GLiClassModel.from_pretrained(saved)
+
+
+def _without_text_projector(weights):
+    return {name: tensor for name, tensor in weights.items() if not name.startswith("model.text_projector")}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (_without_text_projector, "missing (e.g. model.text_projector"),
+        (lambda weights: {**weights, "model.calibrator.weight": torch.ones(1)}, "unexpected (e.g. model.calibrator"),
+        (
+            lambda weights: {**weights, "model.logit_scale": weights["model.logit_scale"].reshape(1)},
+            "model.logit_scale: [1] in the file, [] in the model",
+        ),
+    ],
+)
+def test_refused_weights_are_one_error_without_the_transformers_load_report(saved, change, named):
+    """The error names the tensors; transformers' table, which calls them "newly initialized", is not
+    logged before it (on the command line the error is then the only line)."""
+    save_file(change(load_file(saved / "model.safetensors")), saved / "model.safetensors", metadata={"format": "pt"})
+    logged = logging.handlers.BufferingHandler(capacity=100)
+    logger = logging.getLogger("transformers.modeling_utils")
+    logger.addHandler(logged)
+    try:
+        with pytest.raises(ValueError) as refused:
+            GLiClassModel.from_pretrained(saved)
+    finally:
+        logger.removeHandler(logged)
+    assert named in str(refused.value)
+    assert not [record for record in logged.buffer if "LOAD REPORT" in record.getMessage()]
 
 
 def test_an_unknown_model_type_is_refused(saved):
