@@ -333,12 +333,14 @@ class ZeroShotMultilabelPipeline(Pipeline):
             least = MIN_TRANSDUCTIVE_TEXTS if postprocess_params.get("transductive") else 1
             chunks = _checked_chunks(_iterate(inputs), max(STREAM_CHUNK_TEXTS, batch_size), least)
         cuts = TruncationReport(self.row_builder.max_length)
-        for chunk in chunks:
-            model_inputs = self.preprocess(chunk, **preprocess_params)
-            cuts.add(model_inputs["rows"], len(chunk))
-            model_outputs = self.forward(model_inputs, batch_size=batch_size)
-            yield from self.postprocess(model_outputs, **postprocess_params)
-        cuts.warn()
+        try:
+            for chunk in chunks:
+                model_inputs = self.preprocess(chunk, **preprocess_params)
+                cuts.add(model_inputs["rows"], len(chunk))
+                model_outputs = self.forward(model_inputs, batch_size=batch_size)
+                yield from self.postprocess(model_outputs, **postprocess_params)
+        finally:  # also when a stream is left early: results of cut texts were given out
+            cuts.warn()
 
     def preprocess(
         self,

@@ -293,6 +293,14 @@ def test_cut_texts_warn_once_per_call_with_counts(make_model):
         clf(["short text"], candidate_labels=LABELS)
 
 
+def test_a_stream_left_early_still_warns_about_the_cut_texts_it_gave_out(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu", max_length=40)
+    stream = clf(iter(["the team won the championship " * 20, "short text"]), candidate_labels=LABELS)
+    with pytest.warns(UserWarning, match=r"1 of 2 texts did not fit in 40 tokens"):
+        next(stream)
+        stream.close()
+
+
 def test_lone_surrogates_are_refused_not_passed_to_the_tokenizer(make_model):
     clf = gliclass.pipeline(model=make_model(), device="cpu")
     with pytest.raises(ValueError, match="text 1 holds a lone surrogate"):
