@@ -11,7 +11,8 @@ bi-encoders (a separate label encoder). Text rows, in the reference format where
 (`{prompt} ` only when there is a prompt.) Labels: `<<LABEL>>{label}` with the text tokenizer
 (segment-isolated), or each label alone with the label tokenizer and its special tokens
 (bi-encoders). As everywhere, a text that does not fit is cut (or split into windows), never a
-label; the fused rows split their labels into groups when they would leave the text too little room.
+label (one longer than its encoder takes is refused); the fused rows split their labels into groups
+when they would leave the text too little room.
 
 With `avg`, `max` or `last` pooling the reference bi-encoder pools a label over the padding up to
 the longest label of the text's candidates; each label here carries that length
@@ -225,23 +226,25 @@ class LabelsApartInputs:
         return [LabelInput(label, tuple(ids[label]), max(longest, len(ids[label]))) for label in labels]
 
     def label_ids(self, label_texts: Iterable[str]) -> list[list[int]]:
-        """Token ids of each label (cut at `label_max_length`)."""
+        """Token ids of each label; `ValueError` for one longer than `label_max_length`."""
         label_texts = list(label_texts)
         if len(self._label_ids) > MAX_CACHED_LABEL_IDS:  # a long-running service with ever new labels
             self._label_ids.clear()
         new = [label for label in dict.fromkeys(label_texts) if label not in self._label_ids]
-        if new and self.label_prefix:  # `<<LABEL>>label` segments: never cut
-            encoded = self.label_tokenizer([self.label_prefix + label for label in new], add_special_tokens=False)
-            for label, ids in zip(new, encoded["input_ids"]):
-                if len(ids) > self.label_max_length:
-                    raise ValueError(
-                        f"label {shown(label)} needs {len(ids)} tokens; at most {self.label_max_length} fit."
-                    )
-            self._label_ids.update(zip(new, encoded["input_ids"]))
-        elif new:  # a bi-encoder's label tokenizer, cut at its limit as the reference does
-            encoded = self.label_tokenizer(new, truncation=True, max_length=self.label_max_length)
-            self._label_ids.update(zip(new, encoded["input_ids"]))
+        if new:
+            self._label_ids.update(zip(new, self._new_label_ids(new)))
         return [self._label_ids[label] for label in label_texts]
+
+    def _new_label_ids(self, labels: list[str]) -> list[list[int]]:
+        """Token ids of `labels` (at least one), never cut (the reference bi-encoder cuts them silently)."""
+        if self.label_prefix:  # `<<LABEL>>label` segments
+            encoded = self.label_tokenizer([self.label_prefix + label for label in labels], add_special_tokens=False)
+        else:  # a bi-encoder's label tokenizer, with its special tokens
+            encoded = self.label_tokenizer(labels, verbose=False)
+        for label, ids in zip(labels, encoded["input_ids"]):
+            if len(ids) > self.label_max_length:
+                raise ValueError(f"label {shown(label)} needs {len(ids)} tokens; at most {self.label_max_length} fit.")
+        return encoded["input_ids"]
 
 
 def load_label_tokenizer(config: GLiClassConfig, checkpoint_dir: str | Path | None) -> PreTrainedTokenizerBase:

@@ -222,6 +222,12 @@ def test_bi_encoder_pipeline_equals_forward_and_labels_are_encoded_once(bi_encod
     assert batch.row_labels == [[0, 1, 2], [0, 1, 2]]
 
 
+def test_a_bi_encoder_label_longer_than_its_encoder_takes_is_refused_not_cut(bi_encoder):
+    clf = gliclass.pipeline(model=bi_encoder(), device="cpu")
+    with pytest.raises(ValueError, match=r"label 'sports sports .* needs \d+ tokens; at most \d+ fit"):
+        clf("the team won", candidate_labels=["sports " * 200, "politics"])
+
+
 def test_label_vectors_do_not_depend_on_batch_padding(bi_encoder):
     model = bi_encoder(pooling_strategy="avg")
     ids = [model.label_tokenizer(label)["input_ids"] for label in ["sports", "science and technology"]]
