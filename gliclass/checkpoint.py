@@ -105,10 +105,7 @@ def check_loading_info(info: dict[str, Any], name_or_path: str | os.PathLike) ->
     problems = {
         "missing": sorted(info.get("missing_keys") or []),
         "unexpected": sorted(info.get("unexpected_keys") or []),
-        "with another shape": sorted(
-            f"{key}: {list(saved)} in the file, {list(expected)} in the model"
-            for key, saved, expected in info.get("mismatched_keys") or []
-        ),
+        "with another shape": sorted(map(_shape_change, info.get("mismatched_keys") or [])),
     }
     found = [f"{len(keys)} tensor(s) {what} (e.g. {', '.join(keys[:4])})" for what, keys in problems.items() if keys]
     if found:
@@ -116,6 +113,14 @@ def check_loading_info(info: dict[str, Any], name_or_path: str | os.PathLike) ->
             f"the weights of {name_or_path} do not match the model its config describes: {'; '.join(found)}. "
             "Loading it would leave random parts; was it saved by a GLiClass library with these options?"
         )
+
+
+def _shape_change(entry: Any) -> str:
+    """A reshaped tensor as transformers reports it, `(name, shape in the file, shape in the model)`."""
+    if isinstance(entry, tuple) and len(entry) == 3:
+        key, saved, expected = entry
+        return f"{key}: {list(saved)} in the file, {list(expected)} in the model"
+    return str(entry)
 
 
 class LoadReportFilter(logging.Filter):
