@@ -25,7 +25,8 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import check_model_location
-from .jsonl import STDIN, read_jsonl
+from .input_files import read_input_file
+from .jsonl import STDIN
 from .options import check_batch_size, check_device, check_threshold, labels_per_text, prompts_per_text
 from .pipeline import DEFAULT_MODEL_DIR, TruncationWarning
 from .prompt import check_text
@@ -65,15 +66,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument(
         "--input",
         default=None,
-        help="JSONL file (- for standard input), a save_to_disk dataset folder or a hub dataset id; "
-        "other fields are kept in the output",
+        help="a .jsonl/.json file (JSON lines, or one array of objects; - for standard input), a .csv/.tsv "
+        "file with a header row, a .txt file (one text a line), a save_to_disk dataset folder or a hub dataset "
+        "id; other fields/columns are kept in the output",
     )
     classify.add_argument(
         "--output",
         default=None,
         help="write the JSONL results here (fsync'ed chunk by chunk); run again after a kill to finish it",
     )
-    classify.add_argument("--text-column", default="text", help="the field (or dataset column) holding the text")
+    classify.add_argument(
+        "--text-column", default="text", help="the field (or CSV/TSV/dataset column) holding the text"
+    )
     classify.add_argument("--split", default=None, help="the split of a saved or hub dataset given as --input")
     classify.add_argument("--chunk-size", type=int, default=CHUNK_TEXTS, help="texts classified and written at a time")
     classify.add_argument(
@@ -331,14 +335,14 @@ def _argument_records(texts: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _read_records(path: str, text_column: str = "text", split: str | None = None) -> list[dict[str, Any]]:
-    """Every record of the input, each checked (`FILE:LINE` or `FOLDER[ROW]` in errors): a JSONL
-    file, standard input, a `datasets` dataset saved with `save_to_disk` (a folder) or a hub dataset id."""
+    """Every record of the input, each checked (`FILE:LINE` or `FOLDER[ROW]` in errors): a JSONL, JSON,
+    CSV, TSV or text file (`gliclass.input_files`), JSON lines on standard input, a `datasets` dataset
+    saved with `save_to_disk` (a folder) or a hub dataset id."""
     source = _dataset_rows(path, split) if path != STDIN and (Path(path).is_dir() or _is_hub_id(path)) else None
     if source is None and split is not None:
-        raise InputError(
-            f"--split {split}: --input {path} is a JSONL file; --split goes with a dataset folder or hub id."
-        )
-    records = [checked_record(where, record, text_column) for where, record in source or read_jsonl(path, InputError)]
+        raise InputError(f"--split {split}: --input {path} is a file; --split goes with a dataset folder or hub id.")
+    located = source or read_input_file(path, text_column, InputError)
+    records = [checked_record(where, record, text_column) for where, record in located]
     if not records:
         raise InputError(f"{'standard input' if path == STDIN else path} holds no lines to classify.")
     return records

@@ -1,5 +1,5 @@
 """Reading JSON-lines files (or standard input), and files holding one JSON array of records, with
-errors located by `FILE:LINE`."""
+errors located by `FILE:LINE`; `read_lines` is the UTF-8 line reader under them."""
 
 from __future__ import annotations
 
@@ -18,19 +18,33 @@ def read_jsonl(path: str | Path, error: type[ValueError] = ValueError) -> Iterat
     A line that is not UTF-8 or not JSON raises `error` (a `ValueError` subclass) naming
     `FILE:LINE`; a missing file raises `OSError`.
     """
+    for where, line in read_lines(path, error):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as problem:
+            raise error(f"{where}: not valid JSON ({_reason(problem)}, column {problem.colno}).") from None
+        yield where, record
+
+
+def read_lines(path: str | Path, error: type[ValueError] = ValueError) -> Iterator[tuple[str, str]]:
+    """`("FILE:LINE", line without its line break)` for every line of the UTF-8 file `path` (`-`:
+    standard input; a byte-order mark is dropped). A line that is not UTF-8 raises `error` naming
+    `FILE:LINE`; a missing file or a folder raises `OSError`."""
     if str(path) == STDIN:
-        yield from _records(sys.stdin.buffer, "<stdin>", error)
+        yield from _decoded(sys.stdin.buffer, "<stdin>", error)
         return
     path = Path(path)
     if path.is_dir():
-        raise OSError(f"{path} is a folder, not a JSONL file.")
+        raise OSError(f"{path} is a folder, not a file of lines.")
     if not path.exists():  # pipes and process substitutions (`<(...)`) are read like files
         raise OSError(f"{path} does not exist.")
     with path.open("rb") as handle:
-        yield from _records(handle, str(path), error)
+        yield from _decoded(handle, str(path), error)
 
 
-def _records(handle: BinaryIO, name: str, error: type[ValueError]) -> Iterator[tuple[str, Any]]:
+def _decoded(handle: BinaryIO, name: str, error: type[ValueError]) -> Iterator[tuple[str, str]]:
     for number, raw in enumerate(handle, 1):
         where = f"{name}:{number}"
         if number == 1:
@@ -41,13 +55,7 @@ def _records(handle: BinaryIO, name: str, error: type[ValueError]) -> Iterator[t
             raise error(
                 f"{where}: not valid UTF-8 (byte {raw[problem.start]:#04x} at column {problem.start + 1})."
             ) from None
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line.rstrip("\r\n"))  # with the newline, an unclosed line's error is at "column 1"
-        except json.JSONDecodeError as problem:
-            raise error(f"{where}: not valid JSON ({_reason(problem)}, column {problem.colno}).") from None
-        yield where, record
+        yield where, line.rstrip("\r\n")  # so that errors point into the line, not past its end
 
 
 def starts_json_array(path: str | Path) -> bool:

@@ -156,6 +156,53 @@ def test_broken_lines_are_named_by_file_and_line(model_dir, tmp_path, content, l
     assert_one_error_line(classify(model_dir, "--input", str(data)), f"{data}:{line}:", fragment)
 
 
+def test_csv_tsv_txt_and_json_array_files_give_the_lines_of_the_same_texts_as_jsonl(model_dir, tmp_path):
+    """Every other column is kept (as text); a quoted value may hold commas, quotes and line breaks;
+    blank lines are skipped as in JSON lines; a byte-order mark is dropped."""
+    texts = ['the match ended, "finally", in a draw', "parliament passed\nthe budget", "stocks fell"]
+    (tmp_path / "texts.jsonl").write_text(
+        "".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    quoted = ['"' + text.replace('"', '""') + '"' for text in texts]
+    (tmp_path / "texts.csv").write_bytes(
+        ("\ufeffid,text\r\n" + "".join(f"{i},{q}\r\n\r\n" for i, q in enumerate(quoted))).encode()
+    )
+    (tmp_path / "texts.tsv").write_text("text\tid\n" + "".join(f"{q}\t{i}\n" for i, q in enumerate(quoted)))
+    (tmp_path / "texts.json").write_text(json.dumps([{"id": str(i), "text": t} for i, t in enumerate(texts)], indent=1))
+    (tmp_path / "texts.txt").write_text("\n\n".join(text.replace("\n", " ") for text in texts) + "\n")
+    expected = classify(model_dir, "--input", str(tmp_path / "texts.jsonl"))
+    assert expected.returncode == 0, expected.stderr
+    for name in ("texts.csv", "texts.tsv", "texts.json"):
+        result = classify(model_dir, "--input", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        assert [json.loads(line) for line in result.stdout.splitlines()] == [
+            json.loads(line) for line in expected.stdout.splitlines()
+        ], name
+    lines = [
+        json.loads(line) for line in classify(model_dir, "--input", str(tmp_path / "texts.txt")).stdout.splitlines()
+    ]
+    assert [line["text"] for line in lines] == [text.replace("\n", " ") for text in texts]
+    assert all(set(line) == {"text", "labels", "scores"} for line in lines)
+
+
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("a.csv", "id,body\n1,x\n", "a.csv:1: the header has no 'text' column (it has ['id', 'body'])"),
+        ("a.csv", "text,text\nx,y\n", "a.csv:1: the header names ['text'] more than once"),
+        ("a.csv", "id,text\n1,fine\n2,one,two\n", "a.csv:3: 3 values, the header has 2 columns"),
+        ("a.csv", 'id,text\n1,fine\n2,"never closed\n3,x\n', "a.csv:3: not valid CSV"),
+        ("a.csv", "id,text\n1,fine\n2,  \n", "a.csv:3: the text is empty"),
+        ("a.tsv", 'text\n"a"b\n', "a.tsv:2: not valid TSV"),
+        ("a.txt", "fine\n\ncaf\xe9\n", "a.txt:3: not valid UTF-8"),
+    ],
+)
+def test_broken_csv_tsv_and_txt_lines_are_named_by_file_and_line(model_dir, tmp_path, name, content, fragment):
+    data = tmp_path / name
+    data.write_bytes(content.encode("latin-1"))
+    assert_one_error_line(classify(model_dir, "--input", str(data)), str(tmp_path / fragment))
+
+
 def test_broken_standard_input_is_named_too(model_dir):
     assert_one_error_line(classify_command(model_dir, "--input", "-", stdin=b'{"text": "ok"}\n{oops}\n'), "<stdin>:2:")
 
@@ -424,7 +471,7 @@ def test_an_output_that_is_the_input_or_has_no_predictions_is_refused(model_dir,
     assert data.read_text() == copy.read_text() == '{"text": "the team won"}\n'
     missing = tmp_path / "no" / "out.jsonl"
     assert_one_error_line(classify(model_dir, "--input", str(data), "--output", str(missing)), "--output", "folder")
-    assert_one_error_line(classify(model_dir, "--input", str(data), "--split", "test"), "--split", "JSONL")
+    assert_one_error_line(classify(model_dir, "--input", str(data), "--split", "test"), "--split", "is a file")
 
 
 @pytest.mark.parametrize("processes", ["1", "2"])
