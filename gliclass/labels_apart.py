@@ -46,7 +46,9 @@ class SegmentPromptEncoder(PromptEncoder):
     def _label_length(self, label: str) -> int:
         return 0
 
-    def label_groups(self, labels: Sequence[str], prompt: str, examples: str, text: str = "") -> list[tuple[int, int]]:
+    def label_groups(
+        self, labels: Sequence[str], prompt: str, examples: str, text: str = "", windows: bool = False
+    ) -> list[tuple[int, int]]:
         """All labels in one group, as they take no room (the prompt and examples are still checked)."""
         super().label_groups([], prompt, examples)
         return [(0, len(labels))]

@@ -224,7 +224,7 @@ class PromptEncoder:
         strings: list[str] = []
         spans: list[tuple[int, int]] = []
         for index, (text, text_labels, prompt, example) in enumerate(zip(texts, labels, prompts, examples)):
-            for start, end in self.label_groups(text_labels, prompt, example, text):
+            for start, end in self.label_groups(text_labels, prompt, example, text, windows):
                 string, offset = self.build_string(text, text_labels[start:end], prompt, example)
                 jobs.append((index, start, end))
                 strings.append(string)
@@ -243,12 +243,15 @@ class PromptEncoder:
             rows.extend(self._fit(job, span, ids, offsets, special, windows))
         return rows
 
-    def label_groups(self, labels: Sequence[str], prompt: str, examples: str, text: str = "") -> list[tuple[int, int]]:
+    def label_groups(
+        self, labels: Sequence[str], prompt: str, examples: str, text: str = "", windows: bool = False
+    ) -> list[tuple[int, int]]:
         """Split `labels` into consecutive groups that each leave room for the text.
 
         The text keeps `min_text_tokens` (a quarter of `max_length` when that is smaller), or its own
         length when `text` is shorter: labels that fit beside the whole text are one group, as in the
-        reference's single input.
+        reference's single input. With `windows` a long text keeps half of the room (every group is
+        scored on every window, so short windows beside many groups would multiply the rows).
         """
         if (prompt, examples) not in self._overheads:
             self._overheads[prompt, examples] = self._length(
@@ -256,6 +259,9 @@ class PromptEncoder:
             )
         overhead = self._overheads[prompt, examples]
         reserve = min(self.min_text_tokens, self.max_length // 4)
+        if windows:  # half the room left by the prompt and examples, or what the longest label leaves
+            longest = max(map(self._label_length, labels), default=1)
+            reserve = max(reserve, min((self.max_length - overhead) // 2, self.max_length - overhead - longest))
         if text and overhead + sum(map(self._label_length, labels)) + reserve > self.max_length:
             reserve = min(reserve, self._length(text, special=False))  # a short text leaves its room to labels
         budget = self.max_length - overhead - reserve

@@ -52,6 +52,27 @@ def test_windows_cover_the_whole_text(tokenizer):
     assert last_text == full[-len(last_text) :]
 
 
+def test_windows_beside_label_groups_keep_half_the_row_for_the_text(tokenizer):
+    """Every group meets every window, so windows of only `min_text_tokens` would multiply the rows."""
+    encoder = PromptEncoder(tokenizer, prompt_first=True, max_length=64, min_text_tokens=8, window_overlap=8)
+    labels = [f"label {i}" for i in range(40)]
+    rows = encoder.encode([" ".join(f"w{i % 10}" for i in range(300))], [labels], [""], [""], windows=True)
+    groups = sorted({(row.label_start, row.label_end) for row in rows})
+    assert groups[0][0] == 0 and groups[-1][1] == 40 and all(a[1] == b[0] for a, b in zip(groups, groups[1:]))
+    sep = tokenizer.convert_tokens_to_ids("<<SEP>>")
+    for group in groups:
+        windows = [row for row in rows if (row.label_start, row.label_end) == group]
+        assert [row.window for row in windows] == list(range(len(windows))) and len(windows) > 1
+        text_tokens = [
+            len(row.input_ids) - row.input_ids.index(sep) - 2 for row in windows
+        ]  # after <<SEP>>, before [SEP]
+        assert min(text_tokens[:-1]) >= (64 - 3) // 2  # half of what [CLS] <<SEP>> [SEP] leave
+    short = ["the team won"]
+    assert len(encoder.encode(short, [labels], [""], [""], windows=True)) == len(
+        encoder.encode(short, [labels], [""], [""])
+    )
+
+
 def test_too_many_labels_are_split_into_groups(tokenizer):
     encoder = PromptEncoder(tokenizer, prompt_first=True, max_length=48, min_text_tokens=8)
     labels = [f"label {i}" for i in range(40)]
