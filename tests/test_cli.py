@@ -412,7 +412,13 @@ def test_a_reader_that_stops_early_or_ctrl_c_ends_without_a_traceback(model_dir,
     )
     assert piped.stdout.count("\n") == 1 and "status=141" in piped.stderr, piped.stderr
     assert "error" not in piped.stderr and "Traceback" not in piped.stderr, piped.stderr
-    running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    running = subprocess.Popen(  # SIGINT as in a terminal, also when pytest runs as a background job (SIG_IGN)
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert running.stdout.readline()  # classifying now
     running.send_signal(signal.SIGINT)
     _, stderr = running.communicate(timeout=120)

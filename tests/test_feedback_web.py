@@ -306,7 +306,14 @@ def test_command_serves_the_page_and_stops_cleanly_on_ctrl_c(tmp_path, model_dir
     command = [sys.executable, "-m", "training.feedback", "--web", "--port", "0", "--model", str(model_dir)]
     command += ["--input", str(texts), "--labels", ",".join(LABELS), "--out", str(out)]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(  # SIGINT as in a terminal, also when pytest runs as a background job (SIG_IGN)
+        command,
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         seen = ""
         while not (url := re.search(r"feedback page: (http://127\.0\.0\.1:\d+/)", seen)):
