@@ -5,6 +5,7 @@ pairs, the record a dict, so that every format is checked, classified and resume
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,13 @@ def _next_row(
     """The next row and the location of its first line (`None` at the end); a broken row raises
     `error` there (a quoted value left open names the line that opens it)."""
     first = len(starts)
+    limit = csv.field_size_limit(sys.maxsize)  # texts of any length, as in JSON lines (the default stops at 128 KiB)
     try:
         row = next(reader)
     except StopIteration:
         return "", None
     except csv.Error as problem:
         raise error(f"{starts[min(first, len(starts) - 1)]}: not valid {kind} ({problem}).") from None
+    finally:
+        csv.field_size_limit(limit)
     return starts[first], row

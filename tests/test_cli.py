@@ -157,9 +157,10 @@ def test_broken_lines_are_named_by_file_and_line(model_dir, tmp_path, content, l
 
 
 def test_csv_tsv_txt_and_json_array_files_give_the_lines_of_the_same_texts_as_jsonl(model_dir, tmp_path):
-    """Every other column is kept (as text); a quoted value may hold commas, quotes and line breaks;
-    blank lines are skipped as in JSON lines; a byte-order mark is dropped."""
-    texts = ['the match ended, "finally", in a draw', "parliament passed\nthe budget", "stocks fell"]
+    """Every other column is kept (as text); a quoted value may hold commas, quotes and line breaks,
+    and be longer than the csv module's default field limit (128 KiB); blank lines are skipped as in
+    JSON lines; a byte-order mark is dropped."""
+    texts = ['the match ended, "finally", in a draw', "parliament passed\nthe budget", "stocks fell " * 20_000]
     (tmp_path / "texts.jsonl").write_text(
         "".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts))
     )
