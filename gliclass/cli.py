@@ -8,6 +8,9 @@ Every input is checked before anything is written; a mistake in the input is one
 from __future__ import annotations
 
 import argparse
+import base64
+import datetime
+import decimal
 import hashlib
 import json
 import multiprocessing
@@ -155,7 +158,9 @@ def _classify(args: argparse.Namespace) -> int:
             for message in messages:  # from worker processes
                 warnings.warn(message, stacklevel=1)
             lines = [
-                json.dumps(_output_line(record, result, fields, args.input is None), ensure_ascii=False)
+                json.dumps(
+                    _output_line(record, result, fields, args.input is None), ensure_ascii=False, default=json_value
+                )
                 for record, result in zip(chunk, results)
             ]
             if output is not None:
@@ -396,7 +401,28 @@ def _dataset_rows(folder: str, split: str | None) -> list[tuple[str, dict[str, A
         if split is not None and split not in dataset:
             raise InputError(f"--input {folder} has no split {split!r}; it has {sorted(dataset)}.")
         dataset = dataset[split or next(iter(dataset))]
-    return [(f"{folder}[{index}]", row) for index, row in enumerate(dataset)]
+    rows = [(f"{folder}[{index}]", row) for index, row in enumerate(dataset)]
+    for where, row in rows:  # every value must go into an output line: checked before the model runs
+        for column, value in row.items():
+            try:
+                json.dumps(value, default=json_value)
+            except (TypeError, ValueError) as error:
+                raise InputError(f"{where}: column {column!r}: {error}") from None
+    return rows
+
+
+def json_value(value: Any) -> Any:
+    """JSON for the values a dataset row may hold beyond JSON's own: dates and times as ISO 8601
+    text, durations in seconds, decimals as text, bytes as base64 text."""
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"a {type(value).__name__} value cannot be written into a JSON output line.")
 
 
 def _prediction_fields(records: Sequence[dict[str, Any]]) -> tuple[str, str]:

@@ -517,6 +517,34 @@ def test_a_saved_dataset_is_an_input_too(model_dir, tmp_path):
     assert_one_error_line(classify(model_dir, *one), "is one dataset without splits; leave out --split test")
 
 
+def test_dataset_values_beyond_json_are_written_as_text_or_refused_before_the_model_runs(model_dir, tmp_path):
+    """Dates as ISO 8601, decimals as text, bytes as base64; a value with no JSON form (an image) is
+    named by row and column before anything is classified (it failed after the first chunk)."""
+    import datetime
+    import decimal
+
+    import datasets
+
+    rows = {
+        "text": ["the team won", "stocks fell"],
+        "when": [datetime.datetime(2024, 1, 1, 12, 30), datetime.datetime(2024, 1, 2)],
+        "price": [decimal.Decimal("1.50"), decimal.Decimal("2.25")],
+        "blob": [b"ab", b"cd"],
+    }
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "saved"))
+    result = classify(model_dir, "--input", str(tmp_path / "saved"))
+    assert result.returncode == 0, result.stderr
+    first = json.loads(result.stdout.splitlines()[0])
+    assert (first["when"], first["price"], first["blob"]) == ("2024-01-01T12:30:00", "1.50", "YWI=")
+    image = pytest.importorskip("PIL.Image")
+    features = datasets.Features({"text": datasets.Value("string"), "image": datasets.Image()})
+    images = {"text": ["the team won", "stocks fell"], "image": [image.new("RGB", (2, 2))] * 2}
+    datasets.Dataset.from_dict(images, features=features).save_to_disk(str(tmp_path / "images"))
+    assert_one_error_line(
+        classify(model_dir, "--input", str(tmp_path / "images")), "images[0]: column 'image'", "JSON output line"
+    )
+
+
 def test_worker_processes_give_the_same_lines_in_input_order(model_dir, tmp_path):
     data = tmp_path / "in.jsonl"
     data.write_text("".join(json.dumps({"id": i, "text": f"text {i} about the vote"}) + "\n" for i in range(40)))
