@@ -138,6 +138,23 @@ def test_the_terminal_loop_and_the_web_page_resume_each_others_files(tmp_path):
     assert session(cut, Script(cut, [])).pending(TEXTS) == TEXTS[1:]
 
 
+def test_a_text_cut_off_is_asked_again_after_other_texts_were_answered(tmp_path):
+    """A later session in another order (or on the page) answers other texts first: the text cut off
+    earlier is no longer the last one in the file, and still has its labels not yet answered asked."""
+    out = tmp_path / "fb.jsonl"
+    session(out, Script(out, ["a", "q"])).run(TEXTS)  # text 0: sports accepted, then quit inside it
+    session(out, Script(out, ["s", "q"])).run(TEXTS[1:] + TEXTS[:1])  # text 1 skipped first
+    resumed = session(out, Script(out, []))
+    assert resumed.pending(TEXTS) == [TEXTS[0], *TEXTS[2:]]
+    assert resumed.judged == {TEXTS[0]: {"sports"}}
+    scores = {text: [dict(PREDICTIONS[text]).get(label, 0.0) for label in LABELS] for text in TEXTS}
+    page = FeedbackQueue(TEXTS, LABELS, out, lambda texts: [scores[t] for t in texts], order="file")
+    item = page.next_item()
+    page.close()
+    assert page.progress() == {"answered": 1, "total": 4}
+    assert item.text == TEXTS[0] and "sports" not in dict(item.scores)
+
+
 def test_a_text_given_twice_is_asked_once(tmp_path):
     out = tmp_path / "fb.jsonl"
     shown = []

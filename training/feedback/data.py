@@ -96,23 +96,23 @@ def read_feedback(path: str | Path) -> list[FeedbackRecord]:
 
 
 def feedback_progress(path: Path) -> tuple[set[str], dict[str, set[str]]]:
-    """The texts a feedback file holds as finished, and the labels already judged of the one cut off.
+    """The texts a feedback file holds as finished, and the labels already judged of those cut off.
 
     Both front ends end a finished text with a record without verdicts (the terminal after its one-label
     records; the web page after its one record of all verdicts; a skipped text is that record alone).
-    The text of the last record is cut off when that record holds verdicts (Ctrl-C or quit inside a
-    text, or a page stopped between the two records); every other text in the file is finished."""
+    A text with verdicts but no such record was cut off (Ctrl-C or quit inside it, or a page stopped
+    between the two records), wherever it lies in the file: a later session may have answered other
+    texts first (another `--order`, another tab)."""
     records = [record for _, record in iter_feedback_lines(path)] if path.exists() else []
-    finished = {record.text for record in records}
-    cut: dict[str, set[str]] = {}
-    if records and (records[-1].accepted or records[-1].rejected):
-        last = records[-1].text
-        if not any(record.text == last and not (record.accepted or record.rejected) for record in records):
-            finished.discard(last)
-            cut[last] = {
-                label for record in records if record.text == last for label in record.accepted + record.rejected
-            }
-    return finished, cut
+    judged: dict[str, set[str]] = {}
+    ended = set()
+    for record in records:
+        if record.accepted or record.rejected:
+            judged.setdefault(record.text, set()).update(record.accepted + record.rejected)
+        else:
+            ended.add(record.text)
+    cut = {text: labels for text, labels in judged.items() if text not in ended}
+    return {record.text for record in records} - cut.keys(), cut
 
 
 @contextmanager

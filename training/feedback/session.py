@@ -41,11 +41,11 @@ class FeedbackSession:
         self.ask_key = ask_key
         self.ask_line = ask_line
         self.show = show
-        self.judged: dict[str, set[str]] = {}  # labels already answered of the text cut off (see `pending`)
+        self.judged: dict[str, set[str]] = {}  # labels already answered of the texts cut off (see `pending`)
 
     def pending(self, texts: Sequence[str]) -> list[str]:
         """The texts not finished in the output file (`feedback_progress`), each once: those not in
-        it, and the one whose answers were cut off (its labels not yet answered are asked)."""
+        it, and those whose answers were cut off (their labels not yet answered are asked)."""
         end_at_line_boundary(self.output)
         finished, self.judged = feedback_progress(self.output)
         return [text for text in dict.fromkeys(texts) if text not in finished]

@@ -90,7 +90,7 @@ class FeedbackQueue:
         self.seed = seed
         self.rescore_every = rescore_every
         end_at_line_boundary(self.output)
-        done, self._judged = feedback_progress(self.output)  # a text cut off in the terminal: its other labels
+        done, self._judged = feedback_progress(self.output)  # texts cut off: their other labels
         self._answered = {index for index, text in enumerate(self.texts) if text in done}
         self._lock = threading.Lock()
         self._rescoring = threading.Lock()
