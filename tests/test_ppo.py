@@ -99,8 +99,9 @@ def test_built_in_rewards_by_hand():
     assert accuracy_reward(**REWARD_CASE).tolist() == pytest.approx([1 / 3, 1.0])
     assert feedback_reward(**REWARD_CASE).tolist() == [[1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]
     assert recall_weighted_reward(3.0)(**REWARD_CASE).tolist() == [[3.0, -1.0, -3.0], [1.0, 1.0, 1.0]]
-    with pytest.raises(ValueError, match="positive_weight"):
-        recall_weighted_reward(0.0)
+    for weight in (0.0, float("inf"), float("nan")):  # inf: every rollout's reward would be refused mid-run
+        with pytest.raises(ValueError, match="positive_weight must be a positive finite number"):
+            recall_weighted_reward(weight)
     with pytest.raises(ValueError, match="unknown reward 'precision'"):
         get_reward("precision")
 

@@ -18,6 +18,7 @@ action with its own advantage; unjudged entries must be 0).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -66,8 +67,8 @@ def recall_weighted_reward(positive_weight: float) -> Reward:
     A weight above 1 makes missing a true label costlier than a false alarm (multi-label sets,
     where most candidates are false, otherwise teach the policy to choose nothing).
     """
-    if not positive_weight > 0:
-        raise ValueError(f"positive_weight must be positive, got {positive_weight!r}.")
+    if not (math.isfinite(positive_weight) and positive_weight > 0):
+        raise ValueError(f"positive_weight must be a positive finite number, got {positive_weight!r}.")
     return RecallWeightedReward(positive_weight)
 
 
