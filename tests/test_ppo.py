@@ -224,6 +224,11 @@ def test_arguments_are_checked():
         ({"warmup_ratio": 2.0}, "warmup_ratio is a share"),
         ({"save_steps": -1}, "save_steps must be a positive integer"),
         ({"max_seconds": -5.0}, "max_seconds must be a number >= 0"),
+        ({"value_lr": -1.0}, "value_lr must be a number >= 0"),
+        ({"kl_coef": float("nan")}, "kl_coef must be a number >= 0"),
+        ({"entropy_coef": float("inf")}, "entropy_coef must be a number >= 0"),
+        ({"temperature": float("inf")}, "temperature must be a positive finite number"),
+        ({"target_kl": float("nan")}, "target_kl must be a positive finite number"),
     ):
         with pytest.raises(ValueError, match=message):
             PPOArguments(output_dir="x", **bad)

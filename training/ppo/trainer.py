@@ -22,6 +22,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,14 +75,16 @@ class PPOArguments(RunArguments):
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.samples_per_text < 1 or self.ppo_epochs < 1:
             raise ValueError("batch_size, samples_per_text and ppo_epochs must be at least 1.")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}.")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature must be a positive finite number, got {self.temperature}.")
         if not 0 < self.clip_range < 1:
             raise ValueError(f"clip_range must be in (0, 1), got {self.clip_range}.")
-        if self.target_kl is not None and self.target_kl <= 0:
-            raise ValueError(f"target_kl must be positive or None, got {self.target_kl}.")
-        if min(self.entropy_coef, self.kl_coef) < 0:
-            raise ValueError("entropy_coef and kl_coef must not be negative.")
+        if self.target_kl is not None and not (math.isfinite(self.target_kl) and self.target_kl > 0):
+            raise ValueError(f"target_kl must be a positive finite number or None, got {self.target_kl}.")
+        for name in ("entropy_coef", "kl_coef", "value_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
         super().__post_init__()
 
 
