@@ -149,7 +149,9 @@ def check_checkpoint_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise OSError(f"model folder {folder} does not exist.")
     if not (folder / "config.json").is_file():
-        raise OSError(f"{folder} has no config.json; it is not a saved GLiClass model.")
+        trained = folder / "final"  # a training or PPO run's output folder: its model is in final/
+        hint = f"; the model that training run saved is {trained}" if (trained / "config.json").is_file() else ""
+        raise OSError(f"{folder} has no config.json; it is not a saved GLiClass model{hint}.")
     check_config_file(folder / "config.json")
     if (folder / WEIGHTS_INDEX_FILE).is_file():
         for shard in weight_shards(folder / WEIGHTS_INDEX_FILE):

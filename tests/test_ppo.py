@@ -406,6 +406,8 @@ def test_command_line_from_feedback_and_from_labels(make_model, tmp_path):
     )
     fb_model = gliclass.pipeline(model=str(tmp_path / "fb-out" / "final"), device="cpu")
     assert fb_model("the team won", candidate_labels=LABELS)["labels"]
+    with pytest.raises(OSError, match=r"fb-out has no config.json; .* the model that training run saved is .*final"):
+        gliclass.pipeline(model=str(tmp_path / "fb-out"), device="cpu")
     data = tmp_path / "train.jsonl"
     data.write_text("\n".join(json.dumps(e) for e in EXAMPLES))
     main(
