@@ -317,6 +317,18 @@ def test_training_modules_report_mistakes_in_one_line(model_dir, tmp_path, modul
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_that_diverges_ends_in_one_error_line(model_dir, tmp_path):
+    """A loss that is not finite (here: learning rates of 1e6) says what to lower, without a traceback."""
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"text": "the team won", "labels": ["sports"]}\n{"text": "vote", "labels": ["politics"]}\n')
+    command = [sys.executable, "-m", "training.ppo", "--model", str(model_dir), "--train", str(data)]
+    command += ["--out", str(tmp_path / "out"), "--encoder-lr", "1e6", "--head-lr", "1e6", "--max-steps", "20"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("python -m training.ppo: error: ")]
+    assert "lower the learning rate" in line or "NaN" in line, line
+
+
 def test_output_file_survives_a_kill_and_resumes_with_one_line_per_input(model_dir, tmp_path):
     data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     count = 1000

@@ -42,6 +42,9 @@ RESUMABLE_CHANGES = (
 )
 METRICS_FILE = "metrics.jsonl"
 FINAL_DIR = "final"
+RUN_ERRORS = (ValueError, OSError, FloatingPointError)
+"""What a training command reports in one `error:` line: user mistakes, and a run that diverged
+(a loss or reward that is not finite, whose message says what to lower)."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ import torch
 from gliclass.cli import run_command
 from gliclass.data import eval_sets
 
+from .engine import RUN_ERRORS
 from .evaluation import evaluate_set
 from .recipe import config_data_dir, read_config, run
 
@@ -88,4 +89,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_command(f"python -m {__spec__.name}", main))
+    sys.exit(run_command(f"python -m {__spec__.name}", main, RUN_ERRORS))

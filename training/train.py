@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gliclass.cli import run_command
 
+from .engine import RUN_ERRORS
 from .recipe import read_config, run
 
 
@@ -40,4 +41,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_command(f"python -m {__spec__.name}", main))
+    sys.exit(run_command(f"python -m {__spec__.name}", main, RUN_ERRORS))
