@@ -104,6 +104,7 @@ def run_command(
 ) -> int:
     """Run a command-line program's work: a user mistake (one of `errors`) becomes one line
     `PROG: error: ...` on stderr and exit code 2 instead of a traceback."""
+    _quiet_hub_retries()
     try:
         return command() or 0
     except BrokenPipeError:  # the reader stopped early (`| head`): end quietly, as other tools do
@@ -119,7 +120,6 @@ def run_command(
 
 def _classify(args: argparse.Namespace) -> int:
     options = _checked_options(args)
-    _quiet_hub_retries()
     if args.input is not None:
         records = _read_records(args.input, args.text_column, args.split)
     else:
@@ -210,7 +210,8 @@ _WORKER: dict[str, Any] = {}  # the model options, call options and (once loaded
 
 
 def _quiet_hub_retries() -> None:
-    """A hub model or dataset id offline: one `error:` line at the end, not a line per retry."""
+    """A hub model or dataset id offline: one `error:` line at the end, not a line per retry (for
+    every command run through `run_command`, and in worker processes)."""
     from huggingface_hub.utils import logging as hub_logging
 
     hub_logging.set_verbosity_error()
