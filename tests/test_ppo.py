@@ -449,3 +449,10 @@ def test_a_training_label_outside_labels_is_named_by_file_and_line(tmp_path):
     data.write_text('{"text": "the team won", "labels": ["sports"]}\n{"text": "a bill", "labels": ["politics"]}\n')
     with pytest.raises(ValueError, match=r"data.jsonl:2: true label 'politics' is not among the candidate labels"):
         load_episodes(None, data, "sports,business")
+
+
+def test_an_empty_training_file_is_named(tmp_path):
+    data = tmp_path / "empty.jsonl"
+    data.write_text("\n")
+    with pytest.raises(ValueError, match=r"empty.jsonl holds no examples"):
+        load_episodes(None, data, "sports,business")

@@ -39,10 +39,14 @@ def load_episodes(feedback: Path | None, train: Path | None, labels: str | None)
     if is_evaluation_set(train, config_data_dir({})):
         raise ValueError(f"{train} is an evaluation set; training on it would spoil zero-shot results.")
     if labels is not None and train.is_file():  # a label outside --labels is named by FILE:LINE
-        candidates = check_labels(labels)
-        return episodes_from_examples(list(read_examples(train, candidates)), candidates)
-    labelled = load_set(train)
-    return episodes_from_examples(labelled.examples, check_labels(labels) if labels is not None else labelled.labels)
+        shown = check_labels(labels)
+        examples = list(read_examples(train, shown))
+    else:
+        labelled = load_set(train)
+        examples, shown = labelled.examples, check_labels(labels) if labels is not None else labelled.labels
+    if not examples:
+        raise ValueError(f"{train} holds no examples.")
+    return episodes_from_examples(examples, shown)
 
 
 def main(argv: list[str] | None = None) -> None:
