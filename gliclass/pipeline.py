@@ -502,8 +502,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise ValueError("this pipeline encodes labels together with each text; there is nothing to cache.")
         [(names, descriptions)] = labels_per_text(candidate_labels, 1)
         shown = [label_with_description(label, descriptions) for label in names]
-        batch_size = self._batch_size if batch_size is None else check_batch_size(batch_size)
-        self._label_vectors(self.row_builder.label_entries(shown), batch_size)
+        self._label_vectors(self.row_builder.label_entries(shown), self._call_batch_size(batch_size))
         return len(self.label_cache)
 
     def clear_label_cache(self) -> None:
@@ -649,14 +648,17 @@ class ZeroShotMultilabelPipeline(Pipeline):
             results[row.text_index] = {"logits": logits, "text_embedding": text, "label_embeddings": labels}
         return results
 
+    def _call_batch_size(self, batch_size: Any) -> int:
+        """A call's `batch_size`, checked, or the pipeline's own when the call gives none."""
+        return self._batch_size if batch_size is None else check_batch_size(batch_size)
+
     def _prepared_inputs(
         self, texts: str | Sequence[str], candidate_labels: Any, options: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any], int]:
         """`preprocess` of `texts` for a call scoring every label (options over the construction
         defaults, no shortlist), its postprocess options and batch size; warns about cut texts."""
         options = dict(options)
-        batch_size = options.pop("batch_size", None)
-        batch_size = self._batch_size if batch_size is None else check_batch_size(batch_size)
+        batch_size = self._call_batch_size(options.pop("batch_size", None))
         preprocess, _, postprocess = self._sanitize_parameters(candidate_labels=candidate_labels, **options)
         preprocess, postprocess = {**self._preprocess_params, **preprocess}, {**self._postprocess_params, **postprocess}
         preprocess.pop("shortlist", None)  # a construction default: every label is scored here
