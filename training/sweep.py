@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
                     model, labelled, device=device, batch_size=args.batch_size, limit=args.eval_limit
                 )
         single = [s["macro_f1"] for n, s in scores.items() if not next(e for e in sets if e.name == n).multi_label]
+        mean = sum(single) / len(single) if single else None
         log = [json.loads(line) for line in (args.out / name / "metrics.jsonl").read_text().splitlines()]
         report[name] = {
             "config": config,
@@ -78,10 +79,10 @@ def main(argv: list[str] | None = None) -> None:
             "final_loss": log[-1].get("loss") if log else None,
             "log": log,
             "eval": scores,
-            "mean_macro_f1_single_label": sum(single) / len(single) if single else None,
+            "mean_macro_f1_single_label": mean,
         }
         print(
-            f"{name}: mean single-label macro-F1 {sum(single) / len(single) if single else float('nan'):.3f} "
+            f"{name}: mean single-label macro-F1 {float('nan') if mean is None else mean:.3f} "
             + " ".join(f"{n}={s['macro_f1']:.3f}" for n, s in scores.items()),
             flush=True,
         )
