@@ -81,7 +81,8 @@ class LabelVectorCache:
 
     def save(self, path: str | Path, fingerprint: dict[str, Any], mode: Hashable = None) -> int:
         """Write every cached vector (least recently used first) to the safetensors file `path`
-        with `fingerprint` (see `label_fingerprint`); returns how many were written."""
+        with `fingerprint` (see `label_fingerprint`); returns how many were written. A `path` that
+        cannot be written (a folder, no permission) is an `OSError`."""
         self._sync(mode)
         if not self._vectors:
             raise ValueError("no label vectors are cached; encode some first (pipeline.encode_labels(labels)).")
@@ -98,7 +99,10 @@ class LabelVectorCache:
         vectors = torch.stack([self._vectors[label] for label in labels]).cpu().contiguous()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"vectors": vectors}, str(path), metadata=metadata)
+        try:
+            save_file({"vectors": vectors}, str(path), metadata=metadata)
+        except SafetensorError as error:  # a folder, no permission, a full disk: safetensors' own error type
+            raise OSError(f"cannot write label vectors to {path} ({error}).") from None
         return len(labels)
 
     def load(
@@ -184,6 +188,8 @@ def check_fingerprint(path: str | Path, stored: dict[str, Any], current: dict[st
 def read_label_vectors(path: str | Path) -> tuple[list[LabelInput], torch.Tensor, dict[str, Any]]:
     """The labels, vectors `(labels, dim)` and fingerprint of a file written by `LabelVectorCache.save`."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a label-vector file.")
     if not path.is_file():
         raise FileNotFoundError(f"no label-vector file at {path}.")
     try:

@@ -139,3 +139,12 @@ def test_bad_label_vector_files_and_pipelines(apart_model, make_model, tmp_path)
         joint.save_label_vectors(tmp_path / "joint.safetensors")
     with pytest.raises(ValueError, match="cannot use label vectors"):
         joint.load_label_vectors(weights)
+
+
+def test_a_folder_is_no_label_vector_file_to_save_or_load(apart_model, tmp_path):
+    clf = gliclass.pipeline(model=apart_model, device="cpu")
+    clf.encode_labels(LABELS)
+    with pytest.raises(OSError, match=f"cannot write label vectors to {tmp_path}"):
+        clf.save_label_vectors(tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"{tmp_path} is a folder"):
+        clf.load_label_vectors(tmp_path)
