@@ -110,14 +110,16 @@ class LabelVectorCache:
         path: str | Path,
         fingerprint: dict[str, Any],
         recompute: Callable[[list[LabelInput]], list[torch.Tensor]],
+        token_ids: Callable[[list[str]], list[list[int]]],
         mode: Hashable = None,
     ) -> int:
         """Add the vectors saved in `path` (by `save`) to the cache; returns how many it holds now.
 
         Raises `OSError` when the file is missing or unreadable, and `ValueError` when it is not a
         label-vector file, when it was made by another model or precision (its fingerprint differs
-        from `fingerprint`), when `recompute` (this model's vectors of some labels) disagrees with
-        the stored vectors of those labels, or when it holds more labels than the cache keeps."""
+        from `fingerprint`), when `token_ids` (this model's tokens of some labels) or `recompute`
+        (their vectors) disagree with what the file stores for those labels, or when it holds more
+        labels than the cache keeps."""
         labels, vectors, stored = read_label_vectors(path)
         check_fingerprint(path, stored, fingerprint)
         if len(labels) > self.max_labels:
@@ -126,7 +128,14 @@ class LabelVectorCache:
                 "build it with a larger label_cache_size."
             )
         probes = probe_indices(len(labels))
-        recomputed = recompute([labels[index] for index in probes])
+        probed = [labels[index] for index in probes]
+        for label, ids in zip(probed, token_ids([label.text for label in probed])):
+            if tuple(ids) != label.input_ids:
+                raise ValueError(
+                    f"{path}: this model's tokenizer reads label {label.text!r} as other tokens than the file holds: "
+                    "the vectors were made by another model."
+                )
+        recomputed = recompute(probed)
         tolerance = PROBE_TOLERANCE.get(fingerprint["precision"], HALF_PROBE_TOLERANCE)
         for index, fresh in zip(probes, recomputed):
             label, saved = labels[index], vectors[index].to(torch.float64)

@@ -519,14 +519,15 @@ class ZeroShotMultilabelPipeline(Pipeline):
 
     def load_label_vectors(self, path: str | Path) -> int:
         """Load label vectors saved by `save_label_vectors` into the label cache; returns how many
-        it holds now. Raises `ValueError` when they were made by another model, other weights or
-        another precision (dtype, `fast`), `OSError` when the file is missing."""
+        it holds now. Raises `ValueError` when they were made by another model (or tokenizer), other
+        weights or another precision (dtype, `fast`), `OSError` when the file is missing."""
         if self.label_cache is None:
             raise ValueError("this pipeline encodes labels together with each text; it cannot use label vectors.")
         return self.label_cache.load(
             path,
             self._label_fingerprint(),
             lambda labels: self._compute_label_vectors(labels, self._batch_size),
+            self.row_builder.label_ids,
             mode=self.fast,
         )
 

@@ -148,3 +148,14 @@ def test_a_folder_is_no_label_vector_file_to_save_or_load(apart_model, tmp_path)
         clf.save_label_vectors(tmp_path)
     with pytest.raises(IsADirectoryError, match=f"{tmp_path} is a folder"):
         clf.load_label_vectors(tmp_path)
+
+
+def test_label_vectors_of_a_model_with_another_tokenizer_are_refused(apart_model, tmp_path):
+    path = tmp_path / "shipped.safetensors"
+    shipped = gliclass.pipeline(device="cpu")  # the same kind of model (uni-encoder on BERT), another vocabulary
+    shipped.encode_labels(LABELS)
+    shipped.save_label_vectors(path)
+    clf = gliclass.pipeline(model=apart_model, device="cpu")
+    with pytest.raises(ValueError, match="tokenizer reads label 'sports' as other tokens.*another model"):
+        clf.load_label_vectors(path)
+    assert len(clf.label_cache) == 0
