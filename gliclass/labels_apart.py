@@ -240,7 +240,9 @@ class LabelsApartInputs:
     def _new_label_ids(self, labels: list[str]) -> list[list[int]]:
         """Token ids of `labels` (at least one), never cut (the reference bi-encoder cuts them silently)."""
         if self.label_prefix:  # `<<LABEL>>label` segments
-            encoded = self.label_tokenizer([self.label_prefix + label for label in labels], add_special_tokens=False)
+            encoded = self.label_tokenizer(
+                [self.label_prefix + label for label in labels], add_special_tokens=False, verbose=False
+            )
         else:  # a bi-encoder's label tokenizer, with its special tokens
             encoded = self.label_tokenizer(labels, verbose=False)
         for label, ids in zip(labels, encoded["input_ids"]):

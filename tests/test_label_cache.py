@@ -1,6 +1,7 @@
 """Label vectors kept across calls for models that encode labels apart, saved and loaded; `top_k`."""
 
 import json
+import unittest
 
 import pytest
 import torch
@@ -159,3 +160,10 @@ def test_label_vectors_of_a_model_with_another_tokenizer_are_refused(apart_model
     with pytest.raises(ValueError, match="tokenizer reads label 'sports' as other tokens.*another model"):
         clf.load_label_vectors(path)
     assert len(clf.label_cache) == 0
+
+
+def test_a_label_too_long_is_one_error_without_the_tokenizer_s_warning(apart_model):
+    clf = gliclass.pipeline(model=apart_model, device="cpu")
+    with unittest.TestCase().assertNoLogs("transformers", level="WARNING"):  # no "Token indices ... indexing errors"
+        with pytest.raises(ValueError, match="needs 201 tokens; at most 128 fit"):
+            clf(TEXTS[0], candidate_labels=["sports", "match " * 200])
