@@ -413,6 +413,23 @@ def test_a_labels_file_with_a_byte_order_mark_a_repeat_or_no_file(model_dir, tmp
     assert_one_error_line(result, "--labels-file", "missing.txt does not exist")
 
 
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"sports\r\npolitics\r\ncaf\xe9\r\n", "labels.txt:3: not valid UTF-8 (byte 0xe9)"),
+        (b"\xef\xbb\xbfsports\rpolitics\rcaf\xe9\r", "labels.txt:3: not valid UTF-8 (byte 0xe9)"),
+        (b"sports\n\npolitics <<LABEL>>\n", "labels.txt:3: candidate label 'politics <<LABEL>>' contains the reserved"),
+        ("sports\n\u200b\n".encode(), "labels.txt:2: candidate_labels contains an empty label"),
+        (b"sports\fmatches\npolitics\n\nsports\fmatches\n", "labels.txt:4: label 'sports\\x0cmatches' is given twice"),
+    ],
+)
+def test_a_bad_line_of_a_labels_file_is_named_by_file_and_line(model_dir, tmp_path, content, fragment):
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(content)
+    command = ["classify", "--model", str(model_dir), "--device", "cpu", "--labels-file", str(labels), "the team won"]
+    assert_one_error_line(in_process(lambda: cli.main(command)), f"--labels-file {tmp_path / fragment}")
+
+
 def test_a_reader_that_stops_early_or_ctrl_c_ends_without_a_traceback(model_dir, tmp_path):
     data = tmp_path / "in.jsonl"
     data.write_text("".join(json.dumps({"text": f"text number {i}"}) + "\n" for i in range(3000)))
