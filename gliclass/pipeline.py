@@ -494,14 +494,21 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 vectors[index] = features[slot]
         return vectors
 
-    def encode_labels(self, candidate_labels: Any, batch_size: int | None = None) -> int:
+    def encode_labels(
+        self, candidate_labels: Any, batch_size: int | None = None, hypothesis_template: str | None = None
+    ) -> int:
         """Compute and cache the vectors of a label set (a list, a comma-separated string or
         `{label: description}`) ahead of calls that use it; returns how many labels are cached now.
-        Only for models that encode labels apart (`model.encodes_labels_apart`, bi-encoders)."""
+        The labels are filled into `hypothesis_template` as calls fill them (None: the pipeline's
+        own, if it has one). Only for models that encode labels apart (`model.encodes_labels_apart`,
+        bi-encoders)."""
         if self.label_cache is None:
             raise ValueError("this pipeline encodes labels together with each text; there is nothing to cache.")
-        [(names, descriptions)] = labels_per_text(candidate_labels, 1)
-        shown = [label_with_description(label, descriptions) for label in names]
+        if hypothesis_template is None:
+            hypothesis_template = self._preprocess_params.get("hypothesis_template")
+        else:
+            check_hypothesis_template(hypothesis_template)
+        [shown] = _shown_labels(labels_per_text(candidate_labels, 1), hypothesis_template)
         self._label_vectors(self.row_builder.label_entries(shown), self._call_batch_size(batch_size))
         return len(self.label_cache)
 

@@ -59,6 +59,20 @@ def test_encode_labels_ahead_and_bounded_size(apart_model):
             clf.encode_labels(LABELS, batch_size=bad)
 
 
+def test_encode_labels_fills_the_hypothesis_template_as_calls_do(apart_model):
+    template = "This text is about {}."
+    clf = gliclass.pipeline(model=apart_model, device="cpu", hypothesis_template=template)
+    clf.encode_labels(LABELS)
+    clf(TEXTS, candidate_labels=LABELS)
+    assert (clf.label_cache.misses, clf.label_cache.hits) == (len(LABELS), len(LABELS))
+    plain = gliclass.pipeline(model=apart_model, device="cpu")
+    plain.encode_labels(LABELS, hypothesis_template=template)
+    plain(TEXTS, candidate_labels=LABELS, hypothesis_template=template)
+    assert (plain.label_cache.misses, plain.label_cache.hits) == (len(LABELS), len(LABELS))
+    with pytest.raises(ValueError, match="has no '{}'"):
+        plain.encode_labels(LABELS, hypothesis_template="no slot")
+
+
 def test_top_k_keeps_the_best_labels(make_model):
     clf = gliclass.pipeline(model=make_model(), device="cpu")
     full = clf(TEXTS, candidate_labels=LABELS)
