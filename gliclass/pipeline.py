@@ -289,8 +289,11 @@ class ZeroShotMultilabelPipeline(Pipeline):
             raise TypeError(
                 f"inputs must be a string, a list of strings or a stream of them, got {type(inputs).__name__}."
             )
-        if is_table(inputs):
-            raise TypeError(f"inputs is a table ({type(inputs).__name__}); pass its text column, e.g. df['text'].")
+        if is_table(inputs) or hasattr(inputs, "column_names"):  # pandas; datasets' Dataset / IterableDataset
+            raise TypeError(
+                f"inputs is a table ({type(inputs).__name__}); pass its text column, e.g. df['text'] or "
+                "dataset['text'] (read whole), or KeyDataset(dataset, 'text') (streamed)."
+            )
         if isinstance(inputs, np.ndarray) and inputs.ndim != 1:
             raise TypeError(f"inputs must be a 1-d array of strings, got a {inputs.ndim}-d array.")
         if candidate_labels is not None:

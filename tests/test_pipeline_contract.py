@@ -336,6 +336,10 @@ def test_sized_containers_give_lists_and_iterators_stream(make_model):
     assert _same_results(clf(table["text"]), expected)
     with pytest.raises(TypeError, match=r"inputs is a table \(DataFrame\); pass its text column"):
         clf(table)  # iterating it gives the column names: they would be classified
+    dataset = datasets.Dataset.from_dict({"text": TEXTS})
+    for rows in (dataset, dataset.to_iterable_dataset()):  # iterating them gives dicts
+        with pytest.raises(TypeError, match=r"inputs is a table \((Iterable)?Dataset\).*KeyDataset\(dataset, 'text'\)"):
+            clf(rows)
     for array in (np.array(TEXTS[0]), np.array([TEXTS[:2]])):
         with pytest.raises(TypeError, match="1-d array of strings"):
             clf(array)
