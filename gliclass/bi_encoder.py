@@ -22,11 +22,10 @@ labels are batched.
 from __future__ import annotations
 
 import torch
-from transformers import AutoModel
 
 from . import pooling
 from .config import GLiClassConfig
-from .heads import BiEncoderProjector, GLiClassCore
+from .heads import BiEncoderProjector, GLiClassCore, new_encoder
 
 
 class GLiClassBiEncoder(GLiClassCore):
@@ -36,8 +35,8 @@ class GLiClassBiEncoder(GLiClassCore):
     scales_logits_always = True  # the reference scales by `logit_scale` whatever `normalize_features` says
 
     def __init__(self, config: GLiClassConfig) -> None:
-        super().__init__(config, AutoModel.from_config(config.encoder_config))
-        self.label_encoder = AutoModel.from_config(config.label_model_config)
+        super().__init__(config, new_encoder(config.encoder_config))
+        self.label_encoder = new_encoder(config.label_model_config)
         self.biencoder_projector = BiEncoderProjector(config)
 
     @property

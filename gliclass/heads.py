@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.activations import ACT2FN
 
 from .calibration import calibrated_logits
@@ -168,6 +169,12 @@ def build_scorer(config: GLiClassConfig) -> nn.Module:
             config.hidden_size, config.scorer_num_heads, config.scorer_mlp_hidden_size, config.scorer_attn_dropout
         )
     return MLPScorer(config.hidden_size)
+
+
+def new_encoder(config: PretrainedConfig) -> PreTrainedModel:
+    """A randomly initialised encoder for `config`, in the default dtype in effect (the one
+    `from_pretrained(dtype=...)` sets), not the `dtype` its config was saved with."""
+    return AutoModel.from_config(config, dtype=torch.get_default_dtype())
 
 
 class GLiClassCore(nn.Module):

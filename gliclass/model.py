@@ -35,7 +35,7 @@ from .checkpoint import (
     without_load_report,
 )
 from .config import UNSUPPORTED_FLAGS, GLiClassConfig
-from .heads import GLiClassCore
+from .heads import GLiClassCore, new_encoder
 from .labels_apart import LABEL_TOKENIZER_DIR, load_label_tokenizer
 from .losses import masked_cross_entropy, sigmoid_focal_loss
 from .position_reader import PositionReadingRunner
@@ -87,7 +87,7 @@ class GLiClassUniEncoder(GLiClassCore):
     """
 
     def __init__(self, config: GLiClassConfig) -> None:
-        super().__init__(config, AutoModel.from_config(config.encoder_config))
+        super().__init__(config, new_encoder(config.encoder_config))
         layer = config.encoder_layer_id
         if config.segment_isolated_layers:
             markers = config.marker_token_ids()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gliclass import GLiClassModel
+from gliclass import DEFAULT_MODEL_DIR, GLiClassModel
 from gliclass.losses import masked_cross_entropy, sigmoid_focal_loss
 
 TEXTS = ["the team won the match", "stocks fell as the central bank raised rates again today"]
@@ -98,6 +98,22 @@ def test_save_and_load_round_trip(make_model, tmp_path):
     ids, mask = encode(model, TEXTS)
     with torch.no_grad():
         torch.testing.assert_close(model(ids, mask).logits, loaded(ids, mask).logits)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_model_loaded_in_half_precision_is_half_precision_throughout(make_model, tmp_path, dtype):
+    model = make_model()
+    model.save_pretrained(tmp_path)
+    loaded = GLiClassModel.from_pretrained(tmp_path, dtype=dtype).eval()  # the encoder stayed float32 here
+    assert {parameter.dtype for parameter in loaded.parameters()} == {dtype}
+    ids, mask = encode(model, TEXTS)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids, mask).logits.float(), model(ids, mask).logits, atol=0.1, rtol=0.05)
+
+
+def test_the_shipped_model_loads_in_half_precision_throughout():
+    loaded = GLiClassModel.from_pretrained(DEFAULT_MODEL_DIR, dtype=torch.bfloat16)  # its encoder_config says float32
+    assert {parameter.dtype for parameter in loaded.parameters()} == {torch.bfloat16}
 
 
 def test_from_backbone_adds_special_tokens(make_model):
