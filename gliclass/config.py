@@ -253,10 +253,11 @@ class GLiClassConfig(PretrainedConfig):
 
     def _validate_segment_isolation(self, num_layers: int | None) -> None:
         isolated = self.segment_isolated_layers
+        count = isinstance(isolated, int) and not isinstance(isolated, bool)  # True would isolate one layer
+        if not count or isolated < 0 or (num_layers is not None and isolated > num_layers):
+            raise ValueError(f"segment_isolated_layers={isolated!r} must be an integer from 0 to {num_layers}.")
         if isolated == 0:
             return
-        if not isinstance(isolated, int) or isolated < 0 or (num_layers is not None and isolated > num_layers):
-            raise ValueError(f"segment_isolated_layers={isolated!r} must be an integer from 0 to {num_layers}.")
         if not self.prompt_first:
             raise ValueError("segment_isolated_layers needs prompt_first=True (labels before the text).")
         if self.pooling_strategy == "pass":

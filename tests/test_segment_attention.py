@@ -114,6 +114,8 @@ def test_isolation_survives_save_and_load(backbone_dir, tmp_path, make_embedder)
     [
         (dict(segment_isolated_layers=3), "segment_isolated_layers=3"),
         (dict(segment_isolated_layers=-1), "segment_isolated_layers=-1"),
+        (dict(segment_isolated_layers=True), "segment_isolated_layers=True"),  # was taken as 1 layer
+        (dict(segment_isolated_layers=0.0), "segment_isolated_layers=0.0"),
         (dict(segment_isolated_layers=1, prompt_first=False), "prompt_first=True"),
         (dict(start_as_embedder=True, normalize_features=True), "hidden_size >= 64"),
         (dict(start_as_embedder=True, scorer_type="mlp"), "scorer_type='simple'"),
