@@ -248,6 +248,19 @@ def _init_heads(core: GLiClassCore) -> None:
                     init.zeros_(layer.bias)
 
 
+def _check_bidirectional(encoder: PreTrainedModel, name_or_path: str) -> None:
+    """Raise `ValueError` for a decoder or encoder-decoder backbone: with causal attention the
+    labels, read before the text, never see it, and every text got the same scores."""
+    config = encoder.config
+    causal = any(getattr(module, "is_causal", False) is True for module in encoder.modules())
+    if causal or getattr(config, "is_decoder", False) or getattr(config, "is_encoder_decoder", False):
+        raise ValueError(
+            f"{name_or_path} is not an encoder (model_type {config.model_type!r} is a decoder or encoder-decoder); "
+            "GLiClassModel.from_backbone needs an encoder whose tokens attend both ways (BERT, RoBERTa, DeBERTa, "
+            "ModernBERT, ...)."
+        )
+
+
 def _start_as_embedder(core: GLiClassUniEncoder, tokenizer: PreTrainedTokenizerBase) -> None:
     """Identity projectors (`W2·act(W1·x) = x` with `W1 = [I; -I]`, `W2 = [I, -I]`) and new tokens copying `[CLS]`."""
     cfg = core.config
@@ -477,6 +490,7 @@ class GLiClassModel(PreTrainedModel):
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
         tokenizer.add_tokens(list(SPECIAL_TOKENS), special_tokens=True)
         encoder = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)  # fp32 master weights
+        _check_bidirectional(encoder, name_or_path)
         if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
             encoder.resize_token_embeddings(len(tokenizer))
         label_id, sep_id, example_id = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))

@@ -129,6 +129,25 @@ def test_from_backbone_refuses_a_gliclass_checkpoint():
         GLiClassModel.from_backbone(str(FAMILIES / "deberta_v3_uni_encoder"))
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        transformers.GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=128),
+        transformers.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, is_decoder=True),
+        transformers.T5Config(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4),
+    ],
+    ids=["gpt2", "bert-decoder", "t5"],
+)
+def test_from_backbone_refuses_a_backbone_that_is_not_an_encoder(backbone_dir, tmp_path, config):
+    """A GPT-2 backbone gave every text the same scores: its labels, read first, never saw the text."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(backbone_dir)
+    tokenizer.save_pretrained(tmp_path)
+    config.vocab_size = len(tokenizer)
+    transformers.AutoModel.from_config(config).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=f"is not an encoder \\(model_type {config.model_type!r}"):
+        GLiClassModel.from_backbone(str(tmp_path))
+
+
 def test_a_clean_checkpoint_loads_and_reports_no_problems(saved):
     model, info = GLiClassModel.from_pretrained(saved, output_loading_info=True)
     assert isinstance(model, GLiClassModel)
