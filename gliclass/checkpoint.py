@@ -288,6 +288,23 @@ def check_save_folder(save_directory: str | os.PathLike) -> Path:
     return folder
 
 
+def remove_stale_weights(folder: Path) -> None:
+    """After a save into a folder that held another one, delete the weights layout it did not write.
+
+    transformers deletes old shards but keeps an old `model.safetensors` beside new shards (and
+    loads it, the old weights, first) and an old index beside a new `model.safetensors` (listing
+    the deleted shards): of the two, the one whose files are all there is the new save's.
+    """
+    index, single = folder / WEIGHTS_INDEX_FILE, folder / WEIGHTS_FILE
+    if not (index.is_file() and single.is_file()):
+        return
+    try:
+        sharded = all((folder / shard).is_file() for shard in weight_shards(index))
+    except ValueError:  # an unreadable index is not the one just written
+        sharded = False
+    (single if sharded else index).unlink()
+
+
 def save_tokenizer(tokenizer: Any, folder: Path) -> None:
     """Save `tokenizer` into `folder`. A generic fast tokenizer is named `PreTrainedTokenizerFast`, as in
     released checkpoints: transformers 5 writes `TokenizersBackend`, a class transformers 4 does not know."""

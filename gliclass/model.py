@@ -31,6 +31,7 @@ from .checkpoint import (
     hub_options,
     is_gliclass_checkpoint,
     local_or_hub_name,
+    remove_stale_weights,
     save_tokenizer,
     without_load_report,
 )
@@ -556,9 +557,11 @@ class GLiClassModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:
         """Save config, safetensors weights and the tokenizers the model has (a bi-encoder's label
-        tokenizer in the `label_tokenizer/` subfolder). An existing file at `save_directory` is an `OSError`."""
+        tokenizer in the `label_tokenizer/` subfolder). An existing file at `save_directory` is an `OSError`; a
+        folder that holds an earlier save keeps only the new save's weights (single file or shards)."""
         folder = check_save_folder(save_directory)
         super().save_pretrained(folder, *args, **kwargs)
+        remove_stale_weights(folder)
         if self.tokenizer is not None:
             save_tokenizer(self.tokenizer, folder)
         if self.label_tokenizer is not None:

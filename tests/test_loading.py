@@ -109,6 +109,18 @@ def test_saving_onto_a_file_is_refused_and_nothing_is_lost(make_model, tmp_path)
     assert target.read_text() == "keep me"
 
 
+def test_saving_over_an_earlier_save_keeps_only_the_new_weights(make_model, tmp_path):
+    """Sharded over single file: the old model.safetensors stayed and was loaded (the old weights);
+    single file over shards: the old index stayed and loading failed on its deleted shards."""
+    first, second = make_model(seed=0), make_model(seed=1)
+    ids = torch.tensor([[2, first.config.class_token_index, 5, first.config.text_token_index, 6, 3]])
+    for model, options in ((first, {}), (second, {"max_shard_size": "100KB"}), (first, {})):
+        model.save_pretrained(tmp_path, **options)
+        with torch.no_grad():
+            torch.testing.assert_close(GLiClassModel.from_pretrained(tmp_path)(ids).logits, model(ids).logits)
+    assert not (tmp_path / "model.safetensors.index.json").exists()
+
+
 FAMILIES = Path(__file__).parent / "fixtures" / "reference_families"
 
 
