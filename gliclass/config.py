@@ -194,6 +194,8 @@ class GLiClassConfig(PretrainedConfig):
                 f"GLiClass config sets max_labels_alloc={label_slots!r} with the hopfield scorer, whose softmax over "
                 "labels then includes padded label slots; this library supports only max_labels_alloc='dynamic' there."
             )
+        if not _is_count(self.hidden_size) or self.hidden_size < 1:
+            raise ValueError(f"hidden_size={self.hidden_size!r} must be a positive integer (the projectors' width).")
         if self.hidden_size != self.encoder_config.hidden_size and self.scorer_type != "simple":
             raise ValueError(
                 f"hidden_size={self.hidden_size} differs from the encoder's {self.encoder_config.hidden_size}; "
@@ -214,6 +216,8 @@ class GLiClassConfig(PretrainedConfig):
         if self.architecture_type in BI_ENCODER_ARCHITECTURES:
             self._validate_bi_encoder()
         num_layers = getattr(self.encoder_config, "num_hidden_layers", None)
+        if not _is_count(self.encoder_layer_id):  # True would read layer 1
+            raise ValueError(f"encoder_layer_id={self.encoder_layer_id!r} must be an integer (-1: the last layer).")
         if num_layers is not None and not -num_layers - 1 <= self.encoder_layer_id <= num_layers:
             raise ValueError(f"encoder_layer_id={self.encoder_layer_id} is outside the encoder's {num_layers} layers.")
         self._validate_segment_isolation(num_layers)
@@ -253,8 +257,7 @@ class GLiClassConfig(PretrainedConfig):
 
     def _validate_segment_isolation(self, num_layers: int | None) -> None:
         isolated = self.segment_isolated_layers
-        count = isinstance(isolated, int) and not isinstance(isolated, bool)  # True would isolate one layer
-        if not count or isolated < 0 or (num_layers is not None and isolated > num_layers):
+        if not _is_count(isolated) or isolated < 0 or (num_layers is not None and isolated > num_layers):
             raise ValueError(f"segment_isolated_layers={isolated!r} must be an integer from 0 to {num_layers}.")
         if isolated == 0:
             return
@@ -271,6 +274,11 @@ class GLiClassConfig(PretrainedConfig):
                 f"segment_isolated_layers works with BERT-style encoders with absolute positions "
                 f"({', '.join(BERT_STYLE_MODEL_TYPES)}), not {model_type!r}."
             )
+
+
+def _is_count(value: Any) -> bool:
+    """An `int` that is not a `bool` (`True` passes for 1 in arithmetic but is no layer count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

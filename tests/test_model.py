@@ -183,6 +183,21 @@ def test_a_tokenizer_with_tokens_past_the_embeddings_is_refused_at_load(make_mod
         GLiClassModel.from_pretrained(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(encoder_layer_id=True), "encoder_layer_id=True must be an integer"),  # read layer 1
+        (dict(encoder_layer_id=1.0), "encoder_layer_id=1.0 must be an integer"),  # failed at the first forward
+        (dict(hidden_size=0), "hidden_size=0 must be a positive integer"),  # was a ZeroDivisionError
+        (dict(hidden_size=-3), "hidden_size=-3 must be a positive integer"),
+        (dict(hidden_size=64.0), "hidden_size=64.0 must be a positive integer"),
+    ],
+)
+def test_layer_and_width_options_that_are_not_integers_are_named(backbone_dir, options, message):
+    with pytest.raises(ValueError, match=message):
+        GLiClassModel.from_backbone(str(backbone_dir), **options)
+
+
 def test_unsupported_reference_options_are_refused(make_model):
     with pytest.raises(ValueError, match="use_lstm"):
         make_model(use_lstm=True)
