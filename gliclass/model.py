@@ -35,7 +35,7 @@ from .checkpoint import (
     save_tokenizer,
     without_load_report,
 )
-from .config import UNSUPPORTED_FLAGS, GLiClassConfig
+from .config import BI_ENCODER_ARCHITECTURES, UNSUPPORTED_FLAGS, GLiClassConfig
 from .heads import GLiClassCore, new_encoder
 from .labels_apart import LABEL_TOKENIZER_DIR, load_label_tokenizer
 from .losses import masked_cross_entropy, sigmoid_focal_loss
@@ -483,6 +483,13 @@ class GLiClassModel(PreTrainedModel):
         if unknown:  # a typo would otherwise be stored in the config and silently do nothing
             names = ", ".join(map(repr, unknown))
             raise TypeError(f"unknown model option(s) {names}; the options are {', '.join(sorted(known))}.")
+        architecture = config_options.get("architecture_type")
+        if architecture in BI_ENCODER_ARCHITECTURES:  # its label encoder would be random, its label tokenizer missing
+            raise ValueError(
+                f"from_backbone starts a uni-encoder, not architecture_type={architecture!r}: the label encoder "
+                "would not be loaded from label_model_name but start random. Load a trained bi-encoder with "
+                "GLiClassModel.from_pretrained."
+            )
         if is_gliclass_checkpoint(name_or_path):
             raise ValueError(
                 f"{name_or_path} is a GLiClass checkpoint, not a backbone encoder: load it with "

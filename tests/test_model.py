@@ -198,6 +198,15 @@ def test_layer_and_width_options_that_are_not_integers_are_named(backbone_dir, o
         GLiClassModel.from_backbone(str(backbone_dir), **options)
 
 
+@pytest.mark.parametrize("architecture", ["bi-encoder", "bi-encoder-fused"])
+def test_from_backbone_refuses_bi_encoders_instead_of_a_random_label_encoder(backbone_dir, architecture):
+    """It built one whose label encoder had random weights and no label tokenizer."""
+    with pytest.raises(ValueError, match=f"not architecture_type='{architecture}'.*start random"):
+        GLiClassModel.from_backbone(
+            str(backbone_dir), architecture_type=architecture, label_model_name=str(backbone_dir)
+        )
+
+
 def test_unsupported_reference_options_are_refused(make_model):
     with pytest.raises(ValueError, match="use_lstm"):
         make_model(use_lstm=True)
