@@ -167,7 +167,9 @@ class GLiClassConfig(PretrainedConfig):
 
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> GLiClassConfig:
-        """As `PretrainedConfig.from_dict`; a config without `prompt_first` gets the reference's reading."""
+        """As `PretrainedConfig.from_dict`; a config without `prompt_first` gets the reference's reading.
+        Options given as `kwargs` (`from_pretrained(path, segment_isolated_layers=2)`) are set after
+        `__init__`, so the options are checked again with them."""
         if "prompt_first" not in config_dict and "prompt_first" not in kwargs:
             warnings.warn(
                 "this GLiClass config has no prompt_first (it predates the field): reading it as the reference "
@@ -176,7 +178,9 @@ class GLiClassConfig(PretrainedConfig):
                 stacklevel=2,
             )
             config_dict = {**config_dict, "prompt_first": REFERENCE_PROMPT_FIRST}
-        return super().from_dict(config_dict, **kwargs)
+        loaded = super().from_dict(config_dict, **kwargs)
+        (loaded[0] if isinstance(loaded, tuple) else loaded).validate_options()
+        return loaded
 
     def validate_options(self) -> None:
         """Raise `ValueError` naming any option this library cannot run faithfully."""

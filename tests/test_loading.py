@@ -124,6 +124,22 @@ def test_saving_over_an_earlier_save_keeps_only_the_new_weights(make_model, tmp_
 FAMILIES = Path(__file__).parent / "fixtures" / "reference_families"
 
 
+@pytest.mark.parametrize(
+    ("folder", "options", "message"),
+    [
+        (None, dict(segment_isolated_layers=5), "segment_isolated_layers=5 must be an integer from 0 to 2"),
+        (None, dict(encoder_layer_id=9), "encoder_layer_id=9 is outside"),  # was an IndexError when scoring
+        (None, dict(pooling_strategy="mean"), "pooling_strategy='mean' is not supported"),
+        (FAMILIES / "deberta_v3_uni_encoder", dict(segment_isolated_layers=1), "BERT-style encoders"),
+    ],
+)
+def test_options_given_to_from_pretrained_are_checked(saved, folder, options, message):
+    """transformers sets them on the config after __init__, past its checks; they loaded and failed later."""
+    with pytest.raises(ValueError, match=message):
+        GLiClassModel.from_pretrained(folder or saved, **options)
+    assert GLiClassModel.from_pretrained(saved, segment_isolated_layers=1).config.segment_isolated_layers == 1
+
+
 def test_a_saved_modernbert_checkpoint_keeps_the_tokenizer_class_transformers_4_reads(tmp_path):
     """Released ModernBERT checkpoints name `PreTrainedTokenizerFast`; transformers 5 would write
     `TokenizersBackend`, which transformers 4 (and the reference on it) cannot load."""
