@@ -10,6 +10,7 @@ A failure answers {"error": "..."}.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -71,6 +72,7 @@ def load(command: dict[str, Any]) -> DefaultModelSystem | BaselineSystem:
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole group: end quietly, the parent reports it
     channel, sys.stdout = sys.stdout, sys.stderr  # stray prints must not corrupt the protocol
     system = None
     for line in sys.stdin:

@@ -8,6 +8,7 @@ Start it with `python -I` so that this repository's own `gliclass` is not import
 """
 
 import json
+import signal
 import sys
 import time
 
@@ -18,6 +19,7 @@ from gliclass import GLiClassModel, ZeroShotClassificationPipeline
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole group: end quietly, the parent reports it
     pipe = None
     batch_size = 8
     for line in sys.stdin:

@@ -10,6 +10,7 @@ A failure answers {"error": "..."}.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from typing import Any
@@ -39,6 +40,7 @@ def answer(system: System | None, command: dict[str, Any]) -> tuple[System | Non
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole group: end quietly, the parent reports it
     channel, sys.stdout = sys.stdout, sys.stderr  # stray prints must not corrupt the protocol
     system = None
     for line in sys.stdin:

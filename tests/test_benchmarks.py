@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from transformers import BertConfig, BertForSequenceClassification, BertTokenize
 from benchmarks import finetune_selection
 from benchmarks.__main__ import main
 from benchmarks.active_learning import pool_and_test
+from benchmarks.data import REPO_ROOT
 from benchmarks.examples import seeds_report
 from benchmarks.labels import label_pool
 from benchmarks.loading import hub_set, local_copy, local_sets
@@ -459,6 +463,25 @@ def test_worker_protocol_serves_a_cross_encoder(cross_encoder_dir: Path) -> None
         assert answer(system, command)[1]["seconds"] >= 0
     with pytest.raises(ValueError, match="unknown command"):
         answer(system, {"cmd": "dance"})
+
+
+@pytest.mark.parametrize("module", ["benchmarks.worker", "benchmarks.label_scale_worker"])
+def test_workers_end_quietly_on_ctrl_c(module: str) -> None:
+    """Ctrl-C reaches every process of the group; the parent reports it, a worker prints no traceback."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", module],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    worker.stdin.write(json.dumps({"cmd": "run", "texts": ["x"], "labels": ["a"]}) + "\n")
+    worker.stdin.flush()
+    assert "load command first" in json.loads(worker.stdout.readline())["error"]  # waiting for the next command
+    worker.send_signal(signal.SIGINT)
+    _, errors = worker.communicate(timeout=30)
+    assert worker.returncode == -signal.SIGINT and "Traceback" not in errors
 
 
 def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
