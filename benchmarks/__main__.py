@@ -24,6 +24,7 @@ from gliclass.cli import run_command
 
 from .arguments import counts, dataset_names, device, positive_int
 from .loading import default_eval_dir
+from .processes import WorkerError
 from .report import command_line, cpu_count, environment, new_run_folder, write_run
 from .suites import SUITES
 from .systems import DEFAULT_TEMPLATE, PACKAGED_MINILM, UNTRAINED, SystemSpec, parse_system
@@ -40,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    code = run_command("python -m benchmarks", lambda: args.run(args, argv), (ValueError, OSError, ImportError))
+    code = run_command(
+        "python -m benchmarks", lambda: args.run(args, argv), (ValueError, OSError, ImportError, WorkerError)
+    )
     if code:
         sys.exit(code)
     return code

@@ -38,7 +38,7 @@ from .data import REPO_ROOT, sample_texts_and_labels
 from .label_scale_worker import CACHED, CROSS_ENCODER, EMBEDDING, SYSTEMS, UNCACHED
 from .labels import label_pool
 from .loading import default_eval_dir
-from .processes import MEMORY_METHOD, Worker
+from .processes import MEMORY_METHOD, Worker, WorkerError
 from .report import environment, markdown_table, new_run_folder, write_run
 
 WARMUP_TEXTS = 8
@@ -64,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: a new runs/benchmarks/...)")
     parser.add_argument("--name", default="label_scale", help="output file stem (default 'label_scale')")
     args = parser.parse_args(argv)
-    return run_command("python -m benchmarks.label_scale", lambda: run(args, list(argv or sys.argv[1:])))
+    return run_command(
+        "python -m benchmarks.label_scale",
+        lambda: run(args, list(argv or sys.argv[1:])),
+        (ValueError, OSError, WorkerError),
+    )
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:

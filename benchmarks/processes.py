@@ -20,6 +20,26 @@ REFERENCE_WORKER = Path(__file__).with_name("reference_worker.py")
 MEMORY_METHOD = "peak RSS (VmHWM from /proc/<pid>/status, reset through /proc/<pid>/clear_refs before each label count)"
 
 
+def check_reference_python(python: str) -> None:
+    """Refuse a `--reference-python` that does not run, or that cannot import the reference package."""
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", "from gliclass import GLiClassModel, ZeroShotClassificationPipeline"],
+            capture_output=True,
+            text=True,
+            cwd=tempfile.gettempdir(),
+        )
+    except OSError as error:
+        raise OSError(f"--reference-python {python}: {error.strerror or error}.") from None
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise OSError(f"--reference-python {python} cannot import the reference gliclass package: {last}")
+
+
+class WorkerError(RuntimeError):
+    """A worker failed (its error, e.g. a model that does not load) or exited."""
+
+
 class Worker:
     """A persistent subprocess answering JSON commands (see `benchmarks.worker`)."""
 
@@ -39,17 +59,20 @@ class Worker:
 
     def send(self, command: dict[str, Any]) -> None:
         assert self.process.stdin
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(command) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise WorkerError(f"the worker for {self.name} exited; see its error output above.") from None
 
     def receive(self) -> dict[str, Any]:
         assert self.process.stdout
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the worker for {self.name} exited; see its error output above.")
+            raise WorkerError(f"the worker for {self.name} exited; see its error output above.")
         reply = json.loads(line)
         if "error" in reply:
-            raise RuntimeError(f"the worker for {self.name} failed: {reply['error']}")
+            raise WorkerError(f"the worker for {self.name} failed: {reply['error']}")
         return reply
 
     def ask(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +100,10 @@ class Worker:
 
     def close(self) -> None:
         if self.process.stdin:
-            self.process.stdin.close()
+            try:
+                self.process.stdin.close()
+            except BrokenPipeError:  # it exited with a command unread
+                pass
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:

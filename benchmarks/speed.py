@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .processes import MEMORY_METHOD, Worker
+from .processes import MEMORY_METHOD, Worker, check_reference_python
 from .report import cpu_count, markdown_table
 from .systems import DEFAULT_TEMPLATE, SystemSpec
 
@@ -99,6 +99,8 @@ def _start(
     )
     if len(set(names)) != len(names):
         raise ValueError(f"two systems share a name: {names}; give each a different model.")
+    if reference_python:
+        check_reference_python(reference_python)
     participants = []
     for spec in specs:
         counts = settings.label_counts + (settings.embedding_label_counts if spec.kind == "embedding" else ())

@@ -34,6 +34,7 @@ from gliclass.pipeline import score_table
 
 from .arguments import device
 from .data import sample_texts_and_labels
+from .processes import check_reference_python
 
 WORKER = Path(__file__).with_name("reference_worker.py")
 
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--exact-texts", type=int, default=64, help="texts scored one by one by the reference")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
+    if args.reference_python:
+        check_reference_python(args.reference_python)
 
     torch.set_num_threads(args.threads)
     texts, label_pool = sample_texts_and_labels(args.texts, seed=args.seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -506,6 +507,24 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
             "checkpoint",
         ),
         (["plot", str(eval_dir / "topics" / "meta.json")], "not the JSON of a speed run"),
+        (
+            ["speed", "--data-dir", str(eval_dir), "--texts", "3", "--system", f"gliclass={tmp_path / 'none'}"],
+            "failed: OSError: model folder",  # a worker's error: one line, not a traceback
+        ),
+        (
+            [
+                "speed",
+                "--data-dir",
+                str(eval_dir),
+                "--texts",
+                "3",
+                "--reference-python",
+                shutil.which("false"),
+                "--system",
+                f"gliclass={tmp_path}",
+            ],
+            "--reference-python",  # not a Python with the reference package: refused before any worker starts
+        ),
     ]:
         with pytest.raises(SystemExit) as stop:
             main(argv)
