@@ -95,6 +95,8 @@ def eval_sets(root: Path, names: Sequence[str] | None = None, split: str = "test
     if not Path(root).is_dir():
         raise OSError(f"no evaluation data at {root}; pass the data folder or set GLICLASS_DATA_DIR.")
     available = sorted(folder.name for folder in Path(root).iterdir() if (folder / "meta.json").is_file())
+    if not available:
+        raise OSError(f"no evaluation sets (folders with a meta.json) in {root}.")
     unknown = [name for name in names or [] if name not in available]
     if unknown:
         raise ValueError(f"unknown dataset(s) {unknown} in {root}; available: {available}.")

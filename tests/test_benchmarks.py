@@ -486,7 +486,9 @@ def test_workers_end_quietly_on_ctrl_c(module: str) -> None:
 
 
 def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "no_sets").mkdir()
     for argv, message in [
+        (["accuracy", "--data-dir", str(tmp_path / "no_sets"), "--out", str(tmp_path / "out")], "no evaluation sets"),
         (["accuracy", "--system", "bi-encoder=x"], "kind must be"),
         (["accuracy", "--threshold", "2"], "in [0, 1]"),
         (["speed", "--labels", "0"], "positive integer"),
