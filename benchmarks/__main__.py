@@ -25,7 +25,7 @@ from gliclass.cli import run_command
 from .arguments import counts, dataset_names, device, positive_int
 from .loading import default_eval_dir
 from .processes import WorkerError
-from .report import command_line, cpu_count, environment, new_run_folder, write_run
+from .report import check_output, command_line, cpu_count, environment, new_run_folder, write_run
 from .suites import SUITES
 from .systems import DEFAULT_TEMPLATE, PACKAGED_MINILM, UNTRAINED, SystemSpec, parse_system
 
@@ -143,6 +143,7 @@ def run_accuracy_command(args: argparse.Namespace, argv: list[str]) -> int:
     from .loading import local_sets, suite_sets
 
     specs = _systems(args)
+    check_output(args.out, "--out")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -189,6 +190,7 @@ def run_speed_command(args: argparse.Namespace, argv: list[str]) -> int:
     from .speed import SpeedSettings, run_speed, settings_dict, speed_markdown
 
     specs = _systems(args)
+    check_output(args.out, "--out")
     settings = SpeedSettings(
         args.texts,
         args.labels,

@@ -32,6 +32,7 @@ from training import LabelledSet, evaluate_set, finetune
 
 from .arguments import dataset_names, positive_int
 from .data import benchmark_set
+from .report import check_output
 from .systems import resolve_model
 
 # SetFit with 8 examples per label on all-MiniLM-L6-v2, as measured in the issue that asked for this benchmark
@@ -150,6 +151,7 @@ def main() -> None:
         seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}.")
+    check_output(args.json, "--json", folder=False)
     torch.set_num_threads(args.threads)
     command = f"python -m benchmarks.few_shot {' '.join(sys.argv[1:])}"
     print(f"command: {command}", flush=True)

@@ -39,7 +39,7 @@ from .label_scale_worker import CACHED, CROSS_ENCODER, EMBEDDING, SYSTEMS, UNCAC
 from .labels import label_pool
 from .loading import default_eval_dir
 from .processes import MEMORY_METHOD, Worker, WorkerError
-from .report import environment, markdown_table, new_run_folder, write_run
+from .report import check_output, environment, markdown_table, new_run_folder, write_run
 
 WARMUP_TEXTS = 8
 GROWS_WITH_LABELS = (UNCACHED, CROSS_ENCODER)  # systems whose every call does work per label
@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    check_output(args.out, "--out")
     eval_dir = default_eval_dir()
     texts, _ = sample_texts_and_labels(args.texts, seed=args.seed, root=eval_dir)
     pool = label_pool(max(max(args.labels), max(LATENCY_LABELS)), eval_dir, args.seed)

@@ -60,6 +60,20 @@ def new_run_folder() -> Path:
     return folder
 
 
+def check_output(path: Path | None, option: str, folder: bool = True) -> None:
+    """Fail at the start of a run, not after it, where `option`'s `path` (a folder, or a file when not
+    `folder`) cannot be written: the other kind is there, or its folder cannot be made (made now)."""
+    if path is None:
+        return
+    if path.exists() and path.is_dir() != folder:
+        kind, wanted = ("a file", "a folder") if folder else ("a folder", "a file")
+        raise OSError(f"{option} {path} is {kind}; give {wanted}.")
+    try:
+        (path if folder else path.parent).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"{option} {path}: {error.strerror or error}.") from None
+
+
 def write_run(out: Path, name: str, markdown: str, payload: dict[str, Any]) -> tuple[Path, Path]:
     """`<out>/<name>.md` and `<out>/<name>.json`; returns both paths."""
     out.mkdir(parents=True, exist_ok=True)

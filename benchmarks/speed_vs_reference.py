@@ -35,6 +35,7 @@ from gliclass.pipeline import score_table
 from .arguments import device
 from .data import sample_texts_and_labels
 from .processes import check_reference_python
+from .report import check_output
 
 WORKER = Path(__file__).with_name("reference_worker.py")
 
@@ -115,6 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.reference_python:
         check_reference_python(args.reference_python)
+    check_output(args.json, "--json", folder=False)
 
     torch.set_num_threads(args.threads)
     texts, label_pool = sample_texts_and_labels(args.texts, seed=args.seed)

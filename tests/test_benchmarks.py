@@ -22,7 +22,7 @@ from benchmarks.examples import seeds_report
 from benchmarks.labels import label_pool
 from benchmarks.loading import hub_set, local_copy, local_sets
 from benchmarks.ppo_few_shot import benchmark_set, merged, report
-from benchmarks.report import RUNS, new_run_folder
+from benchmarks.report import RUNS, check_output, new_run_folder
 from benchmarks.suites import PAPER_SUITE, HubDataset, humanize
 from benchmarks.systems import NLI_LABELS, CrossEncoderSystem, EmbeddingSystem, GLiClassSystem, SystemSpec, parse_system
 from benchmarks.worker import answer
@@ -487,7 +487,9 @@ def test_workers_end_quietly_on_ctrl_c(module: str) -> None:
 
 def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "no_sets").mkdir()
+    (tmp_path / "a_file").write_text("")
     for argv, message in [
+        (["accuracy", "--data-dir", str(eval_dir), "--out", str(tmp_path / "a_file")], "is a file"),  # before the run
         (["accuracy", "--data-dir", str(tmp_path / "no_sets"), "--out", str(tmp_path / "out")], "no evaluation sets"),
         (["accuracy", "--system", "bi-encoder=x"], "kind must be"),
         (["accuracy", "--threshold", "2"], "in [0, 1]"),
@@ -531,6 +533,16 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_outputs_are_checked_before_a_run(tmp_path: Path) -> None:
+    check_output(tmp_path / "new" / "out.json", "--json", folder=False)
+    assert (tmp_path / "new").is_dir()
+    with pytest.raises(OSError, match="--json .* is a folder; give a file"):
+        check_output(tmp_path, "--json", folder=False)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(OSError, match="--out .* is a file; give a folder"):
+        check_output(tmp_path / "a_file", "--out")
 
 
 def test_ppo_sets_choose_on_split_a_and_test_on_split_b(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
