@@ -31,6 +31,14 @@ def counts(text: str) -> tuple[int, ...]:
     return tuple(positive_int(part) for part in text.split(",") if part.strip())
 
 
+def some_counts(text: str) -> tuple[int, ...]:
+    """Comma-separated positive integers, at least one."""
+    values = counts(text)
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one count.")
+    return values
+
+
 def device(text: str) -> str:
     """A torch device this machine has ("cpu", "cuda", "cuda:1", ...)."""
     try:

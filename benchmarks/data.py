@@ -20,9 +20,12 @@ def data_dir() -> Path:
 def sample_texts_and_labels(count: int, seed: int = 0, root: Path | None = None) -> tuple[list[str], list[str]]:
     """`count` texts drawn from all eval sets under `root` (default `<data>/eval`), and the union of
     their label names, both shuffled."""
-    sets = eval_sets(root or data_dir() / "eval")
+    root = root or data_dir() / "eval"
+    sets = eval_sets(root)
     rng = random.Random(seed)
     texts = [text for dataset in sets for text in dataset.texts]
+    if count > len(texts):
+        raise ValueError(f"--texts {count}: the eval sets under {root} hold {len(texts)} texts.")
     labels = sorted({label for dataset in sets for label in dataset.labels})
     rng.shuffle(labels)
     return rng.sample(texts, count), labels

@@ -33,7 +33,7 @@ from typing import Any
 
 from gliclass.cli import run_command
 
-from .arguments import counts, positive_int
+from .arguments import positive_int, some_counts
 from .data import REPO_ROOT, sample_texts_and_labels
 from .label_scale_worker import CACHED, CROSS_ENCODER, EMBEDDING, SYSTEMS, UNCACHED
 from .labels import label_pool
@@ -51,7 +51,7 @@ TARGET_SPEED_RATIO = 0.8
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.label_scale", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--labels", type=_counts, default=(1, 10, 100, 1000, 10000), help="label counts")
+    parser.add_argument("--labels", type=some_counts, default=(1, 10, 100, 1000, 10000), help="label counts")
     parser.add_argument("--texts", type=positive_int, default=64, help="texts per timed call (default 64)")
     parser.add_argument("--repeats", type=positive_int, default=3, help="interleaved timed calls per count (default 3)")
     parser.add_argument("--latency-repeats", type=positive_int, default=7, help="calls per latency cell (default 7)")
@@ -247,13 +247,6 @@ def scale_markdown(payload: dict[str, Any]) -> str:
             f"{'met' if speed_ratio['met'] else 'missed'})",
         ]
     )
-
-
-def _counts(text: str) -> tuple[int, ...]:
-    label_counts = counts(text)
-    if not label_counts:
-        raise argparse.ArgumentTypeError("give at least one label count.")
-    return label_counts
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from gliclass.cli import run_command
 from gliclass.padding import length_sorted_batches, pad_id_of, pad_rows
 from gliclass.pipeline import score_table
 
-from .arguments import device
+from .arguments import device, positive_int, some_counts
 from .data import sample_texts_and_labels
 from .processes import check_reference_python
 from .report import check_output
@@ -104,14 +104,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference-python", default=None, help="python of a venv with the reference gliclass")
     parser.add_argument("--model", type=Path, default=None, help="GLiClass checkpoint (default: MiniLM, random heads)")
-    parser.add_argument("--texts", type=int, default=512)
-    parser.add_argument("--labels", default="1,16,64,128")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--texts", type=positive_int, default=512)
+    parser.add_argument("--labels", type=some_counts, default=(1, 16, 64, 128), help="label counts")
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", type=device, default="cpu")
-    parser.add_argument("--exact-texts", type=int, default=64, help="texts scored one by one by the reference")
+    parser.add_argument("--exact-texts", type=positive_int, default=64, help="texts scored one by one by the reference")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
     if args.reference_python:
@@ -120,13 +120,14 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     texts, label_pool = sample_texts_and_labels(args.texts, seed=args.seed)
-    label_counts = [int(n) for n in args.labels.split(",")]
+    if max(args.labels) > len(label_pool):
+        raise ValueError(f"--labels {max(args.labels)}: the eval sets have {len(label_pool)} label names.")
     with tempfile.TemporaryDirectory() as scratch:  # the random-head checkpoint (90 MB) goes when the run ends
-        compare(args, texts, label_pool, label_counts, args.model or make_checkpoint(Path(scratch) / "minilm-gliclass"))
+        compare(args, texts, label_pool, args.labels, args.model or make_checkpoint(Path(scratch) / "minilm-gliclass"))
 
 
 def compare(
-    args: argparse.Namespace, texts: list[str], label_pool: list[str], label_counts: list[int], model_dir: Path
+    args: argparse.Namespace, texts: list[str], label_pool: list[str], label_counts: tuple[int, ...], model_dir: Path
 ) -> None:
     """Time and compare every label count on `model_dir`; print a line each, write `--json`."""
     exact = gliclass.pipeline(model=model_dir, device=args.device)

@@ -495,7 +495,7 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
         (["accuracy", "--threshold", "2"], "in [0, 1]"),
         (["speed", "--labels", "0"], "positive integer"),
         (["accuracy", "--data-dir", str(eval_dir), "--datasets", "nope", "--out", str(tmp_path)], "unknown dataset"),
-        (["speed", "--data-dir", str(eval_dir), "--texts", "99"], "fewer texts"),
+        (["speed", "--data-dir", str(eval_dir), "--texts", "99"], "hold 10 texts"),
         (
             [
                 "speed",
@@ -533,6 +533,19 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--labels", ""), ("--labels", "1,x"), ("--repeats", "0"), ("--texts", "-1")]
+)
+def test_speed_vs_reference_refuses_bad_numbers(option: str, value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.speed_vs_reference", option, value],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode == 2 and f"error: argument {option}:" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_outputs_are_checked_before_a_run(tmp_path: Path) -> None:
