@@ -36,11 +36,13 @@ import torch
 
 import gliclass
 from gliclass import GLiClassModel
+from gliclass.cli import run_command
 from gliclass.data import load_set
 from gliclass.evaluation import f1_scores
 
+from .arguments import positive_int, some_counts
 from .data import data_dir
-from .report import environment, markdown_table, new_run_folder, write_run
+from .report import check_output, environment, markdown_table, new_run_folder, write_run
 from .systems import resolve_model
 
 TAXONOMY_QUERY_SET = "clinc150"
@@ -180,24 +182,30 @@ def markdown(results: list[dict[str, Any]], settings: dict[str, Any]) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--banking-texts", type=int, default=100)
-    parser.add_argument("--taxonomy-texts", type=int, default=40)
-    parser.add_argument("--taxonomy-size", type=int, default=1000)
-    parser.add_argument("--k", default="5,10,20", help="shortlist sizes, comma-separated")
+    parser.add_argument("--banking-texts", type=positive_int, default=100)
+    parser.add_argument("--taxonomy-texts", type=positive_int, default=40)
+    parser.add_argument("--taxonomy-size", type=positive_int, default=1000)
+    parser.add_argument("--k", type=some_counts, default=(5, 10, 20), help="shortlist sizes, comma-separated")
     parser.add_argument("--joint", default="@default", help="the joint model (path or hub id; @default: shipped)")
     parser.add_argument(
         "--isolated-layers", type=int, default=0, help="segment_isolated_layers of the joint model (default 0)"
     )
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    ks = [int(k) for k in args.k.split(",")]
+    return run_command("python -m benchmarks.shortlist", lambda: run(args, argv))
+
+
+def run(args: argparse.Namespace, argv: Sequence[str] | None) -> None:
+    """Load the models and data, score both tasks, write the results."""
+    check_output(args.out, "--out")
+    ks = list(args.k)
     torch.set_num_threads(args.threads)
     model = GLiClassModel.from_pretrained(resolve_model(args.joint), segment_isolated_layers=args.isolated_layers)
     if model.encodes_labels_apart:
-        raise SystemExit("the joint model encodes labels apart; lower --isolated-layers.")
+        raise ValueError("the joint model encodes labels apart; lower --isolated-layers.")
     shortlister = gliclass.pipeline(device="cpu")
     joint = gliclass.pipeline(model=model, device="cpu", shortlister=shortlister)
     depth = model.config.encoder_config.num_hidden_layers
@@ -231,4 +239,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

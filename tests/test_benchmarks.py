@@ -14,7 +14,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-from benchmarks import finetune_selection
+from benchmarks import finetune_selection, shortlist
 from benchmarks.__main__ import main
 from benchmarks.active_learning import pool_and_test
 from benchmarks.data import REPO_ROOT
@@ -546,6 +546,16 @@ def test_speed_vs_reference_refuses_bad_numbers(option: str, value: str) -> None
         cwd=REPO_ROOT,
     )
     assert done.returncode == 2 and f"error: argument {option}:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_shortlist_mistakes_are_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert shortlist.main(["--joint", str(tmp_path / "none"), "--threads", "1"]) == 2
+    assert (
+        capsys.readouterr().err.strip().endswith("error: model folder " + str(tmp_path / "none") + " does not exist.")
+    )
+    with pytest.raises(SystemExit):
+        shortlist.main(["--k", "5,0"])
+    assert "argument --k: expected a positive integer" in capsys.readouterr().err
 
 
 def test_outputs_are_checked_before_a_run(tmp_path: Path) -> None:
