@@ -243,8 +243,11 @@ def run_speed_command(args: argparse.Namespace, argv: list[str]) -> int:
 def run_plot_command(args: argparse.Namespace, argv: list[str]) -> int:
     from .plot import plot_speed
 
-    payload = json.loads(args.result.read_text(encoding="utf-8"))
-    if payload.get("benchmark") != "speed":
+    try:
+        payload = json.loads(args.result.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        payload = None
+    if not isinstance(payload, dict) or payload.get("benchmark") != "speed":
         raise ValueError(f"{args.result} is not the JSON of a speed run.")
     print(f"wrote {plot_speed(payload, args.output or args.result.with_suffix('.png'))}")
     return 0

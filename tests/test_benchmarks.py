@@ -511,6 +511,7 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
             "checkpoint",
         ),
         (["plot", str(eval_dir / "topics" / "meta.json")], "not the JSON of a speed run"),
+        (["plot", str(eval_dir / "topics" / "test.jsonl")], "test.jsonl is not the JSON of a speed run"),
         (
             ["speed", "--data-dir", str(eval_dir), "--texts", "3", "--system", f"gliclass={tmp_path / 'none'}"],
             "failed: OSError: model folder",  # a worker's error: one line, not a traceback
