@@ -112,3 +112,7 @@ def test_a_sweep_scores_each_config_on_the_eval_sets_of_its_own_data_dir(make_mo
     report = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert set(report["toy"]["eval"]) == {"toy_eval"}
     assert 0 <= report["toy"]["mean_macro_f1_single_label"] <= 1
+    (data / "eval" / "toy_eval" / "meta.json").unlink()  # no eval set left: refused before any training
+    with pytest.raises(OSError, match=f"no evaluation sets .* in {data / 'eval'}"):
+        sweep.main(["--configs", str(config_file), "--out", str(tmp_path / "sweep2")])
+    assert not (tmp_path / "sweep2").exists()
