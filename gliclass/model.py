@@ -8,6 +8,7 @@ a scorer gives one logit per label.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -495,7 +496,10 @@ class GLiClassModel(PreTrainedModel):
                 f"{name_or_path} is a GLiClass checkpoint, not a backbone encoder: load it with "
                 "GLiClassModel.from_pretrained (training continues from it as it is)."
             )
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
+        if not isinstance(start_as_embedder, bool):
+            raise TypeError(f"start_as_embedder must be True or False, got {start_as_embedder!r}.")
+        # a given tokenizer is copied: the markers are added to the model's own, not to the caller's
+        tokenizer = copy.deepcopy(tokenizer) if tokenizer is not None else AutoTokenizer.from_pretrained(name_or_path)
         tokenizer.add_tokens(list(SPECIAL_TOKENS), special_tokens=True)
         encoder = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)  # fp32 master weights
         _check_bidirectional(encoder, name_or_path)

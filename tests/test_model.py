@@ -1,5 +1,6 @@
 import pytest
 import torch
+from transformers import AutoTokenizer
 
 from gliclass import DEFAULT_MODEL_DIR, GLiClassModel
 from gliclass.losses import masked_cross_entropy, sigmoid_focal_loss
@@ -218,3 +219,14 @@ def test_unsupported_reference_options_are_refused(make_model):
 def test_other_architectures_are_refused_by_name(make_model, architecture):
     with pytest.raises(ValueError, match=f"architecture_type='{architecture}'"):
         make_model(architecture_type=architecture)
+
+
+def test_from_backbone_leaves_a_given_tokenizer_as_it_was(backbone_dir):
+    """The markers go into the model's copy; the caller's tokenizer was changed in place before."""
+    tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
+    size = len(tokenizer)
+    model = GLiClassModel.from_backbone(str(backbone_dir), tokenizer=tokenizer)
+    assert len(tokenizer) == size and "<<LABEL>>" not in tokenizer.get_vocab()
+    assert len(model.tokenizer) == size + 3
+    with pytest.raises(TypeError, match="start_as_embedder must be True or False, got 'yes'"):
+        GLiClassModel.from_backbone(str(backbone_dir), start_as_embedder="yes")
