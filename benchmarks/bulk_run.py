@@ -20,12 +20,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+from gliclass.cli import run_command
 from gliclass.data import load_set
 
+from .arguments import positive_float, positive_int
 from .data import data_dir
 
+PROG = "python -m benchmarks.bulk_run"
 SETS = ("clinc150", "hate_offensive")
 LABELS = "sports,politics,business,technology,health,travel,food,finance,weather,music"
 
@@ -52,22 +56,28 @@ def timed(source: Path, target: Path, *extra: str) -> tuple[float, str]:
     began = time.perf_counter()
     process = classify(source, target, *extra)
     _, stderr = process.communicate()
-    if process.returncode:
-        raise RuntimeError(f"gliclass classify failed: {stderr.strip()}")
-    return time.perf_counter() - began, stderr.strip().splitlines()[-1]
+    last = (stderr.strip().splitlines() or [""])[-1]
+    if process.returncode:  # the CLI's own last line says why (its error, or a traceback's last line)
+        raise OSError(f"gliclass classify failed with status {process.returncode}: {last}")
+    return time.perf_counter() - began, last
 
 
 def read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().split("\n") if line]  # not splitlines: U+2028 in texts
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--texts", type=int, default=20000)
-    parser.add_argument("--num-processes", type=int, default=2)
-    parser.add_argument("--kill-after", type=float, default=40.0, help="seconds before the SIGKILL")
-    args = parser.parse_args()
-    print(f"command: python -m benchmarks.bulk_run {' '.join(sys.argv[1:])}", flush=True)
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--texts", type=positive_int, default=20000)
+    parser.add_argument("--num-processes", type=positive_int, default=2)
+    parser.add_argument("--kill-after", type=positive_float, default=40.0, help="seconds before the SIGKILL")
+    args = parser.parse_args(argv)
+    return run_command(PROG, lambda: run(args, sys.argv[1:] if argv is None else argv))
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Write the input, run the CLI three ways (one killed and resumed), print what each did."""
+    print(f"command: {PROG} {' '.join(argv)}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         source = folder / "input.jsonl"
@@ -96,4 +106,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,25 +15,28 @@ and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shlex
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from gliclass import LabelledSet, load_set, pipeline
+from gliclass.cli import run_command
 from gliclass.data import eval_sets
 from gliclass.evaluation import metrics_from_scores
 from gliclass.example_evidence import EXAMPLE_WEIGHT
 
+from .arguments import positive_int
 from .data import data_dir, held_out_split
 from .few_shot import spread
-from .report import markdown_table, new_run_folder, write_run
+from .report import check_output, markdown_table, new_run_folder, report_entries, write_run
 
+PROG = "python -m benchmarks.examples"
 CHOICE_SETS = ("clinc150", "debian-packages", "hate_offensive", "imdb", "nlupp_banking", "reuters21578")
 WEIGHTS = (0.3, 0.4, 0.5)
 ZERO_SHOT = "0 per label"
@@ -91,17 +94,23 @@ def seeds_report(tables: list[dict[str, dict[str, float]]]) -> str:
     return text + f"\n\n{len(tables)} runs (seeds)"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--choose", action="store_true", help="choose example_weight on split B of train/ sets")
-    parser.add_argument("--limit", type=int, default=500, help="test texts per set")
+    parser.add_argument("--limit", type=positive_int, default=500, help="test texts per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: a new runs/benchmarks/...)")
     parser.add_argument("--report", nargs="+", type=Path, default=None, help="mean ± sd table of these JSON files")
     args = parser.parse_args(argv)
+    return run_command(PROG, lambda: run(args, sys.argv[1:] if argv is None else argv))
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """The `--report` table, or score every set and column, print the table and write the run."""
     if args.report:
-        print(seeds_report([json.loads(path.read_text())["table"] for path in args.report]))
+        print(seeds_report(report_entries(args.report, "table", PROG)))
         return
+    check_output(args.out, "--out")
     torch.manual_seed(args.seed)
     root = data_dir()
     started = time.perf_counter()
@@ -131,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         markdown += (
             f"\nweight {weight}: mean gain over zero-shot {sum(gains) / len(gains):+.4f}, worst {min(gains):+.4f}"
         )
-    command = "python -m benchmarks.examples " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = f"{PROG} {shlex.join(argv)}"
     markdown += f"\n\n`{command}`, {time.perf_counter() - started:.0f} s\n"
     print(markdown)
     payload = {"table": table, "settings": vars(args) | {"out": str(args.out)}}
@@ -139,4 +148,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -30,7 +30,7 @@ from gliclass import GLiClassModel
 from gliclass.cli import run_command
 from training import LabelledSet, evaluate_set, finetune
 
-from .arguments import dataset_names, positive_int
+from .arguments import dataset_names, positive_float, positive_int, seeds
 from .data import benchmark_set
 from .report import check_output
 from .systems import resolve_model
@@ -139,18 +139,14 @@ def main() -> None:
     )
     parser.add_argument("--datasets", type=dataset_names, default="sst2,ag_news,emotion,banking77")
     parser.add_argument("--shots", type=positive_int, default=8)
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--epochs", type=float, default=None, help="finetune's epochs (default: its own)")
+    parser.add_argument("--seeds", type=seeds, default=(0, 1, 2))
+    parser.add_argument("--epochs", type=positive_float, default=None, help="finetune's epochs (default: its own)")
     parser.add_argument("--eval-limit", type=positive_int, default=1000)
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write every number here (and a .md next to it)")
     args = parser.parse_args()
     if (args.model is None) == (args.fresh_backbone is None):
         parser.error("give exactly one of --model and --fresh-backbone.")
-    try:
-        seeds = [int(seed) for seed in args.seeds.split(",")]
-    except ValueError:
-        parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}.")
     check_output(args.json, "--json", folder=False)
     torch.set_num_threads(args.threads)
     command = f"python -m benchmarks.few_shot {' '.join(sys.argv[1:])}"
@@ -158,7 +154,7 @@ def main() -> None:
     datasets = [benchmark_set(name, "B") for name in args.datasets]  # a wrong name fails before any run
     rows = []
     for name, dataset in zip(args.datasets, datasets):
-        for seed in seeds:
+        for seed in args.seeds:
             row = run_one(args, dataset, seed)
             rows.append(row)
             print(

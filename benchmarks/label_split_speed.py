@@ -12,34 +12,49 @@ Prints texts/s of both (best of `--repeats`, interleaved) and the largest score 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from collections.abc import Sequence
 
 import torch
 
 import gliclass
+from gliclass.cli import run_command
 from gliclass.data import load_set
 
+from .arguments import positive_int
 from .loading import default_eval_dir
 from .systems import resolve_model
 
+PROG = "python -m benchmarks.label_split_speed"
+TEXT_SET, LABEL_SET = "ag_news", "banking77"
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--model", default="@default", help="a model that encodes labels apart (default: the shipped one)"
     )
-    parser.add_argument("--labels", type=int, default=64)
-    parser.add_argument("--texts", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--labels", type=positive_int, default=64, help=f"label names of {LABEL_SET} (default 64)")
+    parser.add_argument("--texts", type=positive_int, default=128, help=f"texts of {TEXT_SET} (default 128)")
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--threads", type=positive_int, default=2)
     args = parser.parse_args(argv)
+    return run_command(PROG, lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> None:
+    """Load the texts, labels and model; time both ways and print one line."""
     torch.set_num_threads(args.threads)
     eval_dir = default_eval_dir()
-    texts = load_set(eval_dir / "ag_news").texts[: args.texts]
-    labels = load_set(eval_dir / "banking77").labels[: args.labels]
+    texts = load_set(eval_dir / TEXT_SET).texts[: args.texts]
+    labels = load_set(eval_dir / LABEL_SET).labels
+    if args.labels > len(labels):
+        raise ValueError(f"--labels {args.labels}: {LABEL_SET} has {len(labels)} label names.")
+    labels = labels[: args.labels]
     model = gliclass.GLiClassModel.from_pretrained(resolve_model(args.model))
     if not model.encodes_labels_apart:
-        raise SystemExit("this model's labels are not encoded apart (not every layer is segment-isolated).")
+        raise ValueError("this model's labels are not encoded apart (not every layer is segment-isolated).")
     apart = gliclass.pipeline(model=model, device="cpu")
     joint = gliclass.pipeline(model=model, device="cpu", encode_labels_apart=False)
 
@@ -68,4 +83,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -16,25 +16,35 @@ import shlex
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from gliclass import GLiClassModel, calibrate, load_set, pipeline
+from gliclass.cli import run_command
 from gliclass.pipeline import DEFAULT_MODEL_DIR
 
+from .arguments import positive_int, seeds
 from .data import data_dir, held_out_split
 from .examples import examples_and_test, macro_f1
-from .report import markdown_table, new_run_folder, write_run
+from .report import check_output, markdown_table, new_run_folder, write_run
 
+PROG = "python -m benchmarks.label_thresholds"
 HELD_OUT_TRAIN_SETS = ("reuters21578", "nlupp_banking", "debian-packages")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shots", type=int, default=8, help="examples per label given to calibrate")
-    parser.add_argument("--limit", type=int, default=1000, help="test texts per set")
-    parser.add_argument("--seeds", default="0,1,2")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shots", type=positive_int, default=8, help="examples per label given to calibrate")
+    parser.add_argument("--limit", type=positive_int, default=1000, help="test texts per set")
+    parser.add_argument("--seeds", type=seeds, default=(0, 1, 2))
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: a new runs/benchmarks/...)")
     args = parser.parse_args(argv)
+    return run_command(PROG, lambda: run(args, sys.argv[1:] if argv is None else argv))
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Calibrate on each set and seed, print and write the before/after table."""
+    check_output(args.out, "--out")
     root = data_dir()
     goemotions = load_set(root / "eval" / "goemotions", split="test")
     cases = [(goemotions, goemotions)]  # (examples drawn from, test texts drawn from)
@@ -45,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     table: dict[str, dict[str, list[float]]] = {}
     for source, target in cases:
-        for seed in (int(part) for part in args.seeds.split(",")):
+        for seed in args.seeds:
             examples, test = examples_and_test(source, args.shots, args.limit, seed)
             if source is not target:
                 _, test = examples_and_test(target, 0, args.limit, seed)
@@ -65,8 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         ["set", "macro-F1 at 0.5, shipped model", f"after calibrate ({args.shots} per label)"],
         [[name, cell(row["before"]), cell(row["after"])] for name, row in table.items()],
     )
-    command = "python -m benchmarks.label_thresholds " + shlex.join(sys.argv[1:] if argv is None else argv)
-    markdown += f"\n\nmean ± sd over seeds {args.seeds}; `{command}`, {time.perf_counter() - started:.0f} s\n"
+    command = f"{PROG} {shlex.join(argv)}"
+    seed_list = ",".join(map(str, args.seeds))
+    markdown += f"\n\nmean ± sd over seeds {seed_list}; `{command}`, {time.perf_counter() - started:.0f} s\n"
     print(markdown)
     write_run(
         args.out or new_run_folder(),
@@ -77,4 +88,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

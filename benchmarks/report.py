@@ -74,6 +74,21 @@ def check_output(path: Path | None, option: str, folder: bool = True) -> None:
         raise OSError(f"{option} {path}: {error.strerror or error}.") from None
 
 
+def report_entries(paths: Sequence[Path], key: str, command: str) -> list[Any]:
+    """The `key` entry of each JSON file that `--report` names, in order; a file that is not the
+    JSON of a `command` run (not JSON, or without `key`) is an error naming it."""
+    entries = []
+    for path in paths:
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict) or key not in payload:
+            raise ValueError(f"--report {path} is not the JSON of a {command} run.")
+        entries.append(payload[key])
+    return entries
+
+
 def write_run(out: Path, name: str, markdown: str, payload: dict[str, Any]) -> tuple[Path, Path]:
     """`<out>/<name>.md` and `<out>/<name>.json`; returns both paths."""
     out.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -557,6 +558,48 @@ def test_shortlist_mistakes_are_one_error_line(tmp_path: Path, capsys: pytest.Ca
     with pytest.raises(SystemExit):
         shortlist.main(["--k", "5,0"])
     assert "argument --k: expected a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "message"),
+    [
+        ("label_split_speed", ["--labels", "0"], "argument --labels: expected a positive integer"),
+        ("label_split_speed", ["--labels", "9"], "--labels 9: banking77 has 3 label names"),
+        ("label_split_speed", ["--model", "{missing}", "--labels", "2"], "model folder {missing} does not exist"),
+        ("bulk_run", ["--kill-after", "-1"], "argument --kill-after: expected a number > 0"),
+        ("bulk_run", ["--texts", "99"], "only 20 texts in clinc150, hate_offensive; asked for 99"),
+        ("examples", ["--limit", "x"], "argument --limit: expected a positive integer"),
+        ("examples", ["--out", "{file}"], "--out {file} is a file; give a folder"),
+        ("examples", ["--report", "{file}"], "--report {file} is not the JSON of a python -m benchmarks.examples run"),
+        ("label_thresholds", ["--shots", "-1"], "argument --shots: expected a positive integer"),
+        ("label_thresholds", ["--out", "{file}"], "--out {file} is a file; give a folder"),
+    ],
+)
+def test_benchmark_scripts_refuse_mistakes_in_one_line(
+    module: str, argv: list[str], message: str, tmp_path: Path
+) -> None:
+    """A mistake is one `error:` line and status 2, before any long work; never a traceback."""
+    data = tmp_path / "data"
+    for name, rows in (("topics", TOPICS), ("ag_news", TOPICS), ("banking77", TOPICS)):
+        write_set(data / "eval", name, rows, multi_label=False)
+    for name in ("intents", "clinc150", "hate_offensive"):
+        (data / "train" / name).mkdir(parents=True)
+        (data / "train" / name / "train.jsonl").write_text(
+            "".join(json.dumps({"text": text, "labels": gold}) + "\n" for text, gold in TOPICS + MOODS)
+        )
+    (tmp_path / "a_file").write_text("")
+    paths = {"missing": tmp_path / "none", "file": tmp_path / "a_file", "folder": tmp_path}
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *(arg.format(**paths) for arg in argv)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "GLICLASS_DATA_DIR": str(data)},
+    )
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(errors) == 1 and errors[0].startswith(f"python -m benchmarks.{module}: error: ")
+    assert message.format(**paths) in errors[0]
 
 
 def test_outputs_are_checked_before_a_run(tmp_path: Path) -> None:
