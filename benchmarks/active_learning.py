@@ -19,18 +19,23 @@ import json
 import random
 import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
+from gliclass.cli import run_command
 from training import LabelledSet, evaluate_set
 from training.feedback.ordering import asking_order
 from training.ppo.episodes import episodes_from_feedback
 
+from .arguments import dataset_names, positive_int, seeds, some_counts
 from .ppo_few_shot import add_ppo_arguments, benchmark_set, ppo_options, run_ppo, simulated_feedback
+from .report import check_output
 
+PROG = "python -m benchmarks.active_learning"
 ORDERS = ("uncertain", "random")
 
 
@@ -131,41 +136,36 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     pyplot.close(figure)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="GLiClass checkpoint to start from")
-    parser.add_argument("--datasets", default="emotion,ag_news")
-    parser.add_argument("--answers", default="16,32,64", type=lambda value: [int(n) for n in value.split(",")])
-    parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--pool", type=int, default=400, help="unlabelled texts the order is chosen from")
-    parser.add_argument("--eval-limit", type=int, default=500)
+    parser.add_argument("--datasets", type=dataset_names, default="emotion,ag_news")
+    parser.add_argument("--answers", type=some_counts, default=(16, 32, 64), help="numbers of texts answered")
+    parser.add_argument("--seeds", type=seeds, default=(0, 1))
+    parser.add_argument("--pool", type=positive_int, default=400, help="unlabelled texts the order is chosen from")
+    parser.add_argument("--eval-limit", type=positive_int, default=500)
     add_ppo_arguments(parser)
     parser.add_argument("--json", type=Path, required=True, help="every number; the PNG goes next to it")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if max(args.answers) > args.pool:
+        parser.error(f"--answers {max(args.answers)}: more than the --pool of {args.pool} texts.")
+    return run_command(PROG, lambda: run(args, sys.argv[1:] if argv is None else argv))
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Every set and seed's curves: print the table, write `--json` and the PNG beside it."""
+    check_output(args.json, "--json", folder=False)
     torch.set_num_threads(args.threads)
-    print(f"command: python -m benchmarks.active_learning {' '.join(sys.argv[1:])}", flush=True)
-    rows = [
-        row
-        for name in args.datasets.split(",")
-        for seed in (int(seed) for seed in args.seeds.split(","))
-        for row in run_curve(args, benchmark_set(name, "B"), seed)
-    ]
+    print(f"command: {PROG} {' '.join(argv)}", flush=True)
+    datasets = [benchmark_set(name, "B") for name in args.datasets]  # a wrong name fails before any run
+    rows = [row for dataset in datasets for seed in args.seeds for row in run_curve(args, dataset, seed)]
     print("\n" + markdown(rows))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
-        json.dumps(
-            {
-                "command": ["python", "-m", "benchmarks.active_learning", *sys.argv[1:]],
-                "settings": vars(args),
-                "results": rows,
-            },
-            indent=2,
-            default=str,
-        )
+        json.dumps({"command": [*PROG.split(), *argv], "settings": vars(args), "results": rows}, indent=2, default=str)
     )
     plot(rows, args.json.with_suffix(".png"))
     print(f"\nwrote {args.json} and {args.json.with_suffix('.png')}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

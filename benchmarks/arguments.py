@@ -59,6 +59,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}.")
+    return value
+
+
 def _number(text: str) -> float:
     """`text` as a float; NaN (refused by every check) where it is not a finite number."""
     try:

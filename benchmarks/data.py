@@ -33,11 +33,14 @@ def sample_texts_and_labels(count: int, seed: int = 0, root: Path | None = None)
 
 def benchmark_set(name: str, split: str) -> LabelledSet:
     """`eval/NAME` (test split), or the texts of hash split `split` of `train/NAME`."""
-    if (data_dir() / "eval" / name).is_dir():
+    root = data_dir()
+    if (root / "eval" / name).is_dir():
         if split != "B":
             raise ValueError(f"{name} is an eval set: settings are never chosen on eval sets.")
-        return load_set(data_dir() / "eval" / name, split="test")
-    return held_out_split(load_set(data_dir() / "train" / name, split="train"), name, split)
+        return load_set(root / "eval" / name, split="test")
+    if not (root / "train" / name).is_dir():
+        raise ValueError(f"unknown dataset {name!r}: no eval/{name} or train/{name} in {root}.")
+    return held_out_split(load_set(root / "train" / name, split="train"), name, split)
 
 
 def held_out_split(labelled: LabelledSet, name: str, split: str = "B") -> LabelledSet:

@@ -21,11 +21,14 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from gliclass import GLiClassModel
+from gliclass.cli import run_command
+from gliclass.data import LabelledSet
 from gliclass.evaluation import metrics_from_scores
 from training.finetune import (
     ENCODER_LR,
@@ -41,9 +44,12 @@ from training.finetune import (
     score_table,
 )
 
+from .arguments import dataset_names, non_negative_float, positive_float, positive_int, seeds
 from .data import benchmark_set, data_dir
 from .few_shot import split_k_shot
+from .report import check_output, report_entries
 
+PROG = "python -m benchmarks.finetune_selection"
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 RULES = ("zero-shot", "macro-F1", "loss", "all epochs")
 
@@ -59,7 +65,7 @@ def highest_macro_f1(scores: dict[tuple[float, float], float]) -> tuple[float, f
 
 def run_one(
     model_path: str,
-    name: str,
+    dataset: LabelledSet,
     seed: int,
     eval_limit: int,
     epochs: float = EPOCHS,
@@ -68,7 +74,6 @@ def run_one(
 ) -> dict:
     """Test macro-F1 of each rule's pick for one set and seed, training as `finetune` does with
     these epochs and learning rates (default: `finetune`'s)."""
-    dataset = benchmark_set(name, "B")
     train_idx, test_idx = split_k_shot(dataset, 8, seed, eval_limit)
     texts = [dataset.examples[index].text for index in train_idx]
     targets = [list(dataset.examples[index].targets) for index in train_idx]
@@ -97,7 +102,7 @@ def run_one(
         "all epochs": (float(epochs), 1.0),
     }
     return {
-        "dataset": name,
+        "dataset": dataset.name,
         "seed": seed,
         "training": {"epochs": epochs, "encoder_lr": encoder_lr, "head_lr": head_lr},
         "picks": {rule: list(pick) for rule, pick in picks.items()},
@@ -131,40 +136,47 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="gliclass/default_model")
-    parser.add_argument("--datasets", default="hate_offensive,imdb,nlupp_banking", help="train/ set names")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--eval-limit", type=int, default=500)
-    parser.add_argument("--epochs", type=float, default=EPOCHS, help="training length (default: finetune's)")
-    parser.add_argument("--encoder-lr", type=float, default=ENCODER_LR, help="default: finetune's")
-    parser.add_argument("--head-lr", type=float, default=HEAD_LR, help="default: finetune's")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--datasets", type=dataset_names, default="hate_offensive,imdb,nlupp_banking", help="train/ set names"
+    )
+    parser.add_argument("--seeds", type=seeds, default=(0, 1, 2))
+    parser.add_argument("--eval-limit", type=positive_int, default=500)
+    parser.add_argument("--epochs", type=positive_float, default=EPOCHS, help="training length (default: finetune's)")
+    parser.add_argument("--encoder-lr", type=non_negative_float, default=ENCODER_LR, help="default: finetune's")
+    parser.add_argument("--head-lr", type=non_negative_float, default=HEAD_LR, help="default: finetune's")
+    parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
     parser.add_argument("--report", nargs="+", type=Path, default=None, help="one table of these JSON files")
     args = parser.parse_args(argv)
+    if not args.report:
+        refused = [name for name in args.datasets if (data_dir() / "eval" / name).is_dir()]
+        if refused:
+            parser.error(f"{', '.join(refused)}: eval sets; rules are compared on train/ sets only.")
+    return run_command(PROG, lambda: run(args, sys.argv[1:] if argv is None else argv))
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """The `--report` table, or every set and seed: print each row and the table, write `--json`."""
     if args.report:
-        rows = [row for path in args.report for row in json.loads(path.read_text())["results"]]
-        print(markdown(rows))
+        print(markdown([row for rows in report_entries(args.report, "results", PROG) for row in rows]))
         return
-    names = args.datasets.split(",")
-    refused = [name for name in names if (data_dir() / "eval" / name).is_dir()]
-    if refused:
-        parser.error(f"{', '.join(refused)}: eval sets; rules are compared on train/ sets only.")
+    check_output(args.json, "--json", folder=False)
+    datasets = [benchmark_set(name, "B") for name in args.datasets]  # a wrong name fails before any run
     torch.set_num_threads(args.threads)
-    command = f"python -m benchmarks.finetune_selection {' '.join(sys.argv[1:] if argv is None else argv)}"
+    command = f"{PROG} {' '.join(argv)}"
     rows = []
-    for name in names:
-        for seed in [int(seed) for seed in args.seeds.split(",")]:
+    for dataset in datasets:
+        for seed in args.seeds:
             started = time.time()
-            rows.append(run_one(args.model, name, seed, args.eval_limit, args.epochs, args.encoder_lr, args.head_lr))
-            print(f"{name} seed {seed} ({time.time() - started:.0f} s): {rows[-1]}", flush=True)
+            rows.append(run_one(args.model, dataset, seed, args.eval_limit, args.epochs, args.encoder_lr, args.head_lr))
+            print(f"{dataset.name} seed {seed} ({time.time() - started:.0f} s): {rows[-1]}", flush=True)
     print(markdown(rows))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"command": command, "results": rows}, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

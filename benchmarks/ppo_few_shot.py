@@ -28,21 +28,26 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
+from gliclass.cli import run_command
 from training import LabelledSet, evaluate_set, finetune
 from training.feedback.data import FeedbackRecord
 from training.ppo.episodes import Episode, episodes_from_examples, episodes_from_feedback
 from training.ppo.rewards import get_reward
 from training.ppo.trainer import PPOArguments, PPOTrainer
 
+from .arguments import dataset_names, non_negative_float, positive_float, positive_int, seeds
 from .data import benchmark_set
 from .few_shot import split_k_shot, spread
+from .report import check_output, report_entries
 
+PROG = "python -m benchmarks.ppo_few_shot"
 COLUMNS = ("zero_shot", "supervised", "ppo_labels", "ppo_feedback")
 HEADERS = ("zero-shot", "supervised", "PPO (labels)", "PPO (top-3 feedback)")
 # settings --choose compares: PPO steps, and the positive weight of each recall_weighted reward
@@ -85,17 +90,21 @@ def run_ppo(
 
 def add_ppo_arguments(parser: argparse.ArgumentParser) -> None:
     """The PPO and simulated-feedback options this benchmark and `benchmarks.active_learning` share."""
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--feedback-top", type=int, default=3, help="labels a simulated person judges per text")
-    parser.add_argument("--ppo-steps", type=int, default=20, help="PPO steps (rollouts of --batch-size texts)")
-    parser.add_argument("--feedback-positive-weight", type=float, default=6.0, help="recall_weighted, from feedback")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--samples-per-text", type=int, default=32)
-    parser.add_argument("--temperature", type=float, default=2.0)
-    parser.add_argument("--encoder-lr", type=float, default=2e-5)
-    parser.add_argument("--head-lr", type=float, default=1e-4)
-    parser.add_argument("--kl-coef", type=float, default=0.05)
-    parser.add_argument("--max-length", type=int, default=256, help="PPO rows are cut to this many tokens")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--feedback-top", type=positive_int, default=3, help="labels a simulated person judges per text"
+    )
+    parser.add_argument("--ppo-steps", type=positive_int, default=20, help="PPO steps (rollouts of --batch-size texts)")
+    parser.add_argument(
+        "--feedback-positive-weight", type=positive_float, default=6.0, help="recall_weighted, from feedback"
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--samples-per-text", type=positive_int, default=32)
+    parser.add_argument("--temperature", type=positive_float, default=2.0)
+    parser.add_argument("--encoder-lr", type=non_negative_float, default=2e-5)
+    parser.add_argument("--head-lr", type=non_negative_float, default=1e-4)
+    parser.add_argument("--kl-coef", type=non_negative_float, default=0.05)
+    parser.add_argument("--max-length", type=positive_int, default=256, help="PPO rows are cut to this many tokens")
 
 
 def ppo_options(args: argparse.Namespace, settings: dict[str, float], seed: int) -> dict[str, Any]:
@@ -216,37 +225,48 @@ def report(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="GLiClass checkpoint to start from")
-    parser.add_argument("--datasets", default="goemotions,ag_news,emotion,hate_offensive,imdb")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--columns", default=",".join(COLUMNS), help=f"a subset of {','.join(COLUMNS)}")
+    parser.add_argument("--datasets", type=dataset_names, default="goemotions,ag_news,emotion,hate_offensive,imdb")
+    parser.add_argument("--seeds", type=seeds, default=(0, 1, 2))
+    parser.add_argument("--columns", type=_columns, default=COLUMNS, help=f"a subset of {','.join(COLUMNS)}")
     parser.add_argument("--choose", action="store_true", help="compare CANDIDATES on split A of train/ sets")
     parser.add_argument("--report", nargs="+", type=Path, default=None, help="print the table of these JSON files")
-    parser.add_argument("--shots", type=int, default=8)
-    parser.add_argument("--eval-limit", type=int, default=500)
-    parser.add_argument("--label-positive-weight", type=float, default=3.0, help="recall_weighted, PPO from labels")
+    parser.add_argument("--shots", type=positive_int, default=8)
+    parser.add_argument("--eval-limit", type=positive_int, default=500)
+    parser.add_argument(
+        "--label-positive-weight", type=positive_float, default=3.0, help="recall_weighted, PPO from labels"
+    )
     add_ppo_arguments(parser)
     parser.add_argument("--json", type=Path, default=None, help="where to write every number and the settings")
-    args = parser.parse_args()
-    if args.report:
-        print(report(merged([row for path in args.report for row in json.loads(path.read_text())["results"]])))
-        return
-    if args.model is None:
+    args = parser.parse_args(argv)
+    if args.model is None and not args.report:
         parser.error("--model is required (except with --report)")
+    return run_command(PROG, lambda: run(args, sys.argv[1:] if argv is None else argv))
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """The `--report` table, or the runs of every setting, set and seed: print the table, write `--json`."""
+    if args.report:
+        print(report(merged([row for rows in report_entries(args.report, "results", PROG) for row in rows])))
+        return
+    check_output(args.json, "--json", folder=False)
     torch.set_num_threads(args.threads)
-    print(f"command: python -m benchmarks.ppo_few_shot {' '.join(sys.argv[1:])}", flush=True)
+    print(f"command: {PROG} {' '.join(argv)}", flush=True)
     split = "A" if args.choose else "B"
-    datasets = [benchmark_set(name, split) for name in args.datasets.split(",")]
+    datasets = [benchmark_set(name, split) for name in args.datasets]
     if args.choose:
         grid = list(CANDIDATES)
-        columns, seeds = ("ppo_labels", "ppo_feedback"), [0]
+        columns, run_seeds = ("ppo_labels", "ppo_feedback"), (0,)
     else:
         grid = [{key: getattr(args, key) for key in CANDIDATES[0]}]
-        columns, seeds = tuple(args.columns.split(",")), [int(seed) for seed in args.seeds.split(",")]
+        columns, run_seeds = args.columns, args.seeds
     rows = [
-        run_one(args, dataset, seed, settings, columns) for settings in grid for dataset in datasets for seed in seeds
+        run_one(args, dataset, seed, settings, columns)
+        for settings in grid
+        for dataset in datasets
+        for seed in run_seeds
     ]
     if args.choose:
         for settings in grid:
@@ -256,9 +276,8 @@ def main() -> None:
     else:
         print("\n" + report(rows))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         record = {
-            "command": ["python", "-m", "benchmarks.ppo_few_shot", *sys.argv[1:]],
+            "command": [*PROG.split(), *argv],
             "settings": vars(args),
             "split": split,
             "results": rows,
@@ -267,5 +286,14 @@ def main() -> None:
         print(f"\nwrote {args.json}")
 
 
+def _columns(text: str) -> tuple[str, ...]:
+    """Comma-separated names of `COLUMNS`, at least one."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected a subset of {','.join(COLUMNS)}, got {text!r}.")
+    return names
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

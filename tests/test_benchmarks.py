@@ -571,8 +571,17 @@ def test_shortlist_mistakes_are_one_error_line(tmp_path: Path, capsys: pytest.Ca
         ("examples", ["--limit", "x"], "argument --limit: expected a positive integer"),
         ("examples", ["--out", "{file}"], "--out {file} is a file; give a folder"),
         ("examples", ["--report", "{file}"], "--report {file} is not the JSON of a python -m benchmarks.examples run"),
+        ("finetune_selection", ["--seeds", "0,-1"], "argument --seeds: expected comma-separated integers"),
+        ("finetune_selection", ["--datasets", "intents,nope"], "unknown dataset 'nope'"),
+        ("finetune_selection", ["--json", "{folder}"], "--json {folder} is a folder; give a file"),
         ("label_thresholds", ["--shots", "-1"], "argument --shots: expected a positive integer"),
         ("label_thresholds", ["--out", "{file}"], "--out {file} is a file; give a folder"),
+        ("ppo_few_shot", ["--model", "{missing}", "--columns", "ppo"], "argument --columns: expected a subset"),
+        ("ppo_few_shot", ["--model", "{missing}", "--kl-coef", "-1"], "argument --kl-coef: expected a number >= 0"),
+        ("ppo_few_shot", ["--model", "{missing}", "--datasets", "topics", "--columns", "zero_shot"], "model folder"),
+        ("active_learning", ["--model", "{missing}", "--json", "{file}", "--answers", "0"], "argument --answers"),
+        ("active_learning", ["--model", "{missing}", "--json", "{folder}"], "--json {folder} is a folder"),
+        ("active_learning", ["--model", "{missing}", "--json", "{file}", "--datasets", "nope"], "unknown dataset"),
     ],
 )
 def test_benchmark_scripts_refuse_mistakes_in_one_line(
