@@ -489,6 +489,7 @@ def test_workers_end_quietly_on_ctrl_c(module: str) -> None:
 def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "no_sets").mkdir()
     (tmp_path / "a_file").write_text("")
+    speed = ["speed", "--data-dir", str(eval_dir), "--texts", "3"]
     for argv, message in [
         (["accuracy", "--data-dir", str(eval_dir), "--out", str(tmp_path / "a_file")], "is a file"),  # before the run
         (["accuracy", "--data-dir", str(tmp_path / "no_sets"), "--out", str(tmp_path / "out")], "no evaluation sets"),
@@ -497,38 +498,15 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
         (["speed", "--labels", "0"], "positive integer"),
         (["accuracy", "--data-dir", str(eval_dir), "--datasets", "nope", "--out", str(tmp_path)], "unknown dataset"),
         (["speed", "--data-dir", str(eval_dir), "--texts", "99"], "hold 10 texts"),
-        (
-            [
-                "speed",
-                "--data-dir",
-                str(eval_dir),
-                "--texts",
-                "3",
-                "--reference-python",
-                "python",
-                "--system",
-                "embedding",
-            ],
-            "checkpoint",
-        ),
+        ([*speed, "--reference-python", "python", "--system", "embedding"], "checkpoint"),
         (["plot", str(eval_dir / "topics" / "meta.json")], "not the JSON of a speed run"),
         (["plot", str(eval_dir / "topics" / "test.jsonl")], "test.jsonl is not the JSON of a speed run"),
         (
-            ["speed", "--data-dir", str(eval_dir), "--texts", "3", "--system", f"gliclass={tmp_path / 'none'}"],
+            [*speed, "--system", f"gliclass={tmp_path / 'none'}"],
             "failed: OSError: model folder",  # a worker's error: one line, not a traceback
         ),
         (
-            [
-                "speed",
-                "--data-dir",
-                str(eval_dir),
-                "--texts",
-                "3",
-                "--reference-python",
-                shutil.which("false"),
-                "--system",
-                f"gliclass={tmp_path}",
-            ],
+            [*speed, "--reference-python", shutil.which("false"), "--system", f"gliclass={tmp_path}"],
             "--reference-python",  # not a Python with the reference package: refused before any worker starts
         ),
     ]:
