@@ -131,8 +131,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
             label's vector along what sets its examples apart (`gliclass.example_evidence`); other
             models read examples in their input.
         shortlister: the model that picks each text's labels for `shortlist=K` calls: a labels-apart
-            pipeline or `GLiClassModel`, or its path / hub id (default: the shipped model, loaded on
-            first use). See `gliclass/shortlist.py`.
+            pipeline or `GLiClassModel`, or its path / hub id (default: this pipeline where its model
+            encodes labels apart, else the shipped model, loaded on first use). See `gliclass/shortlist.py`.
     """
 
     _load_tokenizer = False  # the model brings its own (`model.tokenizer`); transformers would load another
@@ -206,6 +206,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
                 min_text_tokens=min_text_tokens,
                 window_overlap=window_overlap,
             )
+        if shortlister is None and self.label_cache is not None:  # it ranks all labels cheaply itself
+            shortlister = self
         self.shortlister = Shortlister(shortlister, device=self.device)
 
     def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:

@@ -98,6 +98,15 @@ def test_default_shortlister_is_the_shipped_model(make_model) -> None:
     assert joint.score_texts(TEXTS, candidate_labels=LABELS).shape == (len(TEXTS), len(LABELS))  # every label
 
 
+def test_a_labels_apart_pipeline_shortlists_with_itself(shortlister) -> None:
+    """It loaded a second model (the shipped one) to rank labels it ranks as cheaply itself."""
+    assert shortlister.shortlister.pipeline is shortlister
+    results = shortlister(TEXTS, candidate_labels=LABELS, shortlist=2)
+    ranked = shortlister(TEXTS, candidate_labels=LABELS)
+    for result, full in zip(results, ranked):
+        assert set(result["labels"]) == set(full["labels"][:2])
+
+
 def assert_same_results(first: list[dict], second: list[dict]) -> None:
     """Same texts and labels in the same order, scores equal up to float noise of another batching."""
     assert [(r["sequence"], r["labels"]) for r in first] == [(r["sequence"], r["labels"]) for r in second]
