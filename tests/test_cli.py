@@ -302,7 +302,7 @@ def test_a_sweep_into_a_folder_of_earlier_runs_is_refused(tmp_path):
         ("benchmarks", ["accuracy", "--device", "cuda:7"], "--device: device 'cuda:7' is not available"),
         ("training.sweep", ["--configs", "/no/such/config.yaml", "--out", "OUT"], "/no/such/config.yaml does not"),
         ("training.build_default_model", ["--config", "/no/such/config.yaml"], "/no/such/config.yaml does not exist"),
-        ("benchmarks.few_shot", ["--model", "MODEL", "--datasets", "no_such_set"], "no_such_set does not exist"),
+        ("benchmarks.few_shot", ["--model", "MODEL", "--datasets", "no_such_set"], "unknown dataset 'no_such_set'"),
     ],
 )
 def test_training_modules_report_mistakes_in_one_line(model_dir, tmp_path, module, args, fragment):
