@@ -176,8 +176,8 @@ class ZeroShotClassificationPipeline:
 
     def _answer(self, names: Sequence[str], scores: list[float], kind: str, threshold: float, shape: Any) -> Any:
         """One text's answer: its predicted labels, or (`shape`: the labels as given) all its scores in that shape."""
-        if shape is not None:
-            return self._shaped(shape, dict(zip(names, scores)))
+        if shape is not None:  # a label string is comma-separated labels, as it was scored
+            return self._shaped(list(names) if isinstance(shape, str) else shape, dict(zip(names, scores)))
         if kind == "single-label":
             best = max(range(len(scores)), key=scores.__getitem__)
             return [{"label": names[best], "score": scores[best]}]

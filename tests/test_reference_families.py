@@ -497,6 +497,19 @@ def test_the_reference_call_form_reads_a_label_string_and_a_one_label_example_as
     )
 
 
+def test_return_hierarchical_gives_a_label_string_its_labels_scores():
+    """A label string is comma-separated labels, also with `return_hierarchical=True` (it raised KeyError)."""
+    model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
+    text = "The football club won the final match."
+    for pipe in (
+        gliclass.ZeroShotClassificationPipeline(model, device="cpu", progress_bar=False),
+        gliclass.ZeroShotClassificationWithChunkingPipeline(model, device="cpu", progress_bar=False),
+    ):
+        shaped = pipe(text, "sports, politics", return_hierarchical=True)
+        assert shaped == pipe(text, ["sports", "politics"], return_hierarchical=True)
+        assert list(shaped[0]) == ["sports", "politics"]
+
+
 def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
     model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
     pipe = gliclass.ZeroShotClassificationPipeline(
