@@ -376,14 +376,20 @@ def per_text_thresholds(threshold: Any, count: int) -> list[float]:
 
 
 def per_text_examples(examples: Any, count: int) -> list[Any]:
-    """Few-shot examples shared by all texts, or one list (or None) per text."""
+    """Few-shot examples shared by all texts, or one list (or None) per text; None entries of a list
+    are skipped, as the reference skips them."""
     if not examples:
         return [None] * count
     if all(item is None or isinstance(item, (list, tuple)) for item in examples):
         if len(examples) != count:
             raise ValueError(f"got {len(examples)} example lists for {count} texts.")
-        return [list(item) if item else None for item in examples]
-    return [list(examples)] * count
+        return [given_examples(item) for item in examples]
+    return [given_examples(examples)] * count
+
+
+def given_examples(examples: Sequence[Any] | None) -> list[Any] | None:
+    """The examples of a list that are not None (None when there are none)."""
+    return [example for example in examples or () if example is not None] or None
 
 
 BiEncoderZeroShotClassificationPipeline = ZeroShotClassificationPipeline  # the reference's name for bi-encoders

@@ -510,6 +510,18 @@ def test_return_hierarchical_gives_a_label_string_its_labels_scores():
         assert list(shaped[0]) == ["sports", "politics"]
 
 
+def test_none_entries_of_an_example_list_are_skipped_as_the_reference_skips_them():
+    model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
+    pipe = gliclass.ZeroShotClassificationPipeline(model, device="cpu", progress_bar=False)
+    texts = ["The football club won the final match.", "Parliament passed the bill."]
+    example = {"text": "a draw after extra time", "labels": ["sports"]}
+    labels = ["sports", "politics"]
+    expected = pipe(texts, labels, threshold=0, examples=[example])
+    assert pipe(texts, labels, threshold=0, examples=[example, None]) == expected  # shared
+    per_text = pipe(texts, labels, threshold=0, examples=[[None, example], [None]])
+    assert per_text == [expected[0], pipe(texts[1], labels, threshold=0)[0]]
+
+
 def test_the_reference_call_form_takes_hierarchies_and_per_text_settings():
     model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
     pipe = gliclass.ZeroShotClassificationPipeline(
