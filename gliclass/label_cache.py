@@ -3,7 +3,7 @@
 A label's vector depends on its encoded form alone (token ids of `label` or `label: description`,
 and the pooled length), so it is computed once and reused by every later call. The cache is a
 bounded LRU; it empties itself when the model's weights, dtype or device change, or when the
-precision mode changes.
+precision mode changes. A lock guards it, so threads may share one pipeline.
 
 A cache can be saved to one safetensors file (`save`) and loaded into another session (`load`):
 the tensor `vectors` `(labels, dim)`, and in the header's metadata the format, the labels as JSON
@@ -16,6 +16,7 @@ refused, while a change that leaves label vectors alone, e.g. of the scoring hea
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -37,7 +38,8 @@ HALF_PROBE_TOLERANCE = 3e-2
 
 
 class LabelVectorCache:
-    """Bounded LRU `key -> vector`, invalidated by any change of `model`'s parameters."""
+    """Bounded LRU `key -> vector`, invalidated by any change of `model`'s parameters; safe to use
+    from several threads (each method holds the cache's lock)."""
 
     def __init__(self, model: nn.Module, max_labels: int = DEFAULT_MAX_LABELS) -> None:
         if isinstance(max_labels, bool) or not isinstance(max_labels, int) or max_labels < 0:
@@ -48,45 +50,59 @@ class LabelVectorCache:
         self._state: tuple = ()
         self.hits = 0  # labels found in the cache
         self.misses = 0  # labels that had to be encoded
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and deep-copied without the lock (a new one is made on the way back)."""
+        return {name: value for name, value in vars(self).items() if name != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._vectors)
 
     def clear(self) -> None:
         """Forget every vector."""
-        self._vectors.clear()
+        with self._lock:
+            self._vectors.clear()
 
     def lookup(self, keys: list[Hashable], mode: Hashable = None) -> dict[Hashable, torch.Tensor]:
         """The cached vectors among `keys` (recently used ones move to the back); `mode` is
         anything else the vectors depend on (e.g. the precision), checked like the weights."""
-        self._sync(mode)
-        found = {}
-        for key in keys:
-            if key in self._vectors:
-                self._vectors.move_to_end(key)
-                found[key] = self._vectors[key]
-        self.hits += len(found)
-        self.misses += len(keys) - len(found)
+        with self._lock:
+            self._sync(mode)
+            found = {}
+            for key in keys:
+                if key in self._vectors:
+                    self._vectors.move_to_end(key)
+                    found[key] = self._vectors[key]
+            self.hits += len(found)
+            self.misses += len(keys) - len(found)
         return found
 
     def store(self, vectors: dict[Hashable, torch.Tensor]) -> None:
         """Keep `vectors`, dropping the least recently used beyond `max_labels`."""
         if not self.max_labels:
             return
-        for key, vector in vectors.items():
-            self._vectors[key] = vector.detach()
-            self._vectors.move_to_end(key)
-        while len(self._vectors) > self.max_labels:
-            self._vectors.popitem(last=False)
+        with self._lock:
+            for key, vector in vectors.items():
+                self._vectors[key] = vector.detach()
+                self._vectors.move_to_end(key)
+            while len(self._vectors) > self.max_labels:
+                self._vectors.popitem(last=False)
 
     def save(self, path: str | Path, fingerprint: dict[str, Any], mode: Hashable = None) -> int:
         """Write every cached vector (least recently used first) to the safetensors file `path`
         with `fingerprint` (see `label_fingerprint`); returns how many were written. A `path` that
         cannot be written (a folder, no permission) is an `OSError`."""
-        self._sync(mode)
-        if not self._vectors:
+        with self._lock:
+            self._sync(mode)
+            cached = list(self._vectors.items())
+        if not cached:
             raise ValueError("no label vectors are cached; encode some first (pipeline.encode_labels(labels)).")
-        labels = list(self._vectors)
+        labels = [label for label, _ in cached]
         if not all(isinstance(label, LabelInput) for label in labels):
             raise TypeError("only LabelInput keys can be saved.")
         metadata = {
@@ -96,7 +112,7 @@ class LabelVectorCache:
                 [{"text": x.text, "input_ids": list(x.input_ids), "pooled_length": x.pooled_length} for x in labels]
             ),
         }
-        vectors = torch.stack([self._vectors[label] for label in labels]).cpu().contiguous()
+        vectors = torch.stack([vector for _, vector in cached]).cpu().contiguous()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -150,10 +166,11 @@ class LabelVectorCache:
                     f"{path}: the stored vector of label {label.text!r} differs from this model's by {difference:.1e} "
                     f"(relative; at most {tolerance:.0e} allowed): the vectors were made by other weights."
                 )
-        self._sync(mode)
         device = next(self.model.parameters()).device
-        self.store({label: vector.to(device) for label, vector in zip(labels, vectors)})
-        return len(self._vectors)
+        with self._lock:
+            self._sync(mode)
+            self.store({label: vector.to(device) for label, vector in zip(labels, vectors)})
+            return len(self._vectors)
 
     def _sync(self, mode: Hashable) -> None:
         """Forget every vector when the weights or `mode` changed since the last use."""

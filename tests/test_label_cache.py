@@ -1,7 +1,15 @@
 """Label vectors kept across calls for models that encode labels apart, saved and loaded; `top_k`."""
 
+import contextlib
+import copy
+import itertools
 import json
+import pickle
+import sys
+import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import torch
@@ -9,6 +17,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import gliclass
+from gliclass.label_cache import LabelVectorCache
+from gliclass.labels_apart import LabelInput
 
 TEXTS = ["the team won the match", "stocks fell sharply", "a new phone was announced"]
 LABELS = ["sports", "business", "science and technology", "politics"]
@@ -181,3 +191,70 @@ def test_a_label_too_long_is_one_error_without_the_tokenizer_s_warning(apart_mod
     with unittest.TestCase().assertNoLogs("transformers", level="WARNING"):  # no "Token indices ... indexing errors"
         with pytest.raises(ValueError, match="needs 201 tokens; at most 128 fit"):
             clf(TEXTS[0], candidate_labels=["sports", "match " * 200])
+
+
+def test_one_cache_shared_by_threads(apart_model, tmp_path):
+    """Lookups, stores (evicting), clears and saves from several threads never see a key vanish
+    halfway (the unguarded LRU raised KeyError within a few thousand operations)."""
+    cache = LabelVectorCache(apart_model, max_labels=8)
+    labels = [LabelInput(f"label {index}", (index,), 1) for index in range(20)]
+    errors: list[BaseException] = []
+    deadline = time.monotonic() + 2
+
+    def work(offset: int) -> None:
+        try:
+            for step in itertools.count():
+                if errors or time.monotonic() > deadline:
+                    return
+                keys = [labels[(offset + step + index) % len(labels)] for index in range(5)]
+                found = cache.lookup(keys)
+                cache.store({key: torch.zeros(2) for key in keys if key not in found})
+                if offset == 0 and step % 50 == 0:
+                    cache.clear()
+                if offset == 1 and step % 50 == 0:
+                    with contextlib.suppress(ValueError):  # "no label vectors are cached" after a clear
+                        cache.save(tmp_path / "vectors.safetensors", {})
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(work, range(4)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]
+
+
+def test_a_pipeline_shared_by_threads_gives_each_call_s_own_result(apart_model):
+    """Calls with different and overlapping label sets and options, made from 6 threads over a small
+    LRU, give what each call gives alone; the pipeline pickles and deep-copies (its cache's lock
+    is left out and made anew)."""
+    clf = gliclass.pipeline(model=apart_model, device="cpu", label_cache_size=4)
+    examples = [{"text": "the striker scored", "labels": ["sports"]}, {"text": "the vote", "labels": ["politics"]}]
+    calls = [
+        (TEXTS[0], {"candidate_labels": LABELS}),
+        (TEXTS, {"candidate_labels": LABELS[1:], "top_k": 2}),
+        (TEXTS, {"candidate_labels": LABELS[:3], "threshold": 0.5}),
+        (TEXTS, {"candidate_labels": LABELS, "examples": examples}),
+        (TEXTS, {"candidate_labels": LABELS[::-1], "transductive": True}),
+        (TEXTS[1], {"candidate_labels": ["weather", "sports"], "multi_label": False}),
+    ] * 4
+
+    def call(text_and_options: tuple) -> Any:
+        text, options = text_and_options
+        return clf(text, **options)
+
+    alone = [call(item) for item in calls]
+    with ThreadPoolExecutor(6) as pool:
+        shared = list(pool.map(call, calls))
+    for result, expected in zip(shared, alone):
+        for got, want in zip(*(item if isinstance(item, list) else [item] for item in (result, expected))):
+            assert got["labels"] == want["labels"]
+            assert got["scores"] == pytest.approx(want["scores"], abs=1e-6)
+    for copied in (copy.deepcopy(clf), pickle.loads(pickle.dumps(clf))):
+        again = copied(TEXTS[0], candidate_labels=LABELS)
+        assert again["labels"] == alone[0]["labels"]
+        assert again["scores"] == pytest.approx(alone[0]["scores"], abs=1e-6)
+        assert copied.label_cache._lock is not clf.label_cache._lock
