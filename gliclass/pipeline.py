@@ -15,6 +15,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from pathlib import Path
 from types import GeneratorType
 from typing import Any
@@ -388,11 +389,24 @@ class ZeroShotMultilabelPipeline(Pipeline):
         return {"texts": texts, "labels": names, "rows": rows}
 
     def forward(self, model_inputs: dict[str, Any], **forward_params: Any) -> dict[str, Any]:
-        """`_forward` without autograd. Unlike the base class, the inputs and outputs are not walked
-        to move tensors (`_forward` moves its own and returns logits on the CPU): with thousands of
-        labels per text that walk would visit every label name."""
-        with self.device_placement(), self.get_inference_context()():
+        """`_forward` without autograd, in eval mode. Unlike the base class, the inputs and outputs
+        are not walked to move tensors (`_forward` moves its own and returns logits on the CPU): with
+        thousands of labels per text that walk would visit every label name."""
+        with self.device_placement(), self.get_inference_context()(), self._eval_mode():
             return self._forward(model_inputs, **forward_params)
+
+    @contextmanager
+    def _eval_mode(self) -> Iterator[None]:
+        """The model in eval mode (no dropout) meanwhile; modules left in training mode by the
+        caller (`model.train()` during fine-tuning) are put back in it afterwards."""
+        training = [module for module in self.model.modules() if module.training]
+        for module in training:
+            module.training = False
+        try:
+            yield
+        finally:
+            for module in training:
+                module.training = True
 
     def _forward(
         self, model_inputs: dict[str, Any], batch_size: int | None = None, embeddings: bool = False
@@ -491,7 +505,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
         label_pad_id = pad_id_of(self.row_builder.label_tokenizer)
         for chunk in length_sorted_batches([label.pooled_length for label in labels], batch_size):
             inputs = label_model_inputs([labels[index] for index in chunk], label_pad_id)
-            with torch.no_grad(), self._precision():
+            with torch.no_grad(), self._eval_mode(), self._precision():
                 features = self.model.get_label_features(
                     **{name: value.to(self.device) for name, value in inputs.items()}
                 )

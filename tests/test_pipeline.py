@@ -162,3 +162,26 @@ def test_label_descriptions_go_into_the_input_and_names_come_out(make_model):
     assert result["scores"] != clf("the team won", candidate_labels=["sports", "business"])["scores"]
     with pytest.raises(ValueError, match="description of label"):
         clf("the team won", candidate_labels={"sports": "<<SEP>>"})
+
+
+@pytest.mark.parametrize("factory", ["make_model", "make_embedder"])
+def test_scores_in_eval_mode_and_gives_back_the_caller_s_training_mode(factory, request):
+    """A model left in training mode (dropout on) by fine-tuning code scores as in eval mode, keeps
+    no dropped-out label vector in the label cache, and is handed back with each module's mode."""
+    model = request.getfixturevalue(factory)()
+    clf = gliclass.pipeline(model=model, device="cpu")
+    texts, labels = ["the team won the match", "stocks fell sharply"], ["sports", "business", "politics"]
+    expected = clf.score_texts(texts, labels)
+    clf.clear_label_cache()
+    model.train()
+    model.model.encoder_model.embeddings.eval()  # a module the caller keeps in eval mode
+    modes = {name: module.training for name, module in model.named_modules()}
+    for _ in range(2):
+        assert torch.allclose(clf.score_texts(texts, labels), expected, atol=1e-6)
+        result = clf(texts[0], candidate_labels=labels)
+        assert result["scores"] == pytest.approx(expected[0].sort(descending=True).values.tolist(), abs=1e-6)
+    if clf.label_cache is not None:
+        clf.encode_labels(["weather"])
+    assert {name: module.training for name, module in model.named_modules()} == modes
+    model.eval()  # label vectors cached while the model was training are those of eval mode
+    assert torch.allclose(clf.score_texts(texts, labels), expected, atol=1e-6)
