@@ -232,10 +232,12 @@ class LabelsApartInputs:
         label_texts = list(label_texts)
         if len(self._label_ids) > MAX_CACHED_LABEL_IDS:  # a long-running service with ever new labels
             self._label_ids.clear()
-        new = [label for label in dict.fromkeys(label_texts) if label not in self._label_ids]
+        ids = {label: self._label_ids.get(label) for label in label_texts}  # read once: another thread may clear
+        new = [label for label, known in ids.items() if known is None]
         if new:
-            self._label_ids.update(zip(new, self._new_label_ids(new)))
-        return [self._label_ids[label] for label in label_texts]
+            ids.update(zip(new, self._new_label_ids(new)))
+            self._label_ids.update((label, ids[label]) for label in new)
+        return [ids[label] for label in label_texts]
 
     def _new_label_ids(self, labels: list[str]) -> list[list[int]]:
         """Token ids of `labels` (at least one), never cut (the reference bi-encoder cuts them silently)."""

@@ -19,7 +19,7 @@ are split into groups scored in separate rows.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ REQUIRED_TOKENS = (LABEL_TOKEN, SEP_TOKEN)  # the tokens a uni-encoder's tokeniz
 INVISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Me")
 BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
 SHOWN_LABEL_CHARACTERS = 80  # a label named in an error is cut to this many characters
+MAX_CACHED_LABEL_LENGTHS = 200_000  # label lengths kept per encoder; past that the cache starts again
+MAX_CACHED_OVERHEADS = 1_000  # lengths of (prompt, examples) kept per encoder (examples can be long)
 
 
 @dataclass(frozen=True)
@@ -253,11 +255,12 @@ class PromptEncoder:
         reference's single input. With `windows` a long text keeps half of the room (every group is
         scored on every window, so short windows beside many groups would multiply the rows).
         """
-        if (prompt, examples) not in self._overheads:
-            self._overheads[prompt, examples] = self._length(
-                self.build_string("", [], prompt, examples)[0], special=True
-            )
-        overhead = self._overheads[prompt, examples]
+        overhead = _kept(
+            self._overheads,
+            (prompt, examples),
+            MAX_CACHED_OVERHEADS,
+            lambda: self._length(self.build_string("", [], prompt, examples)[0], special=True),
+        )
         reserve = min(self.min_text_tokens, self.max_length // 4)
         if windows:  # half the room left by the prompt and examples, or what the longest label leaves
             longest = max(map(self._label_length, labels), default=1)
@@ -287,9 +290,12 @@ class PromptEncoder:
         return groups
 
     def _label_length(self, label: str) -> int:
-        if label not in self._label_lengths:
-            self._label_lengths[label] = self._length(LABEL_TOKEN + label, special=False)
-        return self._label_lengths[label]
+        return _kept(
+            self._label_lengths,
+            label,
+            MAX_CACHED_LABEL_LENGTHS,
+            lambda: self._length(LABEL_TOKEN + label, special=False),
+        )
 
     def _length(self, string: str, special: bool) -> int:
         return len(self.tokenizer(string, add_special_tokens=special, verbose=False)["input_ids"])
@@ -330,3 +336,14 @@ class PromptEncoder:
             EncodedRow(prefix + text_ids[window_start : window_start + room] + suffix, index, start, end, number)
             for number, window_start in enumerate(starts)
         ]
+
+
+def _kept(cache: dict[Hashable, int], key: Hashable, limit: int, compute: Callable[[], int]) -> int:
+    """`cache[key]`, computed and kept when missing; a cache of `limit` entries starts again (a
+    long-running service with ever new labels or prompts). Safe for threads sharing `cache`."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) >= limit:
+            cache.clear()
+        value = cache[key] = compute()
+    return value
