@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import string
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -113,3 +118,34 @@ def make_embedder(backbone_dir: Path):
         return GLiClassModel.from_backbone(str(backbone_dir), **{**EMBEDDER_OPTIONS, **options}).eval()
 
     return make
+
+
+@pytest.fixture
+def run_in_threads() -> Callable[[Callable[[int, int], None], float], None]:
+    """`run(step, seconds)`: call `step(thread, iteration)` from 4 threads, switching threads as often
+    as possible, until `seconds` pass; the first error of any thread is raised."""
+
+    def run(step: Callable[[int, int], None], seconds: float) -> None:
+        errors: list[BaseException] = []
+        deadline = time.monotonic() + seconds
+
+        def work(thread: int) -> None:
+            try:
+                for iteration in itertools.count():
+                    if errors or time.monotonic() > deadline:
+                        return
+                    step(thread, iteration)
+            except BaseException as error:  # noqa: BLE001 - raised by the main thread
+                errors.append(error)
+
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(work, range(4)))
+        finally:
+            sys.setswitchinterval(interval)
+        if errors:
+            raise errors[0]
+
+    return run

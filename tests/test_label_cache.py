@@ -2,11 +2,8 @@
 
 import contextlib
 import copy
-import itertools
 import json
 import pickle
-import sys
-import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -193,38 +190,23 @@ def test_a_label_too_long_is_one_error_without_the_tokenizer_s_warning(apart_mod
             clf(TEXTS[0], candidate_labels=["sports", "match " * 200])
 
 
-def test_one_cache_shared_by_threads(apart_model, tmp_path):
+def test_one_cache_shared_by_threads(apart_model, tmp_path, run_in_threads):
     """Lookups, stores (evicting), clears and saves from several threads never see a key vanish
     halfway (the unguarded LRU raised KeyError within a few thousand operations)."""
     cache = LabelVectorCache(apart_model, max_labels=8)
     labels = [LabelInput(f"label {index}", (index,), 1) for index in range(20)]
-    errors: list[BaseException] = []
-    deadline = time.monotonic() + 2
 
-    def work(offset: int) -> None:
-        try:
-            for step in itertools.count():
-                if errors or time.monotonic() > deadline:
-                    return
-                keys = [labels[(offset + step + index) % len(labels)] for index in range(5)]
-                found = cache.lookup(keys)
-                cache.store({key: torch.zeros(2) for key in keys if key not in found})
-                if offset == 0 and step % 50 == 0:
-                    cache.clear()
-                if offset == 1 and step % 50 == 0:
-                    with contextlib.suppress(ValueError):  # "no label vectors are cached" after a clear
-                        cache.save(tmp_path / "vectors.safetensors", {})
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
+    def step(thread: int, iteration: int) -> None:
+        keys = [labels[(thread + iteration + index) % len(labels)] for index in range(5)]
+        found = cache.lookup(keys)
+        cache.store({key: torch.zeros(2) for key in keys if key not in found})
+        if thread == 0 and iteration % 50 == 0:
+            cache.clear()
+        if thread == 1 and iteration % 50 == 0:
+            with contextlib.suppress(ValueError):  # "no label vectors are cached" after a clear
+                cache.save(tmp_path / "vectors.safetensors", {})
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(work, range(4)))
-    finally:
-        sys.setswitchinterval(interval)
-    assert not errors, errors[0]
+    run_in_threads(step, seconds=2)
 
 
 def test_a_pipeline_shared_by_threads_gives_each_call_s_own_result(apart_model):

@@ -1,8 +1,3 @@
-import itertools
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 import gliclass
@@ -124,7 +119,7 @@ def test_bad_text(text, error):
         check_text(text)
 
 
-def test_length_caches_stay_bounded_and_hold_under_threads(tokenizer, make_embedder, monkeypatch):
+def test_length_caches_stay_bounded_and_hold_under_threads(tokenizer, make_embedder, monkeypatch, run_in_threads):
     """A service with ever new labels and prompts keeps a bounded number of cached lengths and token
     ids, and threads sharing an encoder never see an entry cleared halfway (a KeyError before)."""
     monkeypatch.setattr(prompt, "MAX_CACHED_OVERHEADS", 4)
@@ -135,25 +130,10 @@ def test_length_caches_stay_bounded_and_hold_under_threads(tokenizer, make_embed
         encoder.encode(["the team won"], [[f"label {index}", "sports"]], [f"Request {index}:"], [""])
     assert len(encoder._overheads) <= 4 and len(encoder._label_lengths) <= 4
     builder = gliclass.pipeline(model=make_embedder(), device="cpu").row_builder
-    errors: list[BaseException] = []
-    deadline = time.monotonic() + 1
 
-    def work(offset: int) -> None:
-        try:
-            for step in itertools.count():
-                if errors or time.monotonic() > deadline:
-                    return
-                labels = [f"label {(offset + step + index) % 12}" for index in range(3)]
-                assert builder.label_ids(labels) == [builder._new_label_ids([label])[0] for label in labels]
-                encoder.label_groups(labels, f"Request {step % 7}:", "")
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
+    def step(thread: int, iteration: int) -> None:
+        labels = [f"label {(thread + iteration + index) % 12}" for index in range(3)]
+        assert builder.label_ids(labels) == [builder._new_label_ids([label])[0] for label in labels]
+        encoder.label_groups(labels, f"Request {iteration % 7}:", "")
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(work, range(4)))
-    finally:
-        sys.setswitchinterval(interval)
-    assert not errors, errors[0]
+    run_in_threads(step, seconds=1)
