@@ -242,6 +242,19 @@ class ZeroShotClassificationWithChunkingPipeline(ZeroShotClassificationPipeline)
             model, tokenizer, max_classes, max_length, classification_type, device, progress_bar, label_separator
         )
 
+    @property
+    def model(self) -> GLiClassModel:
+        """The model (an attribute of the reference's chunking pipeline, as are `tokenizer` and `device`)."""
+        return self.pipe.model
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        return self.pipe.tokenizer
+
+    @property
+    def device(self) -> torch.device:
+        return self.pipe.device
+
     def chunk_text(self, text: str, chunk_size: int | None = None, overlap: int | None = None) -> list[str]:
         """`text` in chunks of `chunk_size` characters, each starting `overlap` characters before the
         previous one ended (defaults: the pipeline's); a text that fits is one chunk."""

@@ -382,6 +382,7 @@ def test_the_reference_chunking_pipeline_gives_the_reference_answers(case):
 def test_the_chunking_pipeline_chunks_as_the_reference_and_checks_its_sizes():
     model, _ = load_case(FAMILIES / "deberta_v3_uni_encoder")
     pipe = gliclass.ZeroShotClassificationWithChunkingPipeline(model, device="cpu", progress_bar=False)
+    assert pipe.model is model and pipe.tokenizer is pipe.pipe.tokenizer and pipe.device == torch.device("cpu")
     assert pipe.chunk_text("abcdefghij", 4, 1) == ["abcd", "defg", "ghij"]
     assert pipe.chunk_text("abcdefghijk", 4, 0) == ["abcd", "efgh", "ijk"]
     assert pipe.chunk_text("abcd", 4, 3) == ["abcd"]
