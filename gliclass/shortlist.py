@@ -9,6 +9,7 @@ label set at the joint model's cost for K labels.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,14 +54,24 @@ class Shortlister:
             )
         self.device = device
         self._pipeline: ZeroShotMultilabelPipeline | None = None
+        self._loading = threading.Lock()  # threads sharing a pipeline load the default shortlister once
         if source is not None:  # a given shortlister is checked at once; the default one on first use
             self._pipeline = _labels_apart_pipeline(source, device)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and deep-copied without the lock (a new one is made on the way back)."""
+        return {name: value for name, value in vars(self).items() if name != "_loading"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._loading = threading.Lock()
 
     @property
     def pipeline(self) -> ZeroShotMultilabelPipeline:
         """The labels-apart pipeline that ranks the labels."""
-        if self._pipeline is None:
-            self._pipeline = _labels_apart_pipeline(None, self.device)
+        with self._loading:
+            if self._pipeline is None:
+                self._pipeline = _labels_apart_pipeline(None, self.device)
         return self._pipeline
 
     def __call__(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 import gliclass
@@ -96,6 +100,21 @@ def test_default_shortlister_is_the_shipped_model(make_model) -> None:
     assert all(len(result["labels"]) == 2 for result in results)
     assert joint.shortlister.pipeline.model.name_or_path == str(DEFAULT_MODEL_DIR)
     assert joint.score_texts(TEXTS, candidate_labels=LABELS).shape == (len(TEXTS), len(LABELS))  # every label
+
+
+def test_threads_load_the_default_shortlister_once(make_model) -> None:
+    """Two threads that shortlisted at once each loaded a copy of the shipped model."""
+    joint = gliclass.pipeline(model=make_model(), device="cpu")
+    start = threading.Barrier(2)
+
+    def load(_: int) -> object:
+        start.wait()
+        return joint.shortlister.pipeline
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(load, range(2))
+    assert first is second
+    assert pickle.loads(pickle.dumps(joint.shortlister)).pipeline.model.name_or_path == str(DEFAULT_MODEL_DIR)
 
 
 def test_a_labels_apart_pipeline_shortlists_with_itself(shortlister) -> None:
