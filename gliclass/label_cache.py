@@ -16,7 +16,6 @@ refused, while a change that leaves label vectors alone, e.g. of the scoring hea
 from __future__ import annotations
 
 import json
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -27,6 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from .copyable_lock import CopyableLock
 from .labels_apart import LabelInput
 
 DEFAULT_MAX_LABELS = 50_000  # about 75 MB of float32 vectors at 384 dimensions
@@ -50,15 +50,7 @@ class LabelVectorCache:
         self._state: tuple = ()
         self.hits = 0  # labels found in the cache
         self.misses = 0  # labels that had to be encoded
-        self._lock = threading.RLock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled and deep-copied without the lock (a new one is made on the way back)."""
-        return {name: value for name, value in vars(self).items() if name != "_lock"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        vars(self).update(state)
-        self._lock = threading.RLock()
+        self._lock = CopyableLock()  # reentrant: `load` stores while holding it
 
     def __len__(self) -> int:
         return len(self._vectors)

@@ -9,13 +9,13 @@ label set at the joint model's cost for K labels.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .copyable_lock import CopyableLock
 from .model import GLiClassModel
 from .options import check_batch_size
 
@@ -54,17 +54,9 @@ class Shortlister:
             )
         self.device = device
         self._pipeline: ZeroShotMultilabelPipeline | None = None
-        self._loading = threading.Lock()  # threads sharing a pipeline load the default shortlister once
+        self._loading = CopyableLock()  # threads sharing a pipeline load the default shortlister once
         if source is not None:  # a given shortlister is checked at once; the default one on first use
             self._pipeline = _labels_apart_pipeline(source, device)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled and deep-copied without the lock (a new one is made on the way back)."""
-        return {name: value for name, value in vars(self).items() if name != "_loading"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        vars(self).update(state)
-        self._loading = threading.Lock()
 
     @property
     def pipeline(self) -> ZeroShotMultilabelPipeline:
