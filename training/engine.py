@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -88,16 +89,26 @@ class RunArguments:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        for name in ("epochs", "encoder_lr", "head_lr", "weight_decay", "warmup_ratio", "max_grad_norm", "max_seconds"):
-            value = getattr(self, name)
-            if value is None and name == "max_seconds":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+        check_non_negative(
+            self,
+            ("epochs", "encoder_lr", "head_lr", "weight_decay", "warmup_ratio", "max_grad_norm", "max_seconds"),
+            optional=("max_seconds",),
+        )
         if self.warmup_ratio > 1:
             raise ValueError(f"warmup_ratio is a share of the run, between 0 and 1; got {self.warmup_ratio!r}.")
         if self.max_seconds == 0:
             raise ValueError("max_seconds must be more than 0 (or not set).")
+
+
+def check_non_negative(arguments: Any, names: Sequence[str], optional: Sequence[str] = ()) -> None:
+    """Raise `ValueError` naming the first of `names` on `arguments` that is not a finite number >= 0
+    (those in `optional` may also be None)."""
+    for name in names:
+        value = getattr(arguments, name)
+        if value is None and name in optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
 
 
 @dataclass

@@ -36,7 +36,7 @@ from gliclass import GLiClassModel
 from gliclass.padding import pad_id_of
 from gliclass.prompt import PromptEncoder
 
-from ..engine import Run, RunArguments, Task, parameter_groups
+from ..engine import Run, RunArguments, Task, check_non_negative, parameter_groups
 from ..trainer import fitted_length
 from .episodes import Episode, EpisodeCollator, EpisodeSet
 from .objective import ValueHead, label_log_probs, masked_mean, normalise_advantages, ppo_loss, row_mean, unit_mask
@@ -81,10 +81,7 @@ class PPOArguments(RunArguments):
             raise ValueError(f"clip_range must be in (0, 1), got {self.clip_range}.")
         if self.target_kl is not None and not (math.isfinite(self.target_kl) and self.target_kl > 0):
             raise ValueError(f"target_kl must be a positive finite number or None, got {self.target_kl}.")
-        for name in ("entropy_coef", "kl_coef", "value_lr"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+        check_non_negative(self, ("entropy_coef", "kl_coef", "value_lr"))
         super().__post_init__()
 
 
