@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -37,6 +38,7 @@ from .data import sample_texts_and_labels
 from .processes import check_reference_python
 from .report import check_output
 
+PROG = "python -m benchmarks.speed_vs_reference"
 WORKER = Path(__file__).with_name("reference_worker.py")
 
 
@@ -100,8 +102,8 @@ def make_checkpoint(folder: Path) -> Path:
     return folder
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference-python", default=None, help="python of a venv with the reference gliclass")
     parser.add_argument("--model", type=Path, default=None, help="GLiClass checkpoint (default: MiniLM, random heads)")
     parser.add_argument("--texts", type=positive_int, default=512)
@@ -113,7 +115,7 @@ def main() -> None:
     parser.add_argument("--device", type=device, default="cpu")
     parser.add_argument("--exact-texts", type=positive_int, default=64, help="texts scored one by one by the reference")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.reference_python:
         check_reference_python(args.reference_python)
     check_output(args.json, "--json", folder=False)
@@ -197,4 +199,4 @@ def compare(
 
 
 if __name__ == "__main__":
-    sys.exit(run_command("python -m benchmarks.speed_vs_reference", main))
+    sys.exit(run_command(PROG, main))

@@ -15,7 +15,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-from benchmarks import finetune_selection, shortlist
+from benchmarks import finetune_selection, shortlist, speed_vs_reference
 from benchmarks.__main__ import main
 from benchmarks.active_learning import pool_and_test
 from benchmarks.data import REPO_ROOT
@@ -518,14 +518,11 @@ def test_bad_options_give_clear_errors(eval_dir: Path, tmp_path: Path, capsys: p
 @pytest.mark.parametrize(
     ("option", "value"), [("--labels", ""), ("--labels", "1,x"), ("--repeats", "0"), ("--texts", "-1")]
 )
-def test_speed_vs_reference_refuses_bad_numbers(option: str, value: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.speed_vs_reference", option, value],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-    )
-    assert done.returncode == 2 and f"error: argument {option}:" in done.stderr and "Traceback" not in done.stderr
+def test_speed_vs_reference_refuses_bad_numbers(option: str, value: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:  # argparse's refusal, before any model or worker
+        speed_vs_reference.main([option, value])
+    stderr = capsys.readouterr().err
+    assert stop.value.code == 2 and f"error: argument {option}:" in stderr and "Traceback" not in stderr
 
 
 def test_shortlist_mistakes_are_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
