@@ -25,7 +25,7 @@ import torch
 from transformers import AutoTokenizer, Pipeline, PreTrainedTokenizerBase
 
 from .calibration import MIN_TRANSDUCTIVE_TEXTS, recentre, with_label_biases
-from .checkpoint import HUB_OPTIONS, check_marker_tokens
+from .checkpoint import HUB_OPTIONS, check_marker_tokens, check_save_folder, save_tokenizer
 from .example_evidence import EXAMPLE_WEIGHT, ExampleEvidence
 from .label_cache import DEFAULT_MAX_LABELS, LabelVectorCache, label_fingerprint
 from .labels_apart import LabelInput, LabelsApartBatch, LabelsApartInputs, label_model_inputs, load_label_tokenizer
@@ -530,6 +530,15 @@ class ZeroShotMultilabelPipeline(Pipeline):
         [shown] = _shown_labels(labels_per_text(candidate_labels, 1), hypothesis_template)
         self._label_vectors(self.row_builder.label_entries(shown), self._call_batch_size(batch_size))
         return len(self.label_cache)
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:
+        """Save the model with this pipeline's tokenizer (keyword arguments go to the model's
+        `save_pretrained`). Unlike transformers' own, no copy of this library's code is written and
+        the config gets no `custom_pipelines`: transformers would then load the folder only with
+        `trust_remote_code=True`, running that copy instead of the installed library."""
+        self.model.save_pretrained(save_directory, **kwargs)
+        if self.tokenizer is not self.model.tokenizer:
+            save_tokenizer(self.tokenizer, check_save_folder(save_directory))
 
     def clear_label_cache(self) -> None:
         """Forget the cached label vectors (they are also dropped when the weights change)."""

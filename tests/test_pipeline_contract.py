@@ -176,6 +176,16 @@ def test_a_model_object_brings_its_tokenizer_and_loading_options_reach_the_loade
         transformers.pipeline("zero-shot-multilabel", model=str(saved_tiny_model))
 
 
+def test_a_saved_pipeline_reloads_without_remote_code(saved_tiny_model, tmp_path):
+    clf = transformers.pipeline("zero-shot-multilabel", model=str(saved_tiny_model), device="cpu")
+    clf.save_pretrained(tmp_path / "saved")
+    assert not list((tmp_path / "saved").glob("*.py"))  # transformers' own save copies the pipeline's code
+    assert "custom_pipelines" not in json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert not hasattr(clf.model.config, "custom_pipelines")
+    reloaded = transformers.pipeline("zero-shot-multilabel", model=str(tmp_path / "saved"), device="cpu")
+    assert reloaded(TEXTS, candidate_labels=LABELS) == clf(TEXTS, candidate_labels=LABELS)
+
+
 @pytest.fixture
 def saved_tiny_model(make_model, tmp_path):
     make_model().save_pretrained(tmp_path / "model")
