@@ -937,7 +937,9 @@ def pipeline(
             )
         model = DEFAULT_MODEL_DIR
     if isinstance(model, (str, Path)):
-        model = GLiClassModel.from_pretrained(model, **{"dtype": dtype or torch.float32, **loading})
+        if not {"dtype", "torch_dtype"} & loading.keys():  # model_kwargs may name the loading dtype, by either name
+            loading["dtype"] = dtype or torch.float32
+        model = GLiClassModel.from_pretrained(model, **loading)
     elif not isinstance(model, GLiClassModel):
         raise TypeError(f"model must be a path, a hub id or a GLiClassModel, got {type(model).__name__}.")
     elif loading:

@@ -166,6 +166,8 @@ def test_a_model_object_brings_its_tokenizer_and_loading_options_reach_the_loade
         model=saved_tiny_model, device="cpu", local_files_only=True, revision=None, model_kwargs={"dtype": "bfloat16"}
     )
     assert loaded.model.dtype == torch.bfloat16
+    older_name = gliclass.pipeline(model=saved_tiny_model, device="cpu", model_kwargs={"torch_dtype": torch.float16})
+    assert older_name.model.dtype == torch.float16
     with pytest.raises(TypeError, match="revision apply to loading a model by name"):
         gliclass.pipeline(model=model, revision="main")
     with pytest.raises(ValueError, match="trust_remote_code is not supported"):
