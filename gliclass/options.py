@@ -56,6 +56,13 @@ def check_batch_size(batch_size: Any, name: str = "batch_size") -> int:
     return int(batch_size)
 
 
+def check_num_workers(num_workers: Any) -> int:
+    """transformers' `num_workers`: an integer of at least 0 (numpy integers accepted)."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+        raise ValueError(f"num_workers must be an integer of at least 0, got {num_workers!r}.")
+    return int(num_workers)
+
+
 def check_threshold(threshold: Any) -> float:
     """A number in [0, 1] (numpy scalars accepted) as a float."""
     if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):

@@ -38,6 +38,7 @@ from .options import (
     check_device,
     check_flag,
     check_hypothesis_template,
+    check_num_workers,
     check_threshold,
     is_per_text,
     labels_per_text,
@@ -163,6 +164,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
         device = check_device(device)
         if kwargs.get("batch_size") is not None:
             check_batch_size(kwargs["batch_size"])
+        if kwargs.get("num_workers") is not None:
+            _check_workers(kwargs["num_workers"])
         if not isinstance(fast, bool):
             raise TypeError(f"fast must be True or False, got {fast!r}.")
         check_marker_tokens(model.config, tokenizer)
@@ -280,7 +283,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
         - `examples`: few-shot examples `[{"text", "labels"}]` put into the input;
         - `windows` (False): score long texts in overlapping windows combined by `aggregation`
           (`max` or `mean` of the logits) instead of cutting them;
-        - `batch_size`: encoder rows per forward pass.
+        - `batch_size`: encoder rows per forward pass;
+        - `num_workers`: taken as transformers takes it, without effect (no DataLoader workers; above 1 it warns).
         """
         if sequences is not None:
             if inputs is not None:
@@ -303,6 +307,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
             kwargs["candidate_labels"] = candidate_labels
         if "batch_size" in kwargs and kwargs["batch_size"] is not None:
             check_batch_size(kwargs["batch_size"])
+        if kwargs.get("num_workers") is not None:
+            _check_workers(kwargs["num_workers"])
         if isinstance(inputs, str):
             return super().__call__([inputs], **kwargs)[0]
         if isinstance(inputs, Sequence | np.ndarray) or _is_column(inputs):  # tuples, arrays, Series, columns
@@ -748,6 +754,17 @@ class TruncationWarning(UserWarning):
         """One warning for all of `warnings_` (of one `max_length`)."""
         cut = [tokens for warning in warnings_ for tokens in warning.cut]
         return TruncationWarning(warnings_[0].max_length, sum(warning.texts for warning in warnings_), cut)
+
+
+def _check_workers(num_workers: Any) -> None:
+    """Check transformers' `num_workers` and warn above 1: this pipeline starts no DataLoader workers."""
+    if check_num_workers(num_workers) > 1:
+        warnings.warn(
+            f"num_workers={num_workers} has no effect: this pipeline encodes each list of texts (or chunk of a "
+            "stream) with one fast-tokenizer call in this process, without DataLoader workers; for worker "
+            "processes, use gliclass classify --num-processes.",
+            stacklevel=_caller_stacklevel(),
+        )
 
 
 def _caller_stacklevel() -> int:

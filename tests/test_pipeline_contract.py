@@ -203,6 +203,24 @@ def test_bad_batch_size_is_refused_at_construction_and_call(make_model, batch_si
         gliclass.pipeline(model=model, device="cpu")(TEXTS, candidate_labels=LABELS, batch_size=batch_size)
 
 
+def test_num_workers_is_checked_and_warns_that_it_has_no_effect(make_model):
+    clf = gliclass.pipeline(model=make_model(), device="cpu")
+    plain = clf(TEXTS, candidate_labels=LABELS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert clf(TEXTS, candidate_labels=LABELS, num_workers=np.int64(1)) == plain
+    with pytest.warns(UserWarning, match="num_workers=4 has no effect") as caught:
+        assert clf(TEXTS, candidate_labels=LABELS, num_workers=4) == plain
+    assert caught[0].filename == __file__
+    with pytest.warns(UserWarning, match="num_workers=2 has no effect"):
+        gliclass.pipeline(model=clf.model, device="cpu", num_workers=2)
+    for bad in (-1, 2.5, "2", True):
+        with pytest.raises(ValueError, match="num_workers must be an integer of at least 0"):
+            clf(TEXTS, candidate_labels=LABELS, num_workers=bad)
+        with pytest.raises(ValueError, match="num_workers must be an integer of at least 0"):
+            gliclass.pipeline(model=clf.model, device="cpu", num_workers=bad)
+
+
 def test_numpy_scalars_are_accepted(make_model):
     clf = gliclass.pipeline(model=make_model(), device="cpu")
     plain = clf(TEXTS, candidate_labels=LABELS, threshold=0.4)
