@@ -315,8 +315,10 @@ class ZeroShotMultilabelPipeline(Pipeline):
             inputs = list(inputs)
         if isinstance(inputs, list) and not inputs:
             raise ValueError("inputs is an empty list; give at least one text.")
-        if not isinstance(inputs, list | GeneratorType | torch.utils.data.Dataset) and isinstance(inputs, Iterable):
-            inputs = (text for text in inputs)  # any other iterable (an iterator, a map) streams
+        if not isinstance(inputs, list | GeneratorType) and isinstance(inputs, Iterable | torch.utils.data.Dataset):
+            # any other iterable (an iterator, a map) or dataset streams; transformers would read an empty
+            # dataset's first item (an IndexError) where an empty generator gives no results
+            inputs = (text for text in _iterate(inputs))
         return super().__call__(inputs, **kwargs)
 
     def get_iterator(

@@ -297,6 +297,8 @@ def test_datasets_and_generators_stream_one_result_per_text(make_model):
     dataset = datasets.Dataset.from_dict({"text": TEXTS * 3, "id": list(range(9))})
     streamed = list(clf(KeyDataset(dataset, "text"), candidate_labels=LABELS, batch_size=2))
     assert _same_results(streamed, expected)
+    empty = KeyDataset(datasets.Dataset.from_dict({"text": []}), "text")
+    assert list(clf(empty, candidate_labels=LABELS)) == list(clf(iter([]), candidate_labels=LABELS)) == []
     generated = clf((text for text in TEXTS * 3), candidate_labels=LABELS)
     first = next(iter(generated))
     assert _same_results([first], expected[:1])
