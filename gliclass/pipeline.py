@@ -956,7 +956,10 @@ def pipeline(
             )
         model = DEFAULT_MODEL_DIR
     if isinstance(model, (str, Path)):
-        if not {"dtype", "torch_dtype"} & loading.keys():  # model_kwargs may name the loading dtype, by either name
+        named = sorted({"dtype", "torch_dtype"} & loading.keys())  # model_kwargs may name the dtype, by either name
+        if named and dtype is not None:
+            raise ValueError(f"dtype={dtype!r} and model_kwargs' {named[0]} both give the dtype; give one.")
+        if not named:
             loading["dtype"] = dtype or torch.float32
         model = GLiClassModel.from_pretrained(model, **loading)
     elif not isinstance(model, GLiClassModel):

@@ -168,6 +168,8 @@ def test_a_model_object_brings_its_tokenizer_and_loading_options_reach_the_loade
     assert loaded.model.dtype == torch.bfloat16
     older_name = gliclass.pipeline(model=saved_tiny_model, device="cpu", model_kwargs={"torch_dtype": torch.float16})
     assert older_name.model.dtype == torch.float16
+    with pytest.raises(ValueError, match="model_kwargs' dtype both give the dtype"):
+        gliclass.pipeline(model=saved_tiny_model, dtype="float16", model_kwargs={"dtype": torch.bfloat16})
     with pytest.raises(TypeError, match="revision apply to loading a model by name"):
         gliclass.pipeline(model=model, revision="main")
     with pytest.raises(ValueError, match="trust_remote_code is not supported"):
