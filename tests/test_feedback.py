@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gliclass.data import DataError
-from training.feedback.cli import main, read_texts
+from training.feedback.cli import key_press, main, read_texts
 from training.feedback.data import FeedbackRecord, read_feedback, sole_writer
 from training.feedback.session import FeedbackSession
 from training.feedback.text_queue import FeedbackQueue
@@ -330,3 +330,20 @@ def test_single_key_answers_on_a_terminal(make_model, tmp_path):
         os.close(controller)
     [record] = read_feedback(out)
     assert record.text == TEXTS[0] and len(record.accepted) == 1 and len(record.rejected) == 1
+
+
+def test_an_arrow_or_function_key_is_one_key_not_a_command(tmp_path):
+    """Up is ESC [ A and F4 ESC O S: read a character at a time, Up accepted the label (A) and F4 skipped the text."""
+    tty = pytest.importorskip("tty")
+    controller, terminal = os.openpty()
+    try:
+        tty.setcbreak(terminal)
+        os.write(controller, "\x1b[Aa\x1bOS\x1b[1;5Cé\x1b".encode())
+        keys = [key_press(terminal) for _ in range(6)]
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert keys == ["\x1b[A", "a", "\x1bOS", "\x1b[1;5C", "é", "\x1b"]
+    out = tmp_path / "fb.jsonl"
+    session(out, Script(out, ["\x1b[A", "\x1bOS", "q"])).run(TEXTS[:1])
+    assert not out.exists() or lines_of(out) == []

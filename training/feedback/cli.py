@@ -17,6 +17,9 @@ serves the same loop as a local web page (`web.py`), least certain texts first b
 from __future__ import annotations
 
 import argparse
+import codecs
+import os
+import select
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +36,8 @@ from .session import FeedbackSession, Predict
 from .text_queue import FeedbackQueue
 from .web import FeedbackServer, serve
 
+ESCAPE_WAIT = 0.05  # seconds for the rest of a key's escape sequence to arrive
+
 
 def read_texts(path: Path) -> list[str]:
     """The `text` of every line of a JSONL file."""
@@ -45,7 +50,8 @@ def read_texts(path: Path) -> list[str]:
 
 
 def read_key(prompt: str) -> str:
-    """One key press from a terminal (no Enter needed)."""
+    """One key press from a terminal (no Enter needed); a key that sends an escape sequence (an arrow,
+    a function key) comes back whole, so that no part of it is taken for a command."""
     import termios
     import tty
 
@@ -55,13 +61,42 @@ def read_key(prompt: str) -> str:
         tty.setcbreak(descriptor, termios.TCSANOW)  # keeps keys typed ahead (TCSAFLUSH would drop them)
         sys.stdout.write(prompt)
         sys.stdout.flush()
-        key = sys.stdin.read(1)
+        key = key_press(descriptor)
     finally:
         termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
     if not key or key == "\x04":  # end of input, or Ctrl-D (a key in cbreak mode): quit
         raise EOFError
-    print(key)
+    print(key if key.isprintable() else "")
     return key
+
+
+def key_press(descriptor: int) -> str:
+    """The characters of one key press on a terminal in cbreak mode ("" at the end of input): one
+    character, or a whole escape sequence (Up is ESC [ A, F4 ESC O S: read apart, their last letters
+    would accept or skip), read unbuffered so that keys typed ahead stay for the next call."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    key = ""
+    while not key:
+        byte = os.read(descriptor, 1)
+        if not byte:
+            return ""
+        key = decoder.decode(byte)
+    while key[0] == "\x1b" and not escape_ended(key) and select.select([descriptor], [], [], ESCAPE_WAIT)[0]:
+        byte = os.read(descriptor, 1)
+        if not byte:
+            break
+        key += byte.decode("latin-1")
+    return key
+
+
+def escape_ended(key: str) -> bool:
+    """Whether `key` (starting with ESC) is a whole sequence: ESC [ ... final byte (CSI), ESC O x (SS3),
+    or ESC and one other character (Alt+key)."""
+    if len(key) < 2:
+        return False
+    if key[1] == "[":
+        return len(key) > 2 and "\x40" <= key[-1] <= "\x7e"
+    return len(key) > 2 or key[1] != "O"
 
 
 def pipeline_predictor(model_path: str, labels: Sequence[str], top: int, device: str | None = None) -> Predict:
