@@ -347,3 +347,14 @@ def test_an_arrow_or_function_key_is_one_key_not_a_command(tmp_path):
     out = tmp_path / "fb.jsonl"
     session(out, Script(out, ["\x1b[A", "\x1bOS", "q"])).run(TEXTS[:1])
     assert not out.exists() or lines_of(out) == []
+
+
+def test_control_characters_of_a_text_are_shown_as_escapes_in_the_terminal(tmp_path):
+    """A text could otherwise hide itself (ESC [ 8 m), clear the screen or overwrite its line (CR)."""
+    text = "visible \x1b[8mhidden\x1b[0m\rover\x07 line\n\ttab"
+    predictions = {text: [("sports", 0.9)]}
+    out, shown = tmp_path / "fb.jsonl", []
+    FeedbackSession(out, LABELS, predictions.get, Script(out, ["a", "q"]), input, show=shown.append).run([text])
+    assert "visible \\x1b[8mhidden\\x1b[0m\\rover\\x07 line\n\ttab" in shown[0]
+    assert not any(char in line for line in shown for char in "\x1b\r\x07")
+    assert lines_of(out)[0]["text"] == text  # the answer is for the text as given

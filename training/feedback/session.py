@@ -7,6 +7,7 @@ off, the labels not yet answered are.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -17,6 +18,17 @@ from .data import FeedbackRecord, append_feedback, end_at_line_boundary, feedbac
 
 Predict = Callable[[str], list[tuple[str, float]]]
 Ask = Callable[[str], str]
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with its control characters but line breaks and tabs written as escapes (`\\x1b`), so
+    that a text cannot hide itself, move the cursor or rewrite what the terminal shows."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) == "Cc" and char not in "\n\t"
+        else char
+        for char in text
+    )
 
 
 class FeedbackSession:
@@ -59,7 +71,7 @@ class FeedbackSession:
         answers = 0
         with self.output.open("a", encoding="utf-8") as handle:
             for number, text in enumerate(todo, len(texts) - len(todo) + 1):
-                self.show(f"\n[{number}/{len(texts)}] {text}")
+                self.show(f"\n[{number}/{len(texts)}] {terminal_safe(text)}")
                 written, quit_now = self._one_text(handle, text)
                 answers += written
                 if quit_now:
