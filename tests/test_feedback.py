@@ -358,3 +358,16 @@ def test_control_characters_of_a_text_are_shown_as_escapes_in_the_terminal(tmp_p
     assert "visible \\x1b[8mhidden\\x1b[0m\\rover\\x07 line\n\ttab" in shown[0]
     assert not any(char in line for line in shown for char in "\x1b\r\x07")
     assert lines_of(out)[0]["text"] == text  # the answer is for the text as given
+
+
+@pytest.mark.parametrize("content", ["my notes\nthe last line, no newline", "one line, no newline"])
+def test_an_out_that_is_some_other_file_is_refused_unchanged(tmp_path, content):
+    """Only a record cut off while being written is moved to FILE.partial; another file's last line is not
+    (it was moved, and a one-line file was emptied and then used for answers)."""
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
+    notes = tmp_path / "notes.txt"
+    notes.write_text(content)
+    with pytest.raises(DataError, match=r"notes.txt:1: not valid JSON"):
+        main(feedback_arguments(tmp_path / "no-model", texts, notes))
+    assert notes.read_text() == content and not (tmp_path / "notes.txt.partial").exists()

@@ -28,6 +28,8 @@ try:
 except ImportError:  # Windows
     fcntl = None
 
+RECORD_START = b'{"text": '  # how every record written by `append_feedback` begins
+
 
 @dataclass
 class FeedbackRecord:
@@ -146,8 +148,9 @@ def _locked(handle: TextIO) -> bool:
 
 def end_at_line_boundary(path: Path) -> None:
     """Before answers are appended to `path`: a last record without its newline (an edited file)
-    gets one; a half-written last line (a crash while writing) is moved to `PATH.partial`, with a
-    warning, so the file reads again and nothing is thrown away."""
+    gets one; a half-written last record (a crash while writing) is moved to `PATH.partial`, with a
+    warning, so the file reads again and nothing is thrown away. Any other last line is left for the
+    reader to refuse by `file:line` (`--out` named some other file: it is not changed)."""
     if not path.is_file():
         return
     data = path.read_bytes()
@@ -157,6 +160,8 @@ def end_at_line_boundary(path: Path) -> None:
     try:
         json.loads(data[start:])
     except ValueError:
+        if not is_record_start(data[start:]):  # not an answer cut off: some other file, refused by its reader
+            return
         partial = path.with_name(path.name + ".partial")
         with partial.open("ab") as handle:
             handle.write(data[start:] + b"\n")
@@ -167,6 +172,11 @@ def end_at_line_boundary(path: Path) -> None:
         return
     with path.open("ab") as handle:
         handle.write(b"\n")
+
+
+def is_record_start(line: bytes) -> bool:
+    """Whether `line` is the start of a record as `append_feedback` writes it (`{"text": ...`)."""
+    return line.startswith(RECORD_START) or RECORD_START.startswith(line)
 
 
 def append_feedback(handle: TextIO, record: FeedbackRecord) -> None:
