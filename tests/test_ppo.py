@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 import gliclass
 from gliclass.data import Example
 from gliclass.prompt import PromptEncoder
+from training.engine import resume_checkpoint
 from training.feedback.data import FeedbackRecord
 from training.ppo.cli import load_episodes, main
 from training.ppo.episodes import EpisodeCollator, EpisodeSet, episodes_from_examples, episodes_from_feedback
@@ -456,3 +457,13 @@ def test_an_empty_training_file_is_named(tmp_path):
     data.write_text("\n")
     with pytest.raises(ValueError, match=r"empty.jsonl holds no examples"):
         load_episodes(None, data, "sports,business")
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_output_folder_that_is_a_file_is_named(tmp_path, resume):
+    """`--out fb.jsonl` (the feedback file by mistake) failed at mkdir with "[Errno 17] File exists"."""
+    feedback = tmp_path / "fb.jsonl"
+    feedback.write_text("{}\n")
+    with pytest.raises(ValueError, match=r"fb.jsonl is a file; the output is a folder"):
+        resume_checkpoint(feedback, resume)
+    assert feedback.read_text() == "{}\n"

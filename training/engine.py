@@ -382,7 +382,10 @@ def keep_metrics_until(path: Path, step: int) -> None:
 def resume_checkpoint(output_dir: Path, resume: bool | str) -> Path | None:
     """The checkpoint to continue from: the latest in `output_dir` (`resume=True`), the one named,
     or None (`resume=False`). Asking to resume when there is nothing to resume is an error, and so is
-    a new run in a folder that holds another run's checkpoints or log (they would be mixed)."""
+    a new run in a folder that holds another run's checkpoints or log (they would be mixed), or an
+    `output_dir` that is a file."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"{output_dir} is a file; the output is a folder (final/, checkpoints, metrics.jsonl).")
     if not resume:
         checkpoints = _checkpoints(output_dir)[-1:]
         earlier = [
