@@ -279,7 +279,7 @@ def _model_files_digest(folder: Path) -> str:
 
 def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
     """The pipeline options, checked before any model is loaded."""
-    labels = args.labels if args.labels_file is None else _labels_from_file(Path(args.labels_file))
+    labels = args.labels if args.labels_file is None else labels_from_file(Path(args.labels_file))
     checks = [
         ("--labels" if args.labels_file is None else f"--labels-file {args.labels_file}", labels_per_text, labels),
         ("--prompt", prompts_per_text, args.prompt),
@@ -308,7 +308,7 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _labels_from_file(path: Path) -> list[str]:
+def labels_from_file(path: Path) -> list[str]:
     """The non-blank lines of a labels file (split at line breaks only: `\\n`, `\\r\\n`, `\\r`), stripped,
     each one label; a line that is not UTF-8, a bad label or a repeated one is named by `FILE:LINE`."""
     try:

@@ -371,3 +371,22 @@ def test_an_out_that_is_some_other_file_is_refused_unchanged(tmp_path, content):
     with pytest.raises(DataError, match=r"notes.txt:1: not valid JSON"):
         main(feedback_arguments(tmp_path / "no-model", texts, notes))
     assert notes.read_text() == content and not (tmp_path / "notes.txt.partial").exists()
+
+
+def test_labels_that_hold_commas_come_from_a_labels_file(make_model, tmp_path, monkeypatch):
+    """`--labels "arts, culture,sports"` can only split into three labels; a file gives one label a line."""
+    model_dir = tmp_path / "model"
+    make_model().save_pretrained(model_dir)
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text(json.dumps({"text": TEXTS[0]}) + "\n")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("arts, culture\nsports\n")
+    out = tmp_path / "fb.jsonl"
+    arguments = ["--model", str(model_dir), "--input", str(texts), "--labels-file", str(labels), "--out", str(out)]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a\nr\n"))
+    main(arguments)
+    [record] = read_feedback(out)
+    assert record.candidate_labels == ["arts, culture", "sports"] and len(record.accepted + record.rejected) == 2
+    labels.write_text("sports\nsports\n")
+    with pytest.raises(ValueError, match=r"labels.txt:2: label 'sports' is given twice"):
+        main(arguments)

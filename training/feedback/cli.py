@@ -2,6 +2,8 @@
 
     python -m training.feedback --model M --input texts.jsonl --labels "a,b,c" --out fb.jsonl [--top 3]
 
+(`--labels-file FILE` instead of `--labels`: one label per line, for labels that hold commas.)
+
 For each text of `texts.jsonl` (`{"text": ...}` lines) it shows the top predicted labels with
 their scores and asks, one key per label: a(ccept), r(eject), u(nsure), s(kip the text), q(uit);
 then m (add a missed label) or n (next text). Every answer is appended to `fb.jsonl` (the format
@@ -24,6 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gliclass.cli import labels_from_file
 from gliclass.data import DataError, checked_text
 from gliclass.jsonl import read_jsonl
 from gliclass.prompt import check_labels
@@ -119,7 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--model", required=True, help="GLiClass model folder or hub id")
     parser.add_argument("--input", type=Path, required=True, help="JSONL file of {'text': ...}")
-    parser.add_argument("--labels", required=True, help="comma-separated candidate labels")
+    labels = parser.add_mutually_exclusive_group(required=True)
+    labels.add_argument("--labels", help="comma-separated candidate labels")
+    labels.add_argument("--labels-file", type=Path, help="candidate labels, one per line (labels may hold commas)")
     parser.add_argument("--out", type=Path, required=True, help="feedback JSONL (appended; resumed)")
     parser.add_argument("--top", type=int, default=3, help="predicted labels shown per text")
     parser.add_argument("--device", help="torch device for the model (default cpu)")
@@ -148,10 +153,13 @@ def main(argv: list[str] | None = None) -> None:
                 parser.error(f"--{name.replace('_', '-')} needs --web.")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535.")
-    try:
-        labels = check_labels(args.labels)
-    except ValueError as error:
-        raise ValueError(f"--labels: {error}") from None
+    if args.labels_file is not None:
+        labels = labels_from_file(args.labels_file)
+    else:
+        try:
+            labels = check_labels(args.labels)
+        except ValueError as error:
+            raise ValueError(f"--labels: {error}") from None
     if is_evaluation_set(args.input, config_data_dir({})):
         raise ValueError(
             f"--input {args.input} is an evaluation set; feedback on it is training data and would spoil it."
