@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -297,6 +298,21 @@ def test_web_options_are_checked(tmp_path, model_dir, capsys):
         with pytest.raises(SystemExit):
             main(common + extra)
         assert message in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_refused_before_the_model_is_loaded(tmp_path):
+    """It was found only after the whole pool was scored (minutes for a large one)."""
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text(json.dumps({"text": "one"}) + "\n")
+    out = tmp_path / "fb.jsonl"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        arguments = ["--web", "--port", str(port), "--input", str(texts), "--labels", "a,b", "--out", str(out)]
+        with pytest.raises(OSError, match=f"--port {port}: cannot listen on 127.0.0.1:{port} .*in use"):
+            main(["--model", str(tmp_path / "no-model"), *arguments])
+    assert not out.exists()
 
 
 def test_command_serves_the_page_and_stops_cleanly_on_ctrl_c(tmp_path, model_dir):

@@ -37,7 +37,7 @@ from .ordering import ORDERS, asking_order
 from .scoring import ModelScorer
 from .session import FeedbackSession, Predict
 from .text_queue import FeedbackQueue
-from .web import FeedbackServer, serve
+from .web import FeedbackServer, check_port, serve
 
 ESCAPE_WAIT = 0.05  # seconds for the rest of a key's escape sequence to arrive
 
@@ -221,6 +221,10 @@ def run_terminal(args: argparse.Namespace, labels: list[str], texts: list[str]) 
 
 def run_web(args: argparse.Namespace, labels: list[str], texts: list[str]) -> None:
     """The feedback page until Ctrl-C."""
+    try:
+        check_port(args.host, args.port)  # before the pool is scored: minutes for a large one
+    except OSError as error:
+        raise port_error(args, error) from None
     queue = FeedbackQueue(
         texts,
         labels,
@@ -238,11 +242,16 @@ def run_web(args: argparse.Namespace, labels: list[str], texts: list[str]) -> No
         )
     try:
         server = FeedbackServer(queue, args.host, args.port, args.top)
-    except OSError as error:
+    except OSError as error:  # taken since the check
         queue.close()
-        raise OSError(
-            f"--port {args.port}: cannot listen on {args.host}:{args.port} ({error.strerror or error}); "
-            "pick another port (0: any free one)."
-        ) from None
+        raise port_error(args, error) from None
     serve(server)
     print(f"stopped; {queue.answers} answers saved in {args.out} this run.", file=sys.stderr)
+
+
+def port_error(args: argparse.Namespace, error: OSError) -> OSError:
+    """The one-line error for a `--host`/`--port` the page cannot listen on."""
+    return OSError(
+        f"--port {args.port}: cannot listen on {args.host}:{args.port} ({error.strerror or error}); "
+        "pick another port (0: any free one)."
+    )

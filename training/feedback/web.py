@@ -55,6 +55,19 @@ class RequestError(Exception):
         self.status = status
 
 
+def address_family(host: str) -> socket.AddressFamily:
+    """IPv6 for an address with colons, else IPv4."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise `OSError` when the page could not listen on `host:port` (in use, not an address of this
+    machine), as `FeedbackServer` would, but without serving."""
+    with socket.socket(address_family(host)) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        probe.bind((host, port))
+
+
 class FeedbackServer(ThreadingHTTPServer):
     """A threaded HTTP server for one `FeedbackQueue`, with this run's token and allowed Host names."""
 
@@ -66,7 +79,7 @@ class FeedbackServer(ThreadingHTTPServer):
         self.token = secrets.token_urlsafe(32)
         self.host_names = {"localhost", host.strip("[]").lower(), socket.gethostname().lower()}
         self.host_names.add(socket.getfqdn().lower())
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.address_family = address_family(host)
         super().__init__((host, port), FeedbackHandler)
 
     @property
