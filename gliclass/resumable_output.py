@@ -17,9 +17,9 @@ SETTINGS_SUFFIX = ".run.json"  # beside the output: the settings that its lines 
 def setting_changes(recorded: dict[str, Any], current: dict[str, Any], may_change: Sequence[str] = ()) -> list[str]:
     """`"name old -> new"` for each setting of `current` (in its order) that `recorded` holds with
     another value, but those that `may_change`; settings one side lacks are not compared. A
-    fingerprint (`*_sha1`, `model_files`) is named as changed, without its digests."""
+    fingerprint (`model_files`, `episodes_sha1`: "episodes") is named as changed, without its digests."""
     return [
-        f"{name} changed"
+        f"{name.removesuffix('_sha1').replace('_', ' ')} changed"
         if name.endswith("_sha1") or name == "model_files"
         else f"{name} {recorded[name]!r} -> {value!r}"
         for name, value in current.items()

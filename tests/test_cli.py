@@ -394,7 +394,7 @@ def test_resuming_after_the_model_folder_changed_is_refused(model_dir, tmp_path)
     config = json.loads((model / "config.json").read_text())
     (model / "config.json").write_text(json.dumps({**config, "label_biases": {"sports": 1.5}}))
     assert_one_error_line(
-        classify(model, "--input", str(data), "--output", str(out)), "other settings (model_files changed)"
+        classify(model, "--input", str(data), "--output", str(out)), "other settings (model files changed)"
     )
     assert out.read_text() == first + "\n"
 
