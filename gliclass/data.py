@@ -82,6 +82,8 @@ def load_set(
         return _load_folder(Path(source), name, weight, split)
     if isinstance(source, (str, Path)) and Path(source).is_file():
         examples = list(read_examples(Path(source)))
+        if not examples:
+            raise DataError(f"{source}: no examples.")
         return LabelledSet(name or Path(source).stem, examples, _labels_in(examples), _is_multi_label(examples), weight)
     if isinstance(source, Path) or (
         isinstance(source, str) and (source.endswith((".jsonl", ".json")) or not looks_like_hub_id(source))
@@ -226,6 +228,8 @@ def _load_dataset(
         labels = [names[item] if names and isinstance(item, int) else item for item in value]
         record = {"text": record[text_column], "labels": labels}
         examples.append(parse_record(record, f"{where}[{index}]", set(names) if names else None))
+    if not examples:
+        raise DataError(f"{where}: no examples.")
     return LabelledSet(where, examples, names or _labels_in(examples), _is_multi_label(examples), weight)
 
 

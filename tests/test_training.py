@@ -58,6 +58,26 @@ def test_bad_records_are_reported_with_file_and_line(tmp_path, line, message):
         load_set(path)
 
 
+@pytest.mark.parametrize("content", ["", "\n  \n", "[]", " [ ]\n"])
+def test_a_data_file_without_examples_is_refused(tmp_path, content):
+    """An empty file used to give an empty set, which training then looped over forever."""
+    path = tmp_path / "data.jsonl"
+    path.write_text(content)
+    with pytest.raises(DataError, match="data.jsonl: no examples"):
+        load_set(path)
+
+
+def test_an_empty_training_set_is_refused_before_the_run_starts(make_model, tmp_path):
+    """No step can be taken on an empty loader: the run used to loop forever waiting for one."""
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=1, progress=False)
+    empty = ZeroShotTrainingSet(
+        [LabelledSet("toy", [Example("a text", {"a": 1.0})], ["a"], weight=0.1)], CandidateSampler()
+    )
+    with pytest.raises(ValueError, match="the training set is empty"):
+        Trainer(make_model(), args, empty).train()
+    assert not (tmp_path / "out").exists()
+
+
 def test_folder_labels_come_from_meta_and_unknown_true_labels_fail(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps({"name": "toy", "labels": ["a", "b", "c"], "multi_label": True}))
     write_lines(tmp_path / "train.jsonl", [{"text": "one", "labels": ["a"]}, {"text": "none", "labels": []}])

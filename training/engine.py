@@ -193,8 +193,10 @@ class Task(ABC):
             mixed_precision=mixed_precision(args.mixed_precision), gradient_accumulation_steps=self.accumulation_steps
         )
         set_seed(args.seed)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
         loader, modules, groups = self.build(accelerator)
+        if len(loader) == 0:  # no step would ever be taken
+            raise ValueError("the training set is empty: nothing to train on.")
+        self.output_dir.mkdir(parents=True, exist_ok=True)
         total_steps = args.max_steps or math.ceil(max(1, len(loader) // self.accumulation_steps) * args.epochs)
         optimizer = torch.optim.AdamW(groups, lr=args.head_lr)
         scheduler = get_scheduler(
