@@ -16,6 +16,7 @@ label lists that pass the pipeline's label checks, scores in [0, 1], true labels
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +77,11 @@ def load_set(
     """Read one labelled set from a folder, a JSONL file, a `datasets.Dataset` or a hub id.
 
     `split` picks `<split>.jsonl` in a folder (default: every `*.jsonl`) or a hub split (default
-    `train`); the column options apply to datasets and hub ids only.
+    `train`); the column options apply to datasets and hub ids only. `weight` (above 0): how many
+    times per epoch training shows each example.
     """
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+        raise ValueError(f"weight must be a number above 0, got {weight!r}.")
     if isinstance(source, (str, Path)) and Path(source).is_dir():
         return _load_folder(Path(source), name, weight, split)
     if isinstance(source, (str, Path)) and Path(source).is_file():

@@ -253,6 +253,21 @@ def test_bad_labels_are_one_error_line(model_dir):
         ("training.train", ["--config", "CONFIG:train: [x]\ntraining: {max_steps: 1}"], "'model' is missing"),
         (
             "training.train",
+            ["--config", "CONFIG:model: minilm\ntrain: [{path: x, wieght: 2}]\ntraining: {max_steps: 1}"],
+            "train[0] has unknown key(s) wieght; the keys are path, name, weight, split",
+        ),
+        (
+            "training.train",
+            ["--config", "CONFIG:model: m\ntrain: x\ntraining: {max_steps: 1}"],
+            "'train' must be a list",
+        ),
+        (
+            "training.train",
+            ["--config", "CONFIG:model: m\ntrain: [x]\neval: [x, {weight: 2}]\ntraining: {max_steps: 1}"],
+            "eval[1] must be a data path or a mapping with a 'path'",
+        ),
+        (
+            "training.train",
             [
                 "--config",
                 "CONFIG:model: minilm\nmodel_options: {pooling_stratgy: first}\ntrain: [x]\ntraining: {output_dir: o}",

@@ -67,6 +67,14 @@ def test_a_data_file_without_examples_is_refused(tmp_path, content):
         load_set(path)
 
 
+@pytest.mark.parametrize("weight", [0, -1, 0.0, math.nan, "2", True])
+def test_a_set_weight_must_be_a_number_above_zero(tmp_path, weight):
+    """A weight of 0 or less gave training no examples; a string failed in round() with a traceback."""
+    path = write_lines(tmp_path / "data.jsonl", [{"text": "fine", "labels": ["a"]}])
+    with pytest.raises(ValueError, match="weight must be a number above 0"):
+        load_set(path, weight=weight)
+
+
 def test_an_empty_training_set_is_refused_before_the_run_starts(make_model, tmp_path):
     """No step can be taken on an empty loader: the run used to loop forever waiting for one."""
     args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=1, progress=False)

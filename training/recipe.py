@@ -18,6 +18,7 @@ Training sets under `<data_dir>/eval` are refused: evaluation data is never trai
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 from pathlib import Path
@@ -51,6 +52,7 @@ MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 CONFIG_KEYS = ("model", "architecture", "model_options", "data_dir", "train", "eval", "sampler", "training")
+DATA_KEYS = ("path", *list(inspect.signature(load_set).parameters)[1:])  # a train/eval entry: path + load_set options
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -77,7 +79,8 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def check_config(config: dict[str, Any], where: str = "the config") -> None:
-    """Raise `ValueError` for unknown keys, a missing `model`, `train` or `training`, and settings
+    """Raise `ValueError` for unknown keys, a missing `model`, `train` or `training`, `train`/`eval`
+    entries that are not a path or a mapping of `DATA_KEYS` with a path, and settings
     `TrainingArguments` or `CandidateSampler` do not know."""
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
@@ -85,6 +88,20 @@ def check_config(config: dict[str, Any], where: str = "the config") -> None:
     for key in ("model", "train", "training"):
         if not config.get(key):
             raise ValueError(f"{where}: '{key}' is missing or empty.")
+    for key in ("train", "eval"):
+        entries = config.get(key) or []
+        if not isinstance(entries, list):
+            raise ValueError(f"{where}: '{key}' must be a list of data paths or {{path: ..., weight: ...}} mappings.")
+        for number, entry in enumerate(entries):
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                wrong = sorted(set(entry) - set(DATA_KEYS))
+                if wrong:
+                    raise ValueError(
+                        f"{where}: {key}[{number}] has unknown key(s) {', '.join(wrong)}; "
+                        f"the keys are {', '.join(DATA_KEYS)}."
+                    )
+            elif not isinstance(entry, str):
+                raise ValueError(f"{where}: {key}[{number}] must be a data path or a mapping with a 'path'.")
     for key, known in (("training", TrainingArguments), ("sampler", CandidateSampler)):
         settings = config.get(key) or {}
         if not isinstance(settings, dict):
