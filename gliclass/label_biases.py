@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .model import GLiClassModel
-from .options import is_per_text, labels_per_text
+from .options import examples_label_set
 from .pipeline import ZeroShotMultilabelPipeline, pipeline
 from .prompt import labelled_examples
 
@@ -47,18 +47,9 @@ def calibrate(
         raise TypeError(f"calibrate needs a GLiClassModel or its pipeline, got {type(model_or_pipeline).__name__}.")
     checked = labelled_examples(examples)
     texts, targets = [text for text, _ in checked], [named for _, named in checked]
-    if labels is None:
-        labels = list(dict.fromkeys(sum(targets, [])))
-        if not labels:
-            raise ValueError("no labels to calibrate: the examples name none and labels= is not given.")
-    if is_per_text("candidate_labels", labels):
-        raise ValueError("labels= is one label set for all examples (a list, 'a, b' or {label: description}).")
-    candidates = labels_per_text(labels, None)[0][0]
-    unknown = sorted({label for row in targets for label in row} - set(candidates))
-    if unknown:
-        raise ValueError(f"examples have labels {unknown} that are not in labels=.")
+    candidates, _ = examples_label_set(labels, targets)
     scores = pipe.score_texts(  # as the pipeline will score them: with any descriptions and few-shot examples
-        texts, labels, multi_label=True, examples=few_shot_examples, **call_options
+        texts, candidates if labels is None else labels, multi_label=True, examples=few_shot_examples, **call_options
     )
     logits = torch.logit(scores.double(), eps=1e-12)
     truth = torch.tensor([[label in row for label in candidates] for row in targets])

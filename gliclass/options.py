@@ -119,6 +119,26 @@ def labels_per_text(candidate_labels: Any, count: int | None) -> list[tuple[list
     return [names_and_descriptions(candidate_labels)] * (count or 1)
 
 
+def examples_label_set(labels: Any, targets: Sequence[Sequence[str]]) -> tuple[list[str], dict[str, str]]:
+    """Names and descriptions of the one label set that labelled examples (`targets`: each one's
+    labels) are scored with in `calibrate` and `finetune`: `labels` as the pipeline takes it, or (None)
+    every label the examples name. `ValueError` for one set per text, no labels at all, or an
+    example label outside the set."""
+    if labels is None:
+        labels = list(dict.fromkeys(label for row in targets for label in row))
+        if not labels:
+            raise ValueError("no labels: the examples name none and labels= is not given.")
+    if is_per_text("candidate_labels", labels):
+        raise ValueError("labels= is one label set for all examples (a list, 'a, b' or {label: description}).")
+    names, descriptions = names_and_descriptions(labels)
+    known = set(names)
+    for number, row in enumerate(targets):
+        missing = [label for label in row if label not in known]
+        if missing:
+            raise ValueError(f"example {number} has labels {missing} that are not in labels=.")
+    return names, descriptions
+
+
 def names_and_descriptions(candidate_labels: Any) -> tuple[list[str], dict[str, str]]:
     """One label set: a list, a comma-separated string, `{label: description or None}`, or the
     reference package's hierarchy `{group: [labels] or {subgroup: ...}}` (names `group.label`)."""

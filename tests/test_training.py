@@ -210,6 +210,19 @@ def test_finetune_learns_a_few_examples_and_feeds_the_pipeline(make_model):
     assert from_pipeline.finetune_report.trained_on == 2
 
 
+def test_finetune_takes_one_set_of_label_names(make_model):
+    """One set per text used the first text's set, descriptions were dropped unsaid, and examples that
+    name no label (without labels=) failed in max()."""
+    model = make_model()
+    examples = [{"text": "the team won", "labels": ["sports"]}, {"text": "stocks fell", "labels": ["business"]}]
+    with pytest.raises(ValueError, match="one label set for all examples"):
+        finetune(model, examples, labels=[["sports", "business"], ["business", "sports"]], epochs=1)
+    with pytest.raises(ValueError, match="without descriptions"):
+        finetune(model, examples, labels={"sports": "games and matches", "business": None}, epochs=1)
+    with pytest.raises(ValueError, match="the examples name none and labels= is not given"):
+        finetune(model, [{"text": "the team won", "labels": []}], epochs=1)
+
+
 def test_finetune_drops_calibrated_label_biases_with_a_warning(make_model):
     """They were fitted to the start model's scores; the held-out choice and the result go without them."""
     model = make_model()

@@ -24,7 +24,7 @@ import torch
 
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
 from gliclass.evaluation import metrics_from_scores
-from gliclass.options import labels_per_text
+from gliclass.options import examples_label_set
 from gliclass.prompt import labelled_examples
 
 from .batches import FixedCandidatesSet
@@ -120,16 +120,9 @@ def finetune(
         model.config.label_biases = {}
     checked = labelled_examples(examples)
     texts, targets = [text for text, _ in checked], [labels for _, labels in checked]
-    candidates = (
-        labels_per_text(labels, None)[0][0]  # a list, or "a, b, c" as the pipeline takes it
-        if labels is not None
-        else list(dict.fromkeys(label for row in targets for label in row))
-    )
-    known = set(candidates)
-    for number, example_targets in enumerate(targets):
-        missing = [label for label in example_targets if label not in known]
-        if missing:
-            raise ValueError(f"example {number} has labels {missing} that are not in labels=.")
+    candidates, descriptions = examples_label_set(labels, targets)  # a list, or "a, b, c" as the pipeline takes it
+    if descriptions:
+        raise ValueError("finetune trains on label names, without descriptions: give labels= as a list of names.")
     if any(not 0 <= alpha <= 1 for alpha in alphas) or not alphas:
         raise ValueError(f"alphas must be numbers in [0, 1], got {list(alphas)}.")
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
