@@ -233,6 +233,16 @@ def test_finetune_drops_calibrated_label_biases_with_a_warning(make_model):
     assert tuned.config.label_biases == {} and model.config.label_biases == {"sports": 2.0}
 
 
+def test_finetune_leaves_the_given_model_as_it_was(make_model):
+    """It used to switch the caller's model to eval mode (dropout off in the caller's own training loop)."""
+    model = make_model().train()
+    weights = {name: value.clone() for name, value in model.state_dict().items()}
+    examples = [{"text": "the team won", "labels": ["sports"]}, {"text": "stocks fell", "labels": ["business"]}]
+    tuned = finetune(model, examples, epochs=1, progress=False)
+    assert all(module.training for module in model.modules()) and not tuned.training
+    assert all(torch.equal(weights[name], value) for name, value in model.state_dict().items())
+
+
 def test_copies_of_a_text_are_held_out_together():
     texts = [f"text {index % 6}" for index in range(12)]  # every text twice
     targets = [["a" if index % 2 else "b"] for index in range(12)]

@@ -116,8 +116,6 @@ def finetune(
             "scores); calibrate the fine-tuned model again if you need them.",
             stacklevel=2,
         )
-        model = copy.deepcopy(model)
-        model.config.label_biases = {}
     checked = labelled_examples(examples)
     texts, targets = [text for text, _ in checked], [labels for _, labels in checked]
     candidates, descriptions = examples_label_set(labels, targets)  # a list, or "a, b, c" as the pipeline takes it
@@ -136,13 +134,14 @@ def finetune(
         **training_options,
     )
     TrainingArguments(output_dir="unused", **settings)  # a bad number is an error now, not after the folds
-    start = model.eval()
+    start = copy.deepcopy(model).eval()  # the caller's model keeps its mode and config
+    start.config.label_biases = {}
     report, tuned = FinetuneReport(epochs=epochs, alpha=1.0, trained_on=len(texts)), None
     splits = held_out_splits(texts, targets, folds, seed) if select else []
     if splits:
         report, tuned = _select(start, texts, targets, candidates, splits, tuple(alphas), settings)
     if report.alpha == 0:
-        tuned = copy.deepcopy(start)
+        tuned = start
     elif tuned is None:
         train_set = FixedCandidatesSet(texts, targets, candidates, shuffle_seed=seed)
         trained = train_model(copy.deepcopy(start), train_set, {**settings, "epochs": report.epochs})
