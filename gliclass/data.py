@@ -126,28 +126,24 @@ def parse_record(record: Any, where: str, known: set[str] | None = None) -> Exam
     if text is None:
         raise DataError(f"{where}: the record has no text.")
     checked_text(text, where)
-    candidates = None
-    if "true_labels" in record:
-        raw_targets = record["true_labels"]
-        candidates = _label_list(record.get("all_labels"), where, "all_labels")
-    elif "labels" in record:
-        raw_targets = record["labels"]
-    else:
+    key = "true_labels" if "true_labels" in record else "labels"
+    if key not in record:
         raise DataError(f"{where}: the record has no 'labels' (or 'true_labels').")
+    candidates = _label_list(record.get("all_labels"), where, "all_labels") if key == "true_labels" else None
+    raw_targets = record[key]
     if isinstance(raw_targets, dict):
         targets = {}
         for label, score in raw_targets.items():
-            if not isinstance(score, (int, float)) or not 0 <= score <= 1:
+            if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
                 raise DataError(f"{where}: the score of label {label!r} must be a number in [0, 1].")
             targets[label] = float(score)
-        _label_list(list(targets), where, "true_labels", allow_empty=True)
+        _label_list(list(targets), where, key, allow_empty=True)
     else:
-        targets = {label: 1.0 for label in _label_list(raw_targets, where, "labels", allow_empty=True)}
-    pool = set(candidates) if candidates is not None else known
-    if pool is not None:
-        for label in targets:
-            if label not in pool:
-                raise DataError(f"{where}: true label {label!r} is not among the candidate labels.")
+        targets = {label: 1.0 for label in _label_list(raw_targets, where, key, allow_empty=True)}
+    for pool in (candidates, known):  # the record's own candidates, and the set's labels where known
+        outside = [label for label in targets if pool is not None and label not in pool]
+        if outside:
+            raise DataError(f"{where}: true label {outside[0]!r} is not among the candidate labels.")
     return Example(text, targets, candidates)
 
 

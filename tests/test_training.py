@@ -49,6 +49,8 @@ def write_lines(path: Path, lines: list) -> Path:
         ({"text": "x", "labels": ["a", ""]}, "empty label"),
         ({"text": "x", "all_labels": ["a", "b"], "true_labels": ["c"]}, "'c' is not among the candidate labels"),
         ({"text": "x", "all_labels": ["a"], "true_labels": {"a": 1.5}}, r"\[0, 1\]"),
+        ({"text": "x", "all_labels": ["a"], "true_labels": {"a": True}}, r"\[0, 1\]"),
+        ({"text": "x", "all_labels": ["a"], "true_labels": "a"}, "'true_labels' must be a list"),
         ("{not json", "not valid JSON"),
     ],
 )
@@ -93,6 +95,14 @@ def test_folder_labels_come_from_meta_and_unknown_true_labels_fail(tmp_path):
     assert toy.labels == ["a", "b", "c"] and toy.multi_label and toy.examples[1].targets == {}
     write_lines(tmp_path / "train.jsonl", [{"text": "one", "labels": ["z"]}])
     with pytest.raises(DataError, match="train.jsonl:1: true label 'z'"):
+        load_set(tmp_path)
+
+
+def test_a_reference_record_s_true_labels_must_also_be_among_the_set_s_labels(tmp_path):
+    """Its own all_labels let a true label outside meta.json's (or --labels) through, unlocated."""
+    (tmp_path / "meta.json").write_text(json.dumps({"labels": ["a", "b"]}))
+    write_lines(tmp_path / "train.jsonl", [{"text": "x", "all_labels": ["a", "z"], "true_labels": ["z"]}])
+    with pytest.raises(DataError, match="train.jsonl:1: true label 'z' is not among the candidate labels"):
         load_set(tmp_path)
 
 
