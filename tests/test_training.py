@@ -233,6 +233,14 @@ def test_finetune_takes_one_set_of_label_names(make_model):
         finetune(model, [{"text": "the team won", "labels": []}], epochs=1)
 
 
+@pytest.mark.parametrize("alphas", [None, "0.5", [True], ["0.5"]])
+def test_finetune_names_bad_alphas(make_model, alphas):
+    """None, a string or a string inside failed in a comparison ('<=' not supported ...); True passed as 1."""
+    examples = [{"text": "the team won", "labels": ["sports"]}, {"text": "stocks fell", "labels": ["business"]}]
+    with pytest.raises(ValueError, match="alphas must be a list of numbers in"):
+        finetune(make_model(), examples, epochs=1, alphas=alphas)
+
+
 def test_finetune_drops_calibrated_label_biases_with_a_warning(make_model):
     """They were fitted to the start model's scores; the held-out choice and the result go without them."""
     model = make_model()

@@ -121,8 +121,8 @@ def finetune(
     candidates, descriptions = examples_label_set(labels, targets)  # a list, or "a, b, c" as the pipeline takes it
     if descriptions:
         raise ValueError("finetune trains on label names, without descriptions: give labels= as a list of names.")
-    if any(not 0 <= alpha <= 1 for alpha in alphas) or not alphas:
-        raise ValueError(f"alphas must be numbers in [0, 1], got {list(alphas)}.")
+    if not isinstance(alphas, (list, tuple)) or not alphas or not all(_is_share(alpha) for alpha in alphas):
+        raise ValueError(f"alphas must be a list of numbers in [0, 1], got {alphas!r}.")
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(f"folds must be an integer of at least 2, got {folds!r}.")
     settings = dict(
@@ -151,6 +151,11 @@ def finetune(
     report.seconds = time.time() - started
     tuned.finetune_report = report
     return tuned.eval()
+
+
+def _is_share(value: Any) -> bool:
+    """Whether `value` is a number in [0, 1] (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= 1
 
 
 def held_out_splits(texts: Sequence[str], targets: Sequence[Sequence[str]], folds: int, seed: int) -> list[list[int]]:
