@@ -145,6 +145,8 @@ def check_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[s
     for number, example in enumerate(examples):
         if not isinstance(example, Mapping) or "text" not in example:
             raise TypeError(f"example {number} must be a dict with 'text' and 'labels'.")
+        if "labels" not in example and "true_labels" not in example:  # e.g. a datasets column named `label`
+            raise TypeError(f"example {number} has no 'labels' (its keys: {', '.join(map(str, example))}).")
         labels = example.get("labels", example.get("true_labels"))
         if isinstance(labels, np.ndarray):  # a list column read by pandas (e.g. from Parquet)
             labels = labels.tolist()

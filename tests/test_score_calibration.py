@@ -135,6 +135,8 @@ def test_calibrate_refuses_bad_examples(make_embedder):
         gliclass.calibrate(model, [{"text": "a text", "labels": ["sports"]}], labels=["music"])
     with pytest.raises(TypeError, match="GLiClassModel"):
         gliclass.calibrate("a path", [{"text": "a text", "labels": ["sports"]}])
+    with pytest.raises(TypeError, match=r"example 0 has no 'labels' \(its keys: text, label\)"):
+        gliclass.calibrate(model, [{"text": "a text", "label": "sports"}])  # a column named as datasets often do
 
 
 def test_calibrate_takes_examples_as_finetune_does(make_embedder):
