@@ -366,8 +366,8 @@ def _read_records(path: str, text_column: str = "text", split: str | None = None
 
 
 def checked_record(where: str, record: Any, text_column: str) -> dict[str, Any]:
-    """An input record: a JSON object whose `text_column` is a text to classify (else `InputError`
-    at `where`)."""
+    """An input record: a JSON object whose `text_column` is a text to classify and whose every
+    field goes into a UTF-8 output line (else `InputError` at `where`, before anything is written)."""
     if not isinstance(record, dict):
         raise InputError(f"{where}: a line must be a JSON object with a '{text_column}' field.")
     if text_column not in record:
@@ -376,6 +376,14 @@ def checked_record(where: str, record: Any, text_column: str) -> dict[str, Any]:
         check_text(record[text_column], "the text")
     except (TypeError, ValueError) as error:
         raise InputError(f"{where}: {error}") from None
+    for column, value in record.items():
+        try:
+            json.dumps({column: value}, ensure_ascii=False, default=json_value).encode("utf-8")
+        except UnicodeEncodeError as error:
+            lone = error.object[error.start]
+            raise InputError(f"{where}: column {column!r} holds a lone surrogate {lone!r}; not valid text.") from None
+        except (TypeError, ValueError) as error:
+            raise InputError(f"{where}: column {column!r}: {error}") from None
     return record
 
 
@@ -413,14 +421,7 @@ def _dataset_rows(folder: str, split: str | None) -> list[tuple[str, dict[str, A
         if split is not None and split not in dataset:
             raise InputError(f"--input {folder} has no split {split!r}; it has {sorted(dataset)}.")
         dataset = dataset[split or next(iter(dataset))]
-    rows = [(f"{folder}[{index}]", row) for index, row in enumerate(dataset)]
-    for where, row in rows:  # every value must go into an output line: checked before the model runs
-        for column, value in row.items():
-            try:
-                json.dumps(value, default=json_value)
-            except (TypeError, ValueError) as error:
-                raise InputError(f"{where}: column {column!r}: {error}") from None
-    return rows
+    return [(f"{folder}[{index}]", row) for index, row in enumerate(dataset)]
 
 
 def json_value(value: Any) -> Any:

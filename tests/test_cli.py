@@ -148,6 +148,7 @@ def test_an_empty_text_late_in_the_file_fails_before_any_output(model_dir, tmp_p
         (b'{"text": "fine"}\n{"title": "no text"}\n', 2, "no 'text' field"),
         (b'{"text": "fine"}\n\n{"text": 12}\n', 3, "must be a string"),
         (b'{"text": "fine"}\n{"text": "abc \\ud800 def"}\n', 2, "lone surrogate"),
+        (b'{"text": "fine"}\n{"text": "fine", "note": "\\udc80"}\n', 2, "column 'note' holds a lone surrogate"),
     ],
 )
 def test_broken_lines_are_named_by_file_and_line(model_dir, tmp_path, content, line, fragment):
