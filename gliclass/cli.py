@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import time
 import warnings
@@ -203,7 +204,7 @@ def _classifier(
         check_model_location(args.model)
     threads = max(1, torch.get_num_threads() // args.num_processes)
     context = multiprocessing.get_context("spawn")
-    with context.Pool(args.num_processes, _start_worker, (model_options, options, threads)) as pool:
+    with context.Pool(args.num_processes, _start_pool_worker, (model_options, options, threads)) as pool:
         yield lambda chunks: pool.imap(_classify_in_worker, chunks)
 
 
@@ -223,6 +224,13 @@ def _start_worker(model_options: dict[str, Any], options: dict[str, Any], torch_
         torch.set_num_threads(torch_threads)
     _WORKER.clear()
     _WORKER.update(model_options=model_options, options=options)
+
+
+def _start_pool_worker(model_options: dict[str, Any], options: dict[str, Any], torch_threads: int) -> None:
+    """`_start_worker` in a worker process, which leaves Ctrl-C to the main process (that one ends
+    the pool and says `interrupted`) instead of printing a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _start_worker(model_options, options, torch_threads)
 
 
 def _worker_classifier() -> Any:

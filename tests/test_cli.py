@@ -471,6 +471,20 @@ def test_a_reader_that_stops_early_or_ctrl_c_ends_without_a_traceback(model_dir,
     assert running.returncode == 130 and "gliclass: interrupted" in stderr and "Traceback" not in stderr, stderr
 
 
+def test_worker_processes_leave_ctrl_c_to_the_main_process(monkeypatch):
+    """Ctrl-C reaches every process of the terminal's group: a worker that took it printed its own
+    KeyboardInterrupt traceback before the main process's `gliclass: interrupted`."""
+    import torch
+
+    monkeypatch.setattr(cli, "_WORKER", {})
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        cli._start_pool_worker({}, {}, torch.get_num_threads())
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, handler)
+
+
 def test_resuming_with_other_settings_is_refused_and_with_the_same_finishes(model_dir, tmp_path):
     data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
