@@ -46,12 +46,12 @@ class ResumableOutput:
         settings: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise OSError(f"--output {self.path} is a folder.")
         self.settings_path = self.path.with_name(self.path.name + SETTINGS_SUFFIX)
         self.text_field = text_field
         self.prediction_fields = tuple(prediction_fields)
         self.settings = settings or {}
-        if self.path.is_dir():
-            raise OSError(f"--output {self.path} is a folder.")
         if not self.path.parent.is_dir():
             raise OSError(f"--output {self.path}: the folder {self.path.parent} does not exist.")
         if self.path.exists() and not self.path.is_file():

@@ -398,6 +398,16 @@ def test_an_output_that_is_not_a_regular_file_is_refused(model_dir, tmp_path):
     assert not Path("/dev/null.run.json").exists()
 
 
+def test_an_output_that_is_a_folder_is_refused(model_dir, tmp_path, monkeypatch):
+    """Also `.` and `..`, which have no name to put `.run.json` after."""
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "the team won"}\n')
+    monkeypatch.chdir(tmp_path)
+    for folder in (".", "..", str(tmp_path)):
+        result = classify(model_dir, "--input", str(data), "--output", folder)
+        assert_one_error_line(result, f"--output {folder} is a folder")
+
+
 def test_resuming_after_the_model_folder_changed_is_refused(model_dir, tmp_path):
     """Retrained, recalibrated or upgraded in place: the same path, other scores."""
     model = tmp_path / "model"
