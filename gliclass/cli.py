@@ -36,6 +36,7 @@ from .pipeline import DEFAULT_MODEL_DIR, TruncationWarning
 from .prompt import check_labels, check_text
 from .resumable_output import ResumableOutput
 
+STDOUT = "-"  # as --output: the lines go to standard output, as without --output
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -78,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument(
         "--output",
         default=None,
-        help="write the JSONL results here (fsync'ed chunk by chunk); run again after a kill to finish it",
+        help="write the JSONL results here (fsync'ed chunk by chunk; - for standard output); run again after a "
+        "kill to finish it",
     )
     classify.add_argument(
         "--text-column", default="text", help="the field (or CSV/TSV/dataset column) holding the text"
@@ -128,7 +130,7 @@ def _classify(args: argparse.Namespace) -> int:
         records = _argument_records(args.texts)
     fields = _prediction_fields(records)
     output = None
-    if args.output is not None:  # checked before the model
+    if args.output not in (None, STDOUT):  # checked before the model
         if (
             args.input != STDIN
             and Path(args.input).exists()

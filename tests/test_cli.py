@@ -398,6 +398,16 @@ def test_an_output_that_is_not_a_regular_file_is_refused(model_dir, tmp_path):
     assert not Path("/dev/null.run.json").exists()
 
 
+def test_output_dash_is_standard_output(model_dir, tmp_path, monkeypatch):
+    """As `--input -` is standard input (it wrote files named `-` and `-.run.json`)."""
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "the team won"}\n')
+    monkeypatch.chdir(tmp_path)
+    result = classify(model_dir, "--input", str(data), "--output", "-")
+    assert result.returncode == 0 and json.loads(result.stdout)["text"] == "the team won", result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == ["in.jsonl"]
+
+
 def test_an_output_that_is_a_folder_is_refused(model_dir, tmp_path, monkeypatch):
     """Also `.` and `..`, which have no name to put `.run.json` after."""
     data = tmp_path / "in.jsonl"
