@@ -1,5 +1,5 @@
-"""Command line: `gliclass classify [--model PATH] --labels "a,b,c" TEXT...` or `--input FILE.jsonl`
-(`--labels-file FILE` instead of `--labels`: one label per line).
+"""Command line: `gliclass classify [--model PATH] --labels "a,b,c" TEXT...` or `--input FILE` (JSONL,
+JSON, CSV, TSV, text, a saved or hub dataset; `--labels-file FILE` instead of `--labels`: one label per line).
 
 Every input is checked before anything is written; a mistake in the input is one line
 `gliclass: error: FILE:LINE: ...` on stderr and exit code 2, never a traceback.
@@ -56,7 +56,9 @@ class InputError(ValueError):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gliclass", description="Zero-shot text classification with GLiClass.")
     commands = parser.add_subparsers(dest="command", required=True)
-    classify = commands.add_parser("classify", help="classify texts given on the command line or in a JSONL file")
+    classify = commands.add_parser(
+        "classify", help="classify texts given on the command line, in a file (JSONL, JSON, CSV, TSV, text) or dataset"
+    )
     classify.add_argument(
         "--model", default=None, help="GLiClass model folder or hub id (default: the model shipped in the package)"
     )
@@ -90,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument(
         "--num-processes", type=int, default=1, help="worker processes sharing the CPU threads (results stay in order)"
     )
-    classify.add_argument("--batch-size", type=int, default=None)
+    classify.add_argument("--batch-size", type=int, default=None, help="encoder rows per forward pass")
     classify.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     classify.add_argument("--fast", action="store_true", help="approximate speed mode (bfloat16 autocast)")
     classify.add_argument("--windows", action="store_true", help="score long texts in overlapping windows")

@@ -224,6 +224,11 @@ def test_bad_arguments_are_one_error_line(model_dir, args, fragment):
     assert_one_error_line(classify(model_dir, *args), fragment)
 
 
+def test_the_help_names_every_kind_of_input():
+    result = in_process(lambda: cli.main(["--help"]))
+    assert result.returncode == 0 and "JSONL, JSON, CSV, TSV, text" in " ".join(result.stdout.split())
+
+
 def test_a_missing_model_folder_says_so(tmp_path):
     command = [GLICLASS, "classify", "--model", str(tmp_path / "nope"), "--labels", LABELS, "hi"]
     assert_one_error_line(subprocess.run(command, capture_output=True, text=True), "does not exist")
