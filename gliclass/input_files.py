@@ -32,13 +32,13 @@ def read_input_file(path: str, text_column: str, error: type[ValueError]) -> Ite
 def read_delimited(path: str, delimiter: str, text_column: str, error: type[ValueError]) -> Iterator[tuple[str, Any]]:
     """`("FILE:LINE", {column: value})` for every row of a delimited file with a header row; a row
     is located at the line where it starts (a quoted value may span lines)."""
-    located = read_lines(path, error)
+    located = read_lines(path, error, keep_breaks=True)  # a quoted value keeps its `\r\n` breaks
     starts: list[str] = []  # the location of every line the reader has taken
 
     def lines() -> Iterator[str]:
         for where, line in located:
             starts.append(where)
-            yield line + "\n"  # the break is kept inside quoted values
+            yield line
 
     reader = csv.reader(lines(), delimiter=delimiter, strict=True)
     kind = "TSV" if delimiter == "\t" else "CSV"

@@ -28,12 +28,15 @@ def read_jsonl(path: str | Path, error: type[ValueError] = ValueError) -> Iterat
         yield where, record
 
 
-def read_lines(path: str | Path, error: type[ValueError] = ValueError) -> Iterator[tuple[str, str]]:
+def read_lines(
+    path: str | Path, error: type[ValueError] = ValueError, keep_breaks: bool = False
+) -> Iterator[tuple[str, str]]:
     """`("FILE:LINE", line without its line break)` for every line of the UTF-8 file `path` (`-`:
-    standard input; a byte-order mark is dropped). A line that is not UTF-8 raises `error` naming
-    `FILE:LINE`; a missing file or a folder raises `OSError`."""
+    standard input; a byte-order mark is dropped), with its break (`\n` or `\r\n`) if `keep_breaks`.
+    A line that is not UTF-8 raises `error` naming `FILE:LINE`; a missing file or a folder raises
+    `OSError`."""
     if str(path) == STDIN:
-        yield from _decoded(sys.stdin.buffer, "<stdin>", error)
+        yield from _decoded(sys.stdin.buffer, "<stdin>", error, keep_breaks)
         return
     path = Path(path)
     if path.is_dir():
@@ -41,10 +44,10 @@ def read_lines(path: str | Path, error: type[ValueError] = ValueError) -> Iterat
     if not path.exists():  # pipes and process substitutions (`<(...)`) are read like files
         raise OSError(f"{path} does not exist.")
     with path.open("rb") as handle:
-        yield from _decoded(handle, str(path), error)
+        yield from _decoded(handle, str(path), error, keep_breaks)
 
 
-def _decoded(handle: BinaryIO, name: str, error: type[ValueError]) -> Iterator[tuple[str, str]]:
+def _decoded(handle: BinaryIO, name: str, error: type[ValueError], keep_breaks: bool) -> Iterator[tuple[str, str]]:
     for number, raw in enumerate(handle, 1):
         where = f"{name}:{number}"
         if number == 1:
@@ -55,7 +58,7 @@ def _decoded(handle: BinaryIO, name: str, error: type[ValueError]) -> Iterator[t
             raise error(
                 f"{where}: not valid UTF-8 (byte {raw[problem.start]:#04x} at column {problem.start + 1})."
             ) from None
-        yield where, line.rstrip("\r\n")  # so that errors point into the line, not past its end
+        yield where, line if keep_breaks else line.rstrip("\r\n")  # errors point into the line, not past its end
 
 
 def starts_json_array(path: str | Path) -> bool:

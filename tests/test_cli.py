@@ -187,6 +187,14 @@ def test_csv_tsv_txt_and_json_array_files_give_the_lines_of_the_same_texts_as_js
     assert all(set(line) == {"text", "labels", "scores"} for line in lines)
 
 
+def test_a_quoted_csv_value_keeps_its_crlf_line_breaks(model_dir, tmp_path):
+    """The text as written in a CRLF file (the `\r` of each break inside the quotes was dropped)."""
+    data = tmp_path / "in.csv"
+    data.write_bytes(b'id,text\r\n1,"the team won\r\nthe match"\r\n')
+    result = classify(model_dir, "--input", str(data))
+    assert result.returncode == 0 and json.loads(result.stdout)["text"] == "the team won\r\nthe match", result.stderr
+
+
 @pytest.mark.parametrize(
     "name, content, fragment",
     [
