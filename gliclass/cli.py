@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument(
         "--input",
         default=None,
-        help="a .jsonl/.json file (JSON lines, or one array of objects; - for standard input), a .csv/.tsv "
+        help="a .jsonl/.json file (JSON lines, or one array of objects), - (JSON lines on standard input), a .csv/.tsv "
         "file with a header row, a .txt file (one text a line), a save_to_disk dataset folder or a hub dataset "
         "id; other fields/columns are kept in the output",
     )

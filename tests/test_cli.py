@@ -235,6 +235,8 @@ def test_bad_arguments_are_one_error_line(model_dir, args, fragment):
 def test_the_help_names_every_kind_of_input():
     result = in_process(lambda: cli.main(["--help"]))
     assert result.returncode == 0 and "JSONL, JSON, CSV, TSV, text" in " ".join(result.stdout.split())
+    result = in_process(lambda: cli.main(["classify", "--help"]))  # a JSON array on standard input is refused
+    assert result.returncode == 0 and "- (JSON lines on standard input)" in " ".join(result.stdout.split())
 
 
 def test_a_missing_model_folder_says_so(tmp_path):
