@@ -33,7 +33,7 @@ from .input_files import read_input_file
 from .jsonl import STDIN
 from .options import check_batch_size, check_device, check_threshold, labels_per_text, prompts_per_text
 from .pipeline import DEFAULT_MODEL_DIR, TruncationWarning
-from .prompt import check_labels, check_text
+from .prompt import LabelTooLongError, check_labels, check_text
 from .resumable_output import ResumableOutput
 
 STDOUT = "-"  # as --output: the lines go to standard output, as without --output
@@ -125,6 +125,17 @@ def run_command(
 
 
 def _classify(args: argparse.Namespace) -> int:
+    """`_classify_records`, with a label too long for the model named by its `--labels-file` line."""
+    try:
+        return _classify_records(args)
+    except LabelTooLongError as error:
+        line = label_lines(Path(args.labels_file)).get(error.label) if args.labels_file is not None else None
+        if line is None:
+            raise
+        raise InputError(f"--labels-file {args.labels_file}:{line}: {error}") from None
+
+
+def _classify_records(args: argparse.Namespace) -> int:
     options = _checked_options(args)
     if args.input is not None:
         records = _read_records(args.input, args.text_column, args.split)
@@ -323,6 +334,11 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
 def labels_from_file(path: Path) -> list[str]:
     """The non-blank lines of a labels file (split at line breaks only: `\\n`, `\\r\\n`, `\\r`), stripped,
     each one label; a line that is not UTF-8, a bad label or a repeated one is named by `FILE:LINE`."""
+    return list(label_lines(path))
+
+
+def label_lines(path: Path) -> dict[str, int]:
+    """`{label: line number}` of a labels file, in its order (see `labels_from_file`)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -351,7 +367,7 @@ def labels_from_file(path: Path) -> list[str]:
         first_line[label] = number
     if not first_line:
         raise InputError(f"--labels-file {path} holds no labels.")
-    return list(first_line)
+    return first_line
 
 
 def _argument_records(texts: Sequence[str]) -> list[dict[str, Any]]:

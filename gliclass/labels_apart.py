@@ -30,7 +30,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .config import GLiClassConfig
 from .padding import pad_rows
-from .prompt import LABEL_TOKEN, REQUIRED_TOKENS, SEP_TOKEN, EncodedRow, PromptEncoder, shown
+from .prompt import LABEL_TOKEN, REQUIRED_TOKENS, SEP_TOKEN, EncodedRow, LabelTooLongError, PromptEncoder, shown
 
 LABEL_TOKENIZER_DIR = "label_tokenizer"  # subfolder of a checkpoint holding the label encoder's tokenizer
 MAX_CACHED_LABEL_IDS = 200_000  # token ids kept per builder; past that the cache starts again
@@ -228,7 +228,7 @@ class LabelsApartInputs:
         return [LabelInput(label, tuple(ids[label]), max(longest, len(ids[label]))) for label in labels]
 
     def label_ids(self, label_texts: Iterable[str]) -> list[list[int]]:
-        """Token ids of each label; `ValueError` for one longer than `label_max_length`."""
+        """Token ids of each label; `LabelTooLongError` for one longer than `label_max_length`."""
         label_texts = list(label_texts)
         if len(self._label_ids) > MAX_CACHED_LABEL_IDS:  # a long-running service with ever new labels
             self._label_ids.clear()
@@ -249,7 +249,9 @@ class LabelsApartInputs:
             encoded = self.label_tokenizer(labels, verbose=False)
         for label, ids in zip(labels, encoded["input_ids"]):
             if len(ids) > self.label_max_length:
-                raise ValueError(f"label {shown(label)} needs {len(ids)} tokens; at most {self.label_max_length} fit.")
+                raise LabelTooLongError(
+                    f"label {shown(label)} needs {len(ids)} tokens; at most {self.label_max_length} fit.", label
+                )
         return encoded["input_ids"]
 
 

@@ -98,6 +98,17 @@ def check_labels(labels: Any) -> list[str]:
     return list(labels)
 
 
+class LabelTooLongError(ValueError):
+    """A candidate label that needs more tokens than the model's input leaves it; `label` is that label."""
+
+    def __init__(self, message: str, label: str) -> None:
+        super().__init__(message, label)  # both in `args`: it pickles back from a worker process
+        self.label = label
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 def shown(label: str) -> str:
     """`repr(label)`, cut for error messages."""
     if len(label) <= SHOWN_LABEL_CHARACTERS:
@@ -280,9 +291,10 @@ class PromptEncoder:
         for index, label in enumerate(labels):
             cost = self._label_length(label)
             if cost > budget:
-                raise ValueError(
+                raise LabelTooLongError(
                     f"label {shown(label)} needs {cost} tokens; with the prompt and examples only {budget} fit "
-                    f"(max_length={self.max_length}, min_text_tokens={self.min_text_tokens})."
+                    f"(max_length={self.max_length}, min_text_tokens={self.min_text_tokens}).",
+                    label,
                 )
             if used + cost > budget:
                 groups.append((start, index))

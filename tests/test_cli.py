@@ -481,6 +481,25 @@ def test_a_bad_line_of_a_labels_file_is_named_by_file_and_line(model_dir, tmp_pa
     assert_one_error_line(in_process(lambda: cli.main(command)), f"--labels-file {tmp_path / fragment}")
 
 
+def test_a_label_too_long_for_the_model_is_named_by_its_labels_file_line(model_dir, tmp_path):
+    import pickle
+
+    from gliclass.prompt import LabelTooLongError
+
+    long_label = " ".join(["word"] * 2000)
+    labels, data, out = tmp_path / "labels.txt", tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    labels.write_text(f"sports\n\n{long_label}\npolitics\n")
+    data.write_text('{"text": "the team won"}\n')
+    command = ["classify", "--model", str(model_dir), "--device", "cpu", "--labels-file", str(labels)]
+    result = in_process(lambda: cli.main([*command, "--output", str(out), "--input", str(data)]))
+    assert_one_error_line(result, f"--labels-file {labels}:3: label 'word word", "tokens")
+    assert not out.exists()
+    shipped = in_process(lambda: cli.main([*command[:1], *command[3:], "the team won"]))  # the labels-apart model
+    assert_one_error_line(shipped, f"--labels-file {labels}:3: label 'word word", "tokens")
+    error = pickle.loads(pickle.dumps(LabelTooLongError("label 'x' needs 9 tokens", "x")))  # from a worker process
+    assert (str(error), error.label) == ("label 'x' needs 9 tokens", "x")
+
+
 def test_a_reader_that_stops_early_or_ctrl_c_ends_without_a_traceback(model_dir, tmp_path):
     data = tmp_path / "in.jsonl"
     data.write_text("".join(json.dumps({"text": f"text number {i}"}) + "\n" for i in range(3000)))
