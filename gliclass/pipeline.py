@@ -272,8 +272,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
         - `threshold`: keep labels scoring at or above it;
         - `top_k`: keep only the `top_k` best labels (after the threshold);
         - `transductive` (False): re-centre each label's scores over the texts of this call (a list,
-          or each chunk of a stream), so a label that attracts every text loses its pull; needs at
-          least two texts (`gliclass.calibration.recentre`);
+          or each chunk of 256 texts of a stream, whatever `batch_size`), so a label that attracts
+          every text loses its pull; needs at least two texts (`gliclass.calibration.recentre`);
         - `shortlist`: K; the `shortlister` picks each text's K best labels and only those are scored
           (and returned; `multi_label=False` is then a softmax over them);
         - `hypothesis_template`: as in transformers' zero-shot-classification, a string whose `{}`
@@ -344,8 +344,11 @@ class ZeroShotMultilabelPipeline(Pipeline):
             for name in ("candidate_labels", "prompt"):
                 if is_per_text(name, preprocess_params.get(name)):
                     raise ValueError(f"one {name} entry per text needs a list of texts, not a stream.")
-            least = MIN_TRANSDUCTIVE_TEXTS if postprocess_params.get("transductive") else 1
-            chunks = _checked_chunks(_iterate(inputs), max(STREAM_CHUNK_TEXTS, batch_size), least)
+            transductive = postprocess_params.get("transductive", False)
+            least = MIN_TRANSDUCTIVE_TEXTS if transductive else 1
+            # re-centred chunks hold STREAM_CHUNK_TEXTS texts whatever the batch size: scores never depend on it
+            size = STREAM_CHUNK_TEXTS if transductive else max(STREAM_CHUNK_TEXTS, batch_size)
+            chunks = _checked_chunks(_iterate(inputs), size, least)
         cuts = TruncationReport(self.row_builder.max_length)
         try:
             for chunk in chunks:

@@ -241,6 +241,19 @@ def test_transductive_keeps_label_biases_and_a_stream_never_ends_on_a_lone_text(
     assert streamed == clf(texts, candidate_labels=LABELS, transductive=True, batch_size=64)
 
 
+def test_transductive_stream_chunks_do_not_depend_on_batch_size(make_embedder):
+    """A re-centred stream is cut into chunks of STREAM_CHUNK_TEXTS texts even when batch_size is larger."""
+    clf = gliclass.pipeline(model=make_embedder(), device="cpu")
+    texts = [TEXTS[index % len(TEXTS)] + f" ({index})" for index in range(STREAM_CHUNK_TEXTS + 2)]
+    small, large = (
+        list(clf((text for text in texts), candidate_labels=LABELS, transductive=True, batch_size=size))
+        for size in (64, len(texts))
+    )
+    assert [result["labels"] for result in large] == [result["labels"] for result in small]
+    scores = [[score for result in results for score in result["scores"]] for results in (small, large)]
+    assert scores[1] == pytest.approx(scores[0], abs=1e-6)
+
+
 def test_examples_are_label_evidence_when_labels_are_encoded_apart(make_embedder):
     model = make_embedder(logit_scale_init_value=10.0)
     clf = gliclass.pipeline(model=model, device="cpu")
