@@ -17,7 +17,7 @@ from .options import examples_label_set
 from .pipeline import ZeroShotMultilabelPipeline, pipeline
 from .prompt import labelled_examples
 
-MAX_BIAS = 8.0  # logit offsets are clipped to +-MAX_BIAS: a few examples never silence a label for good
+MAX_BIAS = 8.0  # a label's offset (also summed over calls) stays within +-MAX_BIAS: never silenced for good
 
 
 def calibrate(
@@ -29,8 +29,8 @@ def calibrate(
     **call_options: Any,
 ) -> dict[str, float]:
     """Fit one logit offset per label from `{"text", "labels": [...]}` examples and store them in
-    the model's config (`config.label_biases`, merged with offsets fitted before); returns the
-    offsets fitted now.
+    the model's config (`config.label_biases`, added to offsets fitted before, the sum kept within
+    +-MAX_BIAS); returns the change made now to each fitted label's offset.
 
     `labels` are the candidate labels the examples are scored with, as the pipeline takes them (a
     list, "a, b" or `{label: description}`; default: every label named in the examples); an example
@@ -55,11 +55,10 @@ def calibrate(
     truth = torch.tensor([[label in row for label in candidates] for row in targets])
     offsets = fit_label_biases(logits, truth, candidates)
     config = pipe.model.config
-    config.label_biases = {
-        **config.label_biases,
-        **{label: config.label_biases.get(label, 0.0) + offset for label, offset in offsets.items()},
-    }
-    return offsets
+    previous = config.label_biases
+    merged = {label: _clipped(previous.get(label, 0.0) + offset) for label, offset in offsets.items()}
+    config.label_biases = {**previous, **merged}
+    return {label: merged[label] - previous.get(label, 0.0) for label in offsets}
 
 
 def fit_label_biases(logits: torch.Tensor, truth: torch.Tensor, labels: Sequence[str]) -> dict[str, float]:
@@ -79,8 +78,13 @@ def fit_label_biases(logits: torch.Tensor, truth: torch.Tensor, labels: Sequence
             key = (round(f1, 9), -abs(threshold))
             if best_key is None or key > best_key:
                 best_threshold, best_key = threshold, key
-        offsets[label] = max(-MAX_BIAS, min(MAX_BIAS, -best_threshold)) + 0.0  # + 0.0: no -0.0
+        offsets[label] = _clipped(-best_threshold)
     return offsets
+
+
+def _clipped(offset: float) -> float:
+    """`offset` within +-MAX_BIAS (+ 0.0: never -0.0)."""
+    return max(-MAX_BIAS, min(MAX_BIAS, offset)) + 0.0
 
 
 def _candidate_thresholds(values: torch.Tensor) -> torch.Tensor:

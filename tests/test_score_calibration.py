@@ -13,7 +13,7 @@ import gliclass
 from gliclass import GLiClassModel
 from gliclass.calibration import calibrated_logits, recentre
 from gliclass.example_evidence import EXAMPLE_PRIOR, ExampleEvidence
-from gliclass.label_biases import fit_label_biases
+from gliclass.label_biases import MAX_BIAS, fit_label_biases
 from gliclass.labels_apart import LabelInput
 from gliclass.pipeline import STREAM_CHUNK_TEXTS
 from training.fit_score_calibration import ScoredSet, fit
@@ -125,6 +125,21 @@ def test_calibrate_fits_per_label_biases_that_the_pipeline_uses_and_saves(make_e
     assert dict(zip(result["labels"], result["scores"]))["music"] == pytest.approx(
         expected["scores"][expected["labels"].index("music")]
     )
+
+
+def test_calibrating_again_keeps_each_offset_within_max_bias(make_embedder):
+    """Offsets fitted again are added to those fitted before; their sum stays within +-MAX_BIAS, so
+    calibrating on the same examples again and again never silences (or forces) a label for good."""
+    model = make_embedder(logit_scale_init_value=10.0, logit_bias_init_value=-30.0)  # positives far below 0.5
+    clf = gliclass.pipeline(model=model, device="cpu")
+    examples = [{"text": text, "labels": [label]} for text, label in zip(TEXTS, LABELS)]
+    first = gliclass.calibrate(clf, examples, labels=LABELS[:4])
+    assert max(first.values()) == MAX_BIAS  # the fit reaches the limit
+    for _ in range(2):
+        before = dict(model.config.label_biases)
+        again = gliclass.calibrate(clf, examples, labels=LABELS[:4])
+        assert all(abs(bias) <= MAX_BIAS for bias in model.config.label_biases.values())
+        assert model.config.label_biases == pytest.approx({label: before[label] + again[label] for label in before})
 
 
 def test_calibrate_refuses_bad_examples(make_embedder):
