@@ -36,15 +36,22 @@ def calibrate(
     list, "a, b" or `{label: description}`; default: every label named in the examples); an example
     with `"labels": []` is a negative for all of them. Each label's offset moves 0.5 to the threshold
     with the best F1 on its examples (the one nearest the current 0.5 among equals), so labels need
-    positive examples to move. `call_options` (e.g. `prompt`) are passed to the scoring call and
-    should match how the pipeline will be called; `few_shot_examples` are the pipeline's `examples=`
-    (few-shot examples given with every call), when it will be called with them.
+    positive examples to move. `call_options` (e.g. `prompt`; not `multi_label`, `threshold`, `top_k`
+    or `shortlist`) are passed to the scoring call and should match how the pipeline will be called;
+    `few_shot_examples` are the pipeline's `examples=` (few-shot examples given with every call),
+    when it will be called with them.
     """
     pipe = model_or_pipeline
     if isinstance(model_or_pipeline, GLiClassModel):
         pipe = pipeline(model=model_or_pipeline)
     elif not isinstance(model_or_pipeline, ZeroShotMultilabelPipeline):
         raise TypeError(f"calibrate needs a GLiClassModel or its pipeline, got {type(model_or_pipeline).__name__}.")
+    refused = sorted(set(call_options) & {"multi_label", "threshold", "top_k", "shortlist"})
+    if refused:
+        raise TypeError(
+            f"calibrate fits thresholds of every label's independent (sigmoid) score; {', '.join(refused)} "
+            "does not apply."
+        )
     checked = labelled_examples(examples)
     texts, targets = [text for text, _ in checked], [named for _, named in checked]
     candidates, _ = examples_label_set(labels, targets)

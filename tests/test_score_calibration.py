@@ -150,6 +150,9 @@ def test_calibrate_refuses_bad_examples(make_embedder):
         gliclass.calibrate(model, [{"text": "a text", "labels": ["sports"]}], labels=["music"])
     with pytest.raises(TypeError, match="GLiClassModel"):
         gliclass.calibrate("a path", [{"text": "a text", "labels": ["sports"]}])
+    for option, value in (("multi_label", False), ("threshold", 0.5), ("top_k", 1), ("shortlist", 2)):
+        with pytest.raises(TypeError, match=f"independent \\(sigmoid\\) score; {option} does not apply"):
+            gliclass.calibrate(model, [{"text": "a text", "labels": ["sports"]}], **{option: value})
     with pytest.raises(TypeError, match=r"example 0 has no 'labels' \(its keys: text, label\)"):
         gliclass.calibrate(model, [{"text": "a text", "label": "sports"}])  # a column named as datasets often do
 
