@@ -154,6 +154,11 @@ def check_examples(examples: Sequence[dict[str, Any]]) -> list[tuple[str, list[s
         raise TypeError("examples must be a list of {'text': ..., 'labels': [...]} dicts.")
     checked = []
     for number, example in enumerate(examples):
+        if isinstance(example, (list, tuple)):
+            raise TypeError(
+                f"example {number} is a list: examples is one list of {{'text': ..., 'labels': [...]}} dicts for "
+                "all texts (examples per text: gliclass.ZeroShotClassificationPipeline)."
+            )
         if not isinstance(example, Mapping) or "text" not in example:
             raise TypeError(f"example {number} must be a dict with 'text' and 'labels'.")
         if "labels" not in example and "true_labels" not in example:  # e.g. a datasets column named `label`

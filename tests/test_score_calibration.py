@@ -340,6 +340,13 @@ def test_example_evidence_is_centred_and_one_example_moves_a_label_less_than_man
     assert not torch.allclose(logits[1], dot(texts, table, mask)[1])
 
 
+def test_examples_per_text_are_refused_by_name(make_embedder):
+    clf = gliclass.pipeline(model=make_embedder(), device="cpu")
+    per_text = [[{"text": TEXTS[1], "labels": ["politics"]}], [{"text": TEXTS[0], "labels": ["sports"]}]]
+    with pytest.raises(TypeError, match="example 0 is a list: examples is one list of .* for all texts"):
+        clf(TEXTS[:2], candidate_labels=LABELS, examples=per_text)
+
+
 def test_a_joint_model_keeps_the_reference_example_format(make_model):
     clf = gliclass.pipeline(model=make_model(), device="cpu")
     example = {"text": "a draw", "labels": ["sports"]}
