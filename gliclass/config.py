@@ -6,6 +6,7 @@ written by either library is read by the other.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -127,6 +128,10 @@ class GLiClassConfig(PretrainedConfig):
         # Saved as `encoder_model_name`, as the reference does; it needs a string there to load.
         encoder_model = encoder_model or kwargs.pop("encoder_model_name", None)
         self.encoder_config = _build_encoder_config(encoder_config, encoder_model)
+        if architecture_type == "uni-encoder" and vocab_size not in (None, self.encoder_config.vocab_size):
+            # the reference resizes a uni-encoder's token embeddings to `vocab_size` whatever encoder_config says
+            self.encoder_config = copy.deepcopy(self.encoder_config)
+            self.encoder_config.vocab_size = vocab_size
         self.encoder_model_name = encoder_model or self.encoder_config.name_or_path or self.encoder_config.model_type
         text_config = self.encoder_config
         self.label_model_name = label_model_name

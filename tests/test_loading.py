@@ -224,3 +224,19 @@ def test_a_tensor_of_another_shape_is_refused(saved):
     save_file(weights, saved / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(ValueError, match="do not"):
         GLiClassModel.from_pretrained(saved)
+
+
+def test_a_uni_encoder_has_as_many_token_embeddings_as_its_vocab_size(tmp_path):
+    """As the reference, which resizes the encoder to `vocab_size`: an `encoder_config.vocab_size` other
+    than it (the backbone's own, before tokens were added) was a shape error here."""
+    shutil.copytree(FAMILIES / "deberta_v3_uni_encoder", tmp_path, dirs_exist_ok=True)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["encoder_config"]["vocab_size"] += 50
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    [item, *_] = json.loads((tmp_path / "expected.json").read_text())["items"]
+    logits = GLiClassModel.from_pretrained(tmp_path).eval()(torch.tensor([item["input_ids"]])).logits
+    torch.testing.assert_close(logits[0], torch.tensor(item["logits"]), atol=1e-4, rtol=0)
+    config["vocab_size"] += 50  # weights with fewer rows than the config says are refused by name
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="word_embeddings.weight: \\[1507, 32\\] in the file, \\[1557, 32\\]"):
+        GLiClassModel.from_pretrained(tmp_path)
