@@ -41,6 +41,7 @@ from .loading import default_eval_dir
 from .processes import MEMORY_METHOD, Worker, WorkerError
 from .report import check_output, environment, markdown_table, new_run_folder, write_run
 
+PROG = "python -m benchmarks.label_scale"
 WARMUP_TEXTS = 8
 GROWS_WITH_LABELS = (UNCACHED, CROSS_ENCODER)  # systems whose every call does work per label
 PREPARED = (CACHED, EMBEDDING)  # systems that compute label vectors once
@@ -50,7 +51,7 @@ TARGET_SPEED_RATIO = 0.8
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.label_scale", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--labels", type=some_counts, default=(1, 10, 100, 1000, 10000), help="label counts")
     parser.add_argument("--texts", type=positive_int, default=64, help="texts per timed call (default 64)")
     parser.add_argument("--repeats", type=positive_int, default=3, help="interleaved timed calls per count (default 3)")
@@ -65,9 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", default="label_scale", help="output file stem (default 'label_scale')")
     args = parser.parse_args(argv)
     return run_command(
-        "python -m benchmarks.label_scale",
-        lambda: run(args, list(argv or sys.argv[1:])),
-        (ValueError, OSError, WorkerError),
+        PROG, lambda: run(args, list(sys.argv[1:] if argv is None else argv)), (ValueError, OSError, WorkerError)
     )
 
 
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             worker.close()
     payload = {
         "benchmark": "label_scale",
-        "command": "python -m benchmarks.label_scale " + " ".join(argv),
+        "command": f"{PROG} {' '.join(argv)}",
         "settings": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
         | {"memory_method": MEMORY_METHOD, "data_dir": str(eval_dir)},
         "environment": environment(),
