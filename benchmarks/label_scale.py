@@ -33,7 +33,7 @@ from typing import Any
 
 from gliclass.cli import run_command
 
-from .arguments import positive_int, some_counts
+from .arguments import positive_float, positive_int, some_counts
 from .data import REPO_ROOT, sample_texts_and_labels
 from .label_scale_worker import CACHED, CROSS_ENCODER, EMBEDDING, SYSTEMS, UNCACHED
 from .labels import label_pool
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=positive_int, default=2, help="torch threads per system (default 2)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="rows per forward pass (default 32)")
     parser.add_argument(
-        "--max-call-seconds", type=float, default=90.0, help="skip a system once a call would take longer (default 90)"
+        "--max-call-seconds", type=positive_float, default=90.0, help="skip a system once a call would take longer (default 90)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the texts and labels drawn (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: a new runs/benchmarks/...)")

@@ -32,7 +32,15 @@ def test_targets_compare_side_by_side_numbers_and_tables_show_skips():
     assert "6.00× (target ≤ 5×: missed)" in markdown and "0.60× (target ≥ 0.8×: missed)" in markdown
 
 
-def test_bad_label_counts_are_a_usage_error(capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--labels", "10,zero"], "expected a positive integer, got 'zero'"),
+        (["--max-call-seconds", "-5"], "expected a number > 0, got '-5'"),
+        (["--max-call-seconds", "nan"], "expected a number > 0, got 'nan'"),
+    ],
+)
+def test_bad_arguments_are_a_usage_error(argv, message, capsys):
     with pytest.raises(SystemExit):
-        main(["--labels", "10,zero"])
-    assert "expected a positive integer, got 'zero'" in capsys.readouterr().err
+        main(argv)
+    assert message in capsys.readouterr().err
