@@ -31,9 +31,10 @@ from tqdm import tqdm
 from .checkpoint import check_model_location
 from .input_files import read_input_file
 from .jsonl import STDIN
+from .label_file import label_lines, labels_from_file
 from .options import check_batch_size, check_device, check_threshold, labels_per_text, prompts_per_text
 from .pipeline import DEFAULT_MODEL_DIR, TruncationWarning
-from .prompt import LabelTooLongError, check_labels, check_text
+from .prompt import LabelTooLongError, check_text
 from .resumable_output import ResumableOutput
 
 STDOUT = "-"  # as --output: the lines go to standard output, as without --output
@@ -42,7 +43,6 @@ INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 BROKEN_PIPE = 141  # 128 + SIGPIPE
 CHUNK_TEXTS = 256  # texts classified and written at a time from a file
 PREDICTION_FIELDS = ("labels", "scores")
-LINE_BREAK = re.compile(r"\r\n?|\n")  # what ends a line of a labels file (not str.splitlines' form feeds, U+2028...)
 DATA_FILE_SUFFIXES = (  # a missing file, not a hub id
     *(".jsonl", ".json", ".txt", ".csv", ".tsv", ".parquet", ".arrow"),
     *(".gz", ".bz2", ".xz", ".zst", ".zip"),
@@ -329,45 +329,6 @@ def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
         windows=args.windows,
         batch_size=args.batch_size,
     )
-
-
-def labels_from_file(path: Path) -> list[str]:
-    """The non-blank lines of a labels file (split at line breaks only: `\\n`, `\\r\\n`, `\\r`), stripped,
-    each one label; a line that is not UTF-8, a bad label or a repeated one is named by `FILE:LINE`."""
-    return list(label_lines(path))
-
-
-def label_lines(path: Path) -> dict[str, int]:
-    """`{label: line number}` of a labels file, in its order (see `labels_from_file`)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"--labels-file {path} does not exist.") from None
-    except IsADirectoryError:
-        raise InputError(f"--labels-file {path} is a folder.") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:  # its offsets are past the byte-order mark
-        line = len(LINE_BREAK.split(error.object[: error.start].decode("utf-8")))
-        byte = error.object[error.start]
-        raise InputError(f"--labels-file {path}:{line}: not valid UTF-8 (byte {byte:#04x}).") from None
-    first_line: dict[str, int] = {}
-    for number, line in enumerate(LINE_BREAK.split(text), 1):
-        label = line.strip()
-        if not label:
-            continue
-        try:
-            check_labels([label])
-        except ValueError as error:
-            raise InputError(f"--labels-file {path}:{number}: {error}") from None
-        if label in first_line:
-            raise InputError(
-                f"--labels-file {path}:{number}: label {label!r} is given twice (first on line {first_line[label]})."
-            )
-        first_line[label] = number
-    if not first_line:
-        raise InputError(f"--labels-file {path} holds no labels.")
-    return first_line
 
 
 def _argument_records(texts: Sequence[str]) -> list[dict[str, Any]]:

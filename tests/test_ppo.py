@@ -429,8 +429,28 @@ def test_command_line_from_feedback_and_from_labels(make_model, tmp_path):
         ]
     )
     assert (tmp_path / "out" / "final" / "model.safetensors").is_file()
-    with pytest.raises(ValueError, match="--labels goes with --train"):
+    with pytest.raises(ValueError, match="--labels and --labels-file go with --train"):
         load_episodes(feedback, None, "a,b")
+
+
+def test_labels_that_hold_commas_come_from_a_labels_file(make_model, tmp_path):
+    """`--labels` splits at commas; `--labels-file` takes one label a line, as classify and feedback do."""
+    model_dir = tmp_path / "start"
+    make_model().save_pretrained(model_dir)
+    data = tmp_path / "train.jsonl"
+    data.write_text(
+        json.dumps({"text": "a new novel and an album", "labels": ["books, music"]})
+        + "\n"
+        + json.dumps({"text": "the team won", "labels": ["sports"]})
+    )
+    labels = tmp_path / "labels.txt"
+    labels.write_text("books, music\nsports\n")
+    out = tmp_path / "out"
+    arguments = ["--model", str(model_dir), "--train", str(data), "--labels-file", str(labels), "--out", str(out)]
+    main([*arguments, "--reward", "f1", "--max-steps", "1", "--no-progress"])
+    assert (out / "final" / "model.safetensors").is_file()
+    with pytest.raises(SystemExit):
+        main([*arguments, "--labels", "sports"])
 
 
 FAMILIES = Path(__file__).parent / "fixtures" / "reference_families"

@@ -26,9 +26,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gliclass.cli import labels_from_file
 from gliclass.data import DataError, checked_text
 from gliclass.jsonl import read_jsonl
+from gliclass.label_file import labels_from_file
 from gliclass.prompt import check_labels
 
 from ..recipe import config_data_dir, is_evaluation_set

@@ -2,6 +2,8 @@
 
     python -m training.ppo --model M (--feedback fb.jsonl | --train data.jsonl --labels "a,b,c") --out DIR [options]
 
+`--labels-file FILE` (one label per line) instead of `--labels` takes labels that hold commas.
+
 The final model goes to DIR/final (config, safetensors weights, tokenizer), next to
 `metrics.jsonl` and, with `--save-steps N`, `checkpoint-STEP` folders; `--resume` continues a
 killed run from the latest one. Every `PPOArguments` field is an option (`--samples-per-text`, `--kl-coef`, ...).
@@ -16,6 +18,7 @@ from typing import Any
 
 from gliclass import GLiClassModel
 from gliclass.data import load_set, read_examples
+from gliclass.label_file import labels_from_file
 from gliclass.prompt import check_labels
 
 from ..engine import FINAL_DIR
@@ -28,13 +31,16 @@ from .trainer import PPOArguments, PPOTrainer
 DEFAULT_POSITIVE_WEIGHT = 3.0
 
 
-def load_episodes(feedback: Path | None, train: Path | None, labels: str | None) -> list[Episode]:
-    """Episodes from a feedback file, or from a labelled JSONL file/folder shown with `labels`."""
+def load_episodes(feedback: Path | None, train: Path | None, labels: str | list[str] | None) -> list[Episode]:
+    """Episodes from a feedback file, or from a labelled JSONL file/folder shown with `labels` (a list
+    or a comma-separated string)."""
     if (feedback is None) == (train is None):
         raise ValueError("give exactly one of feedback and train.")
     if feedback is not None:
         if labels is not None:
-            raise ValueError("--labels goes with --train; feedback records carry their own candidate labels.")
+            raise ValueError(
+                "--labels and --labels-file go with --train; feedback records carry their own candidate labels."
+            )
         return episodes_from_feedback(read_feedback(feedback))
     if is_evaluation_set(train, config_data_dir({})):
         raise ValueError(f"{train} is an evaluation set; training on it would spoil zero-shot results.")
@@ -59,7 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--feedback", type=Path, help="feedback JSONL (python -m training.feedback)")
     source.add_argument("--train", type=Path, help="labelled JSONL file ({'text', 'labels'}) or data folder")
-    parser.add_argument("--labels", help="comma-separated candidate labels for --train (default: the data's labels)")
+    label_set = parser.add_mutually_exclusive_group()
+    label_set.add_argument("--labels", help="comma-separated candidate labels for --train (default: the data's labels)")
+    label_set.add_argument(
+        "--labels-file", type=Path, help="candidate labels for --train, one per line (labels may hold commas)"
+    )
     parser.add_argument(
         "--out", type=Path, required=True, help="output folder: final model (in final/), checkpoints, metrics.jsonl"
     )
@@ -77,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.positive_weight is not None and args.reward != "recall_weighted":
         parser.error(f"--positive-weight goes with --reward recall_weighted, not {args.reward}")
-    episodes = load_episodes(args.feedback, args.train, args.labels)
+    labels = args.labels if args.labels_file is None else labels_from_file(args.labels_file)
+    episodes = load_episodes(args.feedback, args.train, labels)
     settings = {
         option.name: getattr(args, option.name) for option in fields(PPOArguments) if option.name != "output_dir"
     }
