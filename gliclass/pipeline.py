@@ -26,6 +26,7 @@ from transformers import AutoTokenizer, Pipeline, PreTrainedTokenizerBase
 
 from .calibration import MIN_TRANSDUCTIVE_TEXTS, recentre, with_label_biases
 from .checkpoint import HUB_OPTIONS, check_marker_tokens, check_save_folder, save_tokenizer
+from .copyable_lock import CopyableLock
 from .example_evidence import EXAMPLE_WEIGHT, ExampleEvidence
 from .label_cache import DEFAULT_MAX_LABELS, LabelVectorCache, label_fingerprint
 from .labels_apart import LabelInput, LabelsApartBatch, LabelsApartInputs, label_model_inputs, load_label_tokenizer
@@ -171,6 +172,9 @@ class ZeroShotMultilabelPipeline(Pipeline):
         check_marker_tokens(model.config, tokenizer)
         super().__init__(model=model, tokenizer=tokenizer, device=device, **kwargs)
         self.model.eval()
+        self._eval_mode_lock = CopyableLock()  # calls from several threads share one eval-mode switch
+        self._eval_mode_calls = 0
+        self._training_modules: list[torch.nn.Module] = []
         set_dtype(self.model, dtype, self.device)
         if self._batch_size is None:
             self._batch_size = default_batch_size(self.device)
@@ -409,15 +413,23 @@ class ZeroShotMultilabelPipeline(Pipeline):
     @contextmanager
     def _eval_mode(self) -> Iterator[None]:
         """The model in eval mode (no dropout) meanwhile; modules left in training mode by the
-        caller (`model.train()` during fine-tuning) are put back in it afterwards."""
-        training = [module for module in self.model.modules() if module.training]
-        for module in training:
-            module.training = False
+        caller (`model.train()` during fine-tuning) are put back in it once the last of the calls
+        running at the same time (threads sharing this pipeline) ends."""
+        with self._eval_mode_lock:
+            if self._eval_mode_calls == 0:
+                self._training_modules = [module for module in self.model.modules() if module.training]
+                for module in self._training_modules:
+                    module.training = False
+            self._eval_mode_calls += 1
         try:
             yield
         finally:
-            for module in training:
-                module.training = True
+            with self._eval_mode_lock:
+                self._eval_mode_calls -= 1
+                if self._eval_mode_calls == 0:
+                    for module in self._training_modules:
+                        module.training = True
+                    self._training_modules = []
 
     def _forward(
         self, model_inputs: dict[str, Any], batch_size: int | None = None, embeddings: bool = False

@@ -1,4 +1,5 @@
 import math
+import threading
 
 import pytest
 import torch
@@ -185,3 +186,31 @@ def test_scores_in_eval_mode_and_gives_back_the_caller_s_training_mode(factory, 
     assert {name: module.training for name, module in model.named_modules()} == modes
     model.eval()  # label vectors cached while the model was training are those of eval mode
     assert torch.allclose(clf.score_texts(texts, labels), expected, atol=1e-6)
+
+
+def test_a_call_keeps_eval_mode_while_a_call_of_another_thread_ends(make_model):
+    """Two threads share a pipeline whose model was left in training mode: the call that ends first
+    must not put the model back in training mode (dropout) under the call still running."""
+    model = make_model()
+    clf = gliclass.pipeline(model=model, device="cpu")
+    texts, labels = ["the team won the match", "stocks fell sharply"], ["sports", "business", "politics"]
+    expected = clf.score_texts(texts, labels)
+    model.train()
+    first_inside, second_inside, first_done = threading.Event(), threading.Event(), threading.Event()
+
+    def meet(module, inputs):
+        if threading.current_thread().name == "first":
+            first_inside.set()
+            second_inside.wait(timeout=30)
+        elif not second_inside.is_set():
+            second_inside.set()
+            first_done.wait(timeout=30)  # the first call ends (and gives modes back) meanwhile
+
+    model.register_forward_pre_hook(meet)
+    first = threading.Thread(target=lambda: (clf.score_texts(texts, labels), first_done.set()), name="first")
+    first.start()
+    first_inside.wait(timeout=30)
+    second = clf.score_texts(texts, labels)
+    first.join()
+    assert torch.allclose(second, expected, atol=1e-6)
+    assert all(module.training for module in model.modules())
