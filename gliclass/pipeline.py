@@ -56,6 +56,7 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 INTERNAL_PACKAGES = ("gliclass", "transformers", "torch")  # frames a warning skips to reach the user's code
 # The reference pipeline's input length, used for backbones with relative positions only (no position limit).
 REFERENCE_MAX_LENGTH = 1024
+LIMITS = ("threshold", "top_k", "shortlist")  # options that None, given to a call, turns off
 
 
 class ShippedModelNotice(logging.Filter):
@@ -249,6 +250,7 @@ class ZeroShotMultilabelPipeline(Pipeline):
             given["top_k"] = check_batch_size(given["top_k"], "top_k")
         if "aggregation" in given and given["aggregation"] not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {given['aggregation']!r}.")
+        given |= {name: None for name in LIMITS if name in kwargs and kwargs[name] is None}  # turned off
         preprocess = {name: value for name, value in given.items() if name in PREPROCESS_OPTIONS}
         postprocess = {name: value for name, value in given.items() if name in POSTPROCESS_OPTIONS}
         return preprocess, {}, postprocess
@@ -268,7 +270,8 @@ class ZeroShotMultilabelPipeline(Pipeline):
         (`clf(text, ["sports", "politics"])`) and the texts may be named `sequences=`.
 
         Each result is `{"sequence", "labels", "scores"}` sorted by score. Options (each defaults
-        to the value given at construction):
+        to the value given at construction; `threshold=None`, `top_k=None` or `shortlist=None`
+        turns off one given there):
 
         - `candidate_labels`: list of strings, one comma-separated string, `{label: description}`,
           or one such set per text (lists of texts only);

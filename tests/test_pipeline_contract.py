@@ -140,6 +140,21 @@ def test_construction_options_are_the_defaults_of_every_call(make_model):
     )
 
 
+def test_none_at_a_call_turns_off_a_construction_threshold_top_k_or_shortlist(make_model):
+    model = make_model()
+    plain = gliclass.pipeline(model=model, device="cpu")
+    everything = plain(TEXTS, candidate_labels=LABELS)
+    limited = gliclass.pipeline(model=model, device="cpu", threshold=0.99, top_k=1, shortlist=2)
+    assert all(len(result["labels"]) <= 1 for result in limited(TEXTS, candidate_labels=LABELS))
+    assert limited(TEXTS, candidate_labels=LABELS, threshold=None, top_k=None, shortlist=None) == everything
+    assert (
+        transformers.pipeline("zero-shot-multilabel", model=model, device="cpu", top_k=1)(
+            TEXTS, candidate_labels=LABELS, top_k=None
+        )
+        == everything
+    )
+
+
 def test_transformers_pipeline_passes_construction_options(saved_tiny_model):
     preset = transformers.pipeline(
         "zero-shot-multilabel",
