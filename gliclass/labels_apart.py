@@ -24,10 +24,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from .checkpoint import looks_like_hub_id
 from .config import GLiClassConfig
 from .padding import pad_rows
 from .prompt import LABEL_TOKEN, REQUIRED_TOKENS, SEP_TOKEN, EncodedRow, LabelTooLongError, PromptEncoder, shown
@@ -255,27 +257,44 @@ class LabelsApartInputs:
         return encoded["input_ids"]
 
 
-def load_label_tokenizer(config: GLiClassConfig, checkpoint_dir: str | Path | None) -> PreTrainedTokenizerBase:
+def load_label_tokenizer(
+    config: GLiClassConfig, checkpoint: str | Path | None, **hub_options: Any
+) -> PreTrainedTokenizerBase:
     """The label encoder's tokenizer of a bi-encoder checkpoint.
 
-    Tried in order: `checkpoint_dir/label_tokenizer/` (written by `GLiClassModel.save_pretrained`),
-    then `config.label_model_name` (a local path, or a hub id, which the hub cache may serve offline).
-    Raises `OSError` naming both places when neither holds one.
+    Tried in order: the checkpoint's `label_tokenizer/` subfolder (written by
+    `GLiClassModel.save_pretrained`; a local folder, or a hub id fetched with `hub_options`:
+    `revision`, `subfolder`, `cache_dir`, `local_files_only`, ...), then `config.label_model_name`
+    (a local path, or a hub id, which the hub cache may serve offline). Raises `OSError` naming the
+    places tried when none holds one.
     """
     tried = []
-    if checkpoint_dir is not None:
-        local = Path(checkpoint_dir) / LABEL_TOKENIZER_DIR
-        if local.is_dir():
-            return AutoTokenizer.from_pretrained(local)
-        tried.append(str(local))
+    if checkpoint is not None:
+        subfolder = "/".join(part for part in (hub_options.pop("subfolder", None), LABEL_TOKENIZER_DIR) if part)
+        local = Path(checkpoint).expanduser()
+        if (local / subfolder).is_dir():
+            return AutoTokenizer.from_pretrained(local / subfolder)
+        if local.exists() or not looks_like_hub_id(str(checkpoint)):
+            tried.append(str(local / subfolder))
+        else:
+            try:
+                return AutoTokenizer.from_pretrained(str(checkpoint), subfolder=subfolder, **hub_options)
+            except (OSError, ValueError) as error:
+                tried.append(f"{subfolder}/ of {str(checkpoint)!r} ({_first_line(error)})")
     name = config.label_model_name
     if name:
         try:
             return AutoTokenizer.from_pretrained(name)
         except (OSError, ValueError) as error:
-            tried.append(f"{name!r} ({error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''})")
+            tried.append(f"{name!r} ({_first_line(error)})")
     raise OSError(
         "cannot load the label tokenizer of this bi-encoder; tried "
         + (", ".join(tried) if tried else "nothing (no checkpoint folder and no label_model_name)")
         + f". Save it in <checkpoint>/{LABEL_TOKENIZER_DIR}/ or set label_model_name to a folder holding it."
     )
+
+
+def _first_line(error: Exception) -> str:
+    """`ErrorType: first line of its message`, for a list of places tried."""
+    message = str(error).strip()
+    return f"{type(error).__name__}: {message.splitlines()[0]}" if message else type(error).__name__

@@ -560,8 +560,7 @@ class GLiClassModel(PreTrainedModel):
             model.tokenizer = None
         check_tokenizer_size(model.tokenizer, model.get_input_embeddings().num_embeddings, name_or_path)
         if model.config.is_bi_encoder:
-            folder = Path(name_or_path).expanduser() / (kwargs.get("subfolder") or "")
-            model.label_tokenizer = load_label_tokenizer(model.config, folder if folder.is_dir() else None)
+            model.label_tokenizer = load_label_tokenizer(model.config, name_or_path, **hub_options(kwargs))
             label_rows = model.model.label_encoder.get_input_embeddings().num_embeddings
             check_tokenizer_size(model.label_tokenizer, label_rows, f"{name_or_path} (label tokenizer)")
         return (model, loading_info) if report_wanted else model

@@ -264,6 +264,23 @@ def test_bi_encoder_round_trip_keeps_the_label_tokenizer(bi_encoder, tmp_path):
     assert all(torch.equal(value, state[name]) for name, value in model.state_dict().items())
 
 
+def test_a_bi_encoder_by_hub_id_reads_the_label_tokenizer_of_its_hub_repository(tmp_path):
+    """A saved bi-encoder pushed to the hub keeps its label tokenizer in `label_tokenizer/`; loaded by
+    hub id (here from a hub cache, offline) it is read from there, not from `label_model_name`."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repository = tmp_path / "models--someone--tiny-bi-encoder"
+    shutil.copytree(FAMILIES / "bi_encoder", repository / "snapshots" / revision)
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text(revision)
+    missing = repository / ".no_exist" / revision / "label_tokenizer"  # how the cache records a 404
+    missing.mkdir(parents=True)
+    (missing / "config.json").touch()
+    model = GLiClassModel.from_pretrained("someone/tiny-bi-encoder", cache_dir=str(tmp_path), local_files_only=True)
+    local = GLiClassModel.from_pretrained(FAMILIES / "bi_encoder")
+    assert model.label_tokenizer.get_vocab() == local.label_tokenizer.get_vocab()
+    assert model.config.label_model_name == "tiny-random-bge-label-encoder"  # not a tokenizer anywhere
+
+
 def test_missing_label_tokenizer_is_a_clear_error(bi_encoder, tmp_path):
     config = bi_encoder().config
     config.label_model_name = str(tmp_path / "nowhere")
