@@ -25,6 +25,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,17 @@ class GLiClassPredictor:
         return batch.assign(**{fields[0]: list(labels), fields[1]: list(scores)})
 
 
+def _ray() -> ModuleType:
+    """The `ray` module (`OSError` that says how to install it without the `ray` extra)."""
+    try:
+        import ray
+    except ModuleNotFoundError as error:
+        if error.name != "ray":  # Ray is there but broken: its own message
+            raise
+        raise OSError("Ray is not installed (the ray extra): pip install 'gliclass[ray]'.") from None
+    return ray
+
+
 def _object_array(values: list[list[Any]]) -> np.ndarray:
     """A 1-D object array of lists (numpy would make a 2-D array of equal-length lists)."""
     array = np.empty(len(values), dtype=object)
@@ -120,7 +132,7 @@ def classify_dataset(
     """Classify a Parquet or JSONL file / folder (local or any filesystem Ray reads) into
     `output_path` (a folder of Parquet or JSONL files, rows in input order) on the Ray cluster this
     process is connected to (`ray.init()` first); returns the number of rows written."""
-    import ray
+    ray = _ray()
 
     input_format = input_format or _format_of(input_path, "--input-format")
     if input_format == "json" and "://" not in input_path:
@@ -225,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import ray
+    ray = _ray()
 
     checks = [
         ("--labels", lambda: labels_per_text(args.labels, None)),
