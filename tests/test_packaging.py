@@ -1,12 +1,15 @@
 """What `pip install` puts on the path: `gliclass` and `gliclass_training`, no generic top-level names."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from gliclass import DEFAULT_MODEL_DIR
 from training.recipe import default_data_dir, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +75,18 @@ def test_installed_commands_name_themselves(tmp_path, module, prefix):
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith(prefix), result.stderr
+
+
+def test_installed_model_card_reads_the_packaged_config(tmp_path):
+    # the shipped metrics.json records `training/configs/...`; installed, that folder is `gliclass_training/`
+    site = tmp_path / "site-packages"
+    shutil.copytree(ROOT / "training", site / "gliclass_training", ignore=shutil.ignore_patterns("results"))
+    (tmp_path / "model").mkdir()
+    for name in ("metrics.json", "config.json"):
+        shutil.copy(DEFAULT_MODEL_DIR / name, tmp_path / "model" / name)
+    env = {name: value for name, value in os.environ.items() if name != "GLICLASS_DATA_DIR"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT)])
+    probe = "import pathlib; from gliclass_training.model_card import write_card; write_card(pathlib.Path('model'))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "model" / "README.md").read_text() == (DEFAULT_MODEL_DIR / "README.md").read_text()

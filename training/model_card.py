@@ -45,7 +45,7 @@ def model_card(metrics: dict[str, Any], config: dict[str, Any], model_config: di
         "isolated_layers": options.get("segment_isolated_layers", 0),
         "model_options": ", ".join(f"`{key}: {json.dumps(value)}`" for key, value in options.items()),
         "config_path": trained_from["config"],
-        "data_dir": config.get("data_dir") or os.path.relpath(config_data_dir(config), REPO_ROOT),
+        "data_dir": config.get("data_dir") or _data_dir_name(config_data_dir(config)),
         "train_sets": ", ".join(
             f"{Path(entry['path']).name} ({entry.get('weight', 1.0)})" for entry in config["train"]
         ),
@@ -83,11 +83,25 @@ def model_card(metrics: dict[str, Any], config: dict[str, Any], model_config: di
 def write_card(folder: Path, config_path: Path | None = None) -> Path:
     """Write `folder/README.md` from `folder`'s metrics.json and config.json and the training config."""
     metrics = json.loads((folder / "metrics.json").read_text())
-    config = read_config(config_path or REPO_ROOT / metrics["trained_from"]["config"])
+    config = read_config(config_path or _recorded_config(metrics["trained_from"]["config"]))
     model_config = json.loads((folder / "config.json").read_text())
     card = folder / "README.md"
     card.write_text(model_card(metrics, config, model_config))
     return card
+
+
+def _recorded_config(recorded: str) -> Path:
+    """The training config metrics.json records (relative to the checkout: `training/configs/...`);
+    installed, this package's copy of it."""
+    parts = Path(recorded).parts
+    if parts[:1] == ("training",) and not (REPO_ROOT / recorded).exists():
+        return Path(__file__).resolve().parent.joinpath(*parts[1:])
+    return REPO_ROOT / recorded
+
+
+def _data_dir_name(data_dir: Path) -> str:
+    """The data folder as the card names it: relative to the checkout (`../shared/data`); installed, as given."""
+    return os.path.relpath(data_dir, REPO_ROOT) if (REPO_ROOT / "pyproject.toml").is_file() else str(data_dir)
 
 
 def _loss(model_config: dict[str, Any]) -> str:
