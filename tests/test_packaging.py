@@ -1,5 +1,6 @@
 """What `pip install` puts on the path: `gliclass` and `gliclass_training`, no generic top-level names."""
 
+import importlib
 import json
 import os
 import shutil
@@ -90,3 +91,11 @@ def test_installed_model_card_reads_the_packaged_config(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "model" / "README.md").read_text() == (DEFAULT_MODEL_DIR / "README.md").read_text()
+
+
+@pytest.mark.parametrize("module", ["build_default_model", "compare_layouts", "fit_score_calibration", "model_card"])
+def test_recipe_commands_name_themselves_in_usage(module, capsys):
+    # argparse's default prog is the file name (`model_card.py: error: ...`), which no one runs
+    with pytest.raises(SystemExit):
+        importlib.import_module(f"training.{module}").main(["--no-such-option"])
+    assert capsys.readouterr().err.startswith(f"usage: python -m training.{module} ")

@@ -29,7 +29,7 @@ from .weight_mixing import best_mix, recalibrate
 
 def main(argv: list[str] | None = None) -> None:
     """Train (unless `--checkpoint`), mix, export, evaluate and write metrics.json and the card."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--config", type=Path, default=DEFAULT_MODEL_CONFIG, help="training config (default: minilm-isolated)"
     )

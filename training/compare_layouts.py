@@ -23,7 +23,7 @@ from .recipe import DEFAULT_MODEL_CONFIG, config_data_dir, load_model, read_conf
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--isolated", default="0,4,6", help="segment_isolated_layers values, comma-separated")
     parser.add_argument("--limit", type=int, default=300, help="first N texts of each eval set")
     parser.add_argument(

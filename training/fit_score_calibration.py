@@ -153,7 +153,7 @@ def positive_numbers(text: str) -> list[float]:
 
 def main(argv: list[str] | None = None) -> None:
     """Fit on split A, choose the positive and multi-label weights on B, report on B, C and eval, write the config."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $GLICLASS_DATA_DIR or ../shared/data")
     parser.add_argument(

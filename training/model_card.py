@@ -141,7 +141,7 @@ def _mixing(mixing: dict[str, Any] | None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Rewrite a model folder's card (nothing else in the folder changes)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="exported model folder")
     parser.add_argument(
         "--config", type=Path, default=None, help="training config (default: the one metrics.json records)"
