@@ -51,10 +51,16 @@ def headless_chromium(width: int = 1100, height: int = 800):
 
 
 def take_screenshot(model: str, data: str, out: Path, texts: int, top: int) -> None:
-    """Serve the page over the first `texts` texts of a data set, judge one label, save a PNG."""
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    """Serve the page over the first `texts` texts of a data set, judge one label, save a PNG
+    (OSError without selenium, a dev extra)."""
+    try:
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] != "selenium":
+            raise
+        raise OSError("the screenshot needs selenium (pip install selenium) and Chromium with its driver.") from None
 
     labelled = load_set(data)
     pool = labelled.texts[:texts]
