@@ -59,7 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=positive_int, default=2, help="torch threads per system (default 2)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="rows per forward pass (default 32)")
     parser.add_argument(
-        "--max-call-seconds", type=positive_float, default=90.0, help="skip a system once a call would take longer (default 90)"
+        "--max-call-seconds",
+        type=positive_float,
+        default=90.0,
+        help="skip a system once a call would take longer (default 90)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the texts and labels drawn (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: a new runs/benchmarks/...)")
