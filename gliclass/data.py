@@ -38,6 +38,11 @@ class Example:
     targets: dict[str, float]
     candidates: list[str] | None = None
 
+    @property
+    def true_labels(self) -> list[str]:
+        """The labels that apply: those scoring at least 0.5 (a 0 in a `{label: score}` map is a negative)."""
+        return [label for label, score in self.targets.items() if score >= 0.5]
+
 
 @dataclass
 class LabelledSet:
@@ -57,8 +62,8 @@ class LabelledSet:
 
     @property
     def gold(self) -> list[list[str]]:
-        """The true labels of each text, in order."""
-        return [list(example.targets) for example in self.examples]
+        """The true labels of each text (`Example.true_labels`), in order."""
+        return [example.true_labels for example in self.examples]
 
 
 class DataError(ValueError):
@@ -244,4 +249,4 @@ def _labels_in(examples: Sequence[Example]) -> list[str]:
 
 
 def _is_multi_label(examples: Sequence[Example]) -> bool:
-    return any(len(example.targets) > 1 for example in examples)
+    return any(len(example.true_labels) > 1 for example in examples)

@@ -27,7 +27,7 @@ def evaluate(
     """The metrics of `scorer` on the first `limit` examples of `labelled` (all by default)."""
     examples = labelled.examples[:limit] if limit else labelled.examples
     scores = scorer([example.text for example in examples], list(labelled.labels))
-    gold = [list(example.targets) for example in examples]
+    gold = [example.true_labels for example in examples]
     return metrics_from_scores(scores, labelled.labels, gold, labelled.multi_label, threshold)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -83,3 +85,17 @@ def test_a_pipeline_scores_through_its_adapter(backbone_dir) -> None:
     scores = pipeline_scorer(clf)(["the match ended"], LABELS)
     result = clf("the match ended", candidate_labels=LABELS)
     assert [scores[0, LABELS.index(label)].item() for label in result["labels"]] == pytest.approx(result["scores"])
+
+
+def test_a_label_scored_0_in_a_label_score_map_is_not_a_true_label(tmp_path) -> None:
+    path = tmp_path / "eval.jsonl"
+    labels = ["sports", "politics"]
+    rows = [("United won 3-1.", {"sports": 1.0, "politics": 0.0}), ("The bill passed.", {"sports": 0, "politics": 1})]
+    path.write_text(
+        "".join(json.dumps({"text": text, "all_labels": labels, "true_labels": truth}) + "\n" for text, truth in rows),
+        encoding="utf-8",
+    )
+    labelled = gliclass.load_set(path)
+    assert labelled.gold == [["sports"], ["politics"]] and not labelled.multi_label
+    metrics = gliclass.evaluate(lambda texts, labels: torch.tensor([[0.9, 0.1], [0.2, 0.8]]), labelled)
+    assert metrics["macro_f1"] == metrics["micro_f1"] == metrics["accuracy"] == 1.0
