@@ -102,15 +102,16 @@ def hub_set(
         if column not in table.column_names:
             raise ValueError(f"{spec.hub_id} has no column {column!r}; it has {table.column_names}.")
     class_names = getattr(table.features[spec.label_column], "names", None)
-    if limit is not None and limit < len(table):
-        table = table.select(sample_indices(len(table), limit, seed, spec.name))
 
     def raw_labels(value: Any) -> list[str]:
         values = value if isinstance(value, list) else [value]
         return [class_names[item] if class_names and isinstance(item, int) else str(item) for item in values]
 
+    # the whole split's labels, before `limit` samples its rows: a sample is scored on the same task
+    raw_candidates = class_names or sorted({label for value in table[spec.label_column] for label in raw_labels(value)})
+    if limit is not None and limit < len(table):
+        table = table.select(sample_indices(len(table), limit, seed, spec.name))
     rows = [(text, raw_labels(value)) for text, value in zip(table[spec.text_column], table[spec.label_column])]
-    raw_candidates = class_names or sorted({label for _, labels in rows for label in labels})
     labels = check_labels([label_name(spec, raw) for raw in raw_candidates])
     known, examples = set(labels), []
     for index, (text, raw) in enumerate(rows):

@@ -232,6 +232,14 @@ def test_hub_style_datasets_get_natural_label_names(tmp_path: Path) -> None:
     assert result.source["split"] == "train"
 
 
+def test_a_sample_of_a_hub_set_with_string_labels_keeps_every_label_of_the_split(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    rows = [{"text": f"text {index}", "label_text": label} for index, label in enumerate(["a", "b", "c", "d"] * 3)]
+    (tmp_path / "data" / "test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    sample = hub_set(HubDataset("toy", str(tmp_path)), limit=2).data
+    assert len(sample.texts) == 2 and sample.labels == ["a", "b", "c", "d"]
+
+
 def test_label_pool_is_deterministic_distinct_and_prefix_stable(eval_dir: Path) -> None:
     big = label_pool(40, eval_dir, seed=3)
     assert len(set(big)) == 40 and big[:5] == label_pool(5, eval_dir, seed=3)
