@@ -25,6 +25,8 @@ def evaluate(
     scorer: Scorer, labelled: LabelledSet, threshold: float = 0.5, limit: int | None = None
 ) -> dict[str, float]:
     """The metrics of `scorer` on the first `limit` examples of `labelled` (all by default)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a whole number of at least 1 (or None for all examples), got {limit!r}.")
     examples = labelled.examples[:limit] if limit else labelled.examples
     scores = scorer([example.text for example in examples], list(labelled.labels))
     gold = [example.true_labels for example in examples]

@@ -79,6 +79,13 @@ def test_evaluate_takes_any_scorer_and_a_limit() -> None:
     assert gliclass.evaluate(scorer, labelled, limit=2)["accuracy"] == 1.0 and seen[-1] == ["x a", "x b"]
 
 
+@pytest.mark.parametrize("limit", [0, -1, 2.5, True])
+def test_a_limit_that_is_not_a_count_is_refused(limit) -> None:
+    labelled = LabelledSet("toy", [Example("x a", {"a": 1.0}), Example("x b", {"b": 1.0})], LABELS)
+    with pytest.raises(ValueError, match="limit must be"):
+        gliclass.evaluate(lambda texts, labels: torch.zeros(len(texts), len(labels)), labelled, limit=limit)
+
+
 def test_a_pipeline_scores_through_its_adapter(backbone_dir) -> None:
     torch.manual_seed(0)
     clf = gliclass.pipeline(model=gliclass.GLiClassModel.from_backbone(str(backbone_dir)))

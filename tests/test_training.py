@@ -516,3 +516,9 @@ def test_finetune_falls_back_to_the_start_model_when_held_out_says_so(make_embed
     assert tuned is not start
     for name, value in tuned.state_dict().items():
         assert torch.equal(value, start.state_dict()[name]), name
+
+
+@pytest.mark.parametrize("eval_limit", [0, -1])
+def test_an_eval_limit_below_1_is_refused_before_training(tmp_path, eval_limit):
+    with pytest.raises(ValueError, match="eval_limit must be at least 1"):
+        TrainingArguments(output_dir=str(tmp_path), eval_limit=eval_limit)

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.max_steps is not None and args.max_steps < 1:
         parser.error("--max-steps must be a positive integer.")
+    if args.eval_limit is not None and args.eval_limit < 1:
+        parser.error("--eval-limit must be a positive integer.")
     configs = {path.stem: read_config(path) for path in args.configs}  # every config checked before any run
     used = [name for name in configs if (args.out / name).exists()]
     if used:  # a sweep does not resume (training.train --resume does)

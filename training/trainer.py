@@ -51,6 +51,8 @@ class TrainingArguments(RunArguments):
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
             raise ValueError("batch_size and gradient_accumulation_steps must be at least 1.")
+        if self.eval_limit is not None and self.eval_limit < 1:
+            raise ValueError(f"eval_limit must be at least 1 (or null for every text), got {self.eval_limit}.")
         super().__post_init__()
 
 
