@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .data import LabelledSet
+from .options import check_threshold
 from .pipeline import ZeroShotMultilabelPipeline
 
 Scorer = Callable[[list[str], list[str]], torch.Tensor]
@@ -52,6 +53,10 @@ def metrics_from_scores(
     """F1 scores and accuracy (top label, or `threshold`), plus mAP for multi-label sets, of one score table."""
     if tuple(scores.shape) != (len(gold), len(labels)):
         raise ValueError(f"scores have shape {tuple(scores.shape)}, expected {(len(gold), len(labels))}.")
+    if scores.isnan().any():
+        row = scores.isnan().any(dim=1).nonzero()[0].item()
+        raise ValueError(f"the scores of text {row} hold NaN, which has no place in a ranking.")
+    threshold = check_threshold(threshold)
     order = torch.argsort(scores, dim=1, descending=True, stable=True).tolist()
     ranked = [[labels[index] for index in row] for row in order]
     if multi_label:

@@ -65,6 +65,15 @@ def test_scores_of_the_wrong_shape_are_refused() -> None:
         metrics_from_scores(torch.zeros(1, 2), LABELS, [["a"]], multi_label=False)
 
 
+def test_nan_scores_and_a_threshold_outside_0_1_are_refused() -> None:
+    scores = torch.tensor([[0.9, 0.1, 0.0], [float("nan"), 0.2, 0.1]])  # the NaN would rank first: a "hit"
+    with pytest.raises(ValueError, match="scores of text 1 hold NaN"):
+        metrics_from_scores(scores, LABELS, [["a"], ["a"]], multi_label=False)
+    for threshold, error in ((float("nan"), ValueError), (1.5, ValueError), ("0.5", TypeError)):
+        with pytest.raises(error, match="threshold must be a number in"):
+            metrics_from_scores(torch.zeros(1, 3), LABELS, [["a"]], multi_label=True, threshold=threshold)
+
+
 def test_evaluate_takes_any_scorer_and_a_limit() -> None:
     labelled = LabelledSet(
         "toy", [Example("x a", {"a": 1.0}), Example("x b", {"b": 1.0}), Example("x c", {"a": 1.0})], LABELS
