@@ -50,7 +50,7 @@ def drawn_examples(labelled: LabelledSet, shots: int, limit: int, seed: int) -> 
     per_label: list[list[int]] = []
     for label in labelled.labels:
         taken = {index for indices in per_label for index in indices}
-        pool = [i for i, example in enumerate(labelled.examples) if label in example.targets and i not in taken]
+        pool = [i for i, example in enumerate(labelled.examples) if label in example.true_labels and i not in taken]
         per_label.append(rng.sample(pool, min(shots, len(pool))))
     taken = {index for indices in per_label for index in indices}
     rest = [example for i, example in enumerate(labelled.examples) if i not in taken]
@@ -62,7 +62,7 @@ def drawn_examples(labelled: LabelledSet, shots: int, limit: int, seed: int) -> 
 def shown_examples(labelled: LabelledSet, per_label: list[list[int]], shots: int) -> list[dict]:
     """The `{"text", "labels"}` examples of the first `shots` drawn indices of each label."""
     chosen = [index for indices in per_label for index in indices[:shots]]
-    return [{"text": labelled.examples[i].text, "labels": list(labelled.examples[i].targets)} for i in chosen]
+    return [{"text": labelled.examples[i].text, "labels": labelled.examples[i].true_labels} for i in chosen]
 
 
 def examples_and_test(labelled: LabelledSet, shots: int, limit: int, seed: int) -> tuple[list[dict], LabelledSet]:
@@ -74,7 +74,7 @@ def examples_and_test(labelled: LabelledSet, shots: int, limit: int, seed: int) 
 def macro_f1(clf, test: LabelledSet, examples: list[dict]) -> float:
     """Macro-F1 of the pipeline on `test` with these examples (argmax, or 0.5 for multi-label sets)."""
     scores = clf.score_texts(test.texts, test.labels, examples=examples or None, multi_label=True)
-    gold = [list(example.targets) for example in test.examples]
+    gold = [example.true_labels for example in test.examples]
     return metrics_from_scores(scores, test.labels, gold, test.multi_label)["macro_f1"]
 
 

@@ -45,7 +45,7 @@ def split_k_shot(labelled: LabelledSet, shots: int, seed: int, eval_limit: int |
     rng = random.Random(seed)
     by_label: dict[str, list[int]] = {}
     for index, example in enumerate(labelled.examples):
-        for label in example.targets:
+        for label in example.true_labels:
             by_label.setdefault(label, []).append(index)
     chosen: list[int] = []
     taken: set[int] = set()
@@ -76,7 +76,7 @@ def run_one(args: argparse.Namespace, dataset: LabelledSet, seed: int) -> dict:
     started = time.time()
     tuned = finetune(
         start_model(args),
-        [{"text": dataset.examples[i].text, "labels": list(dataset.examples[i].targets)} for i in train_idx],
+        [{"text": dataset.examples[i].text, "labels": dataset.examples[i].true_labels} for i in train_idx],
         labels=dataset.labels,
         seed=seed,
         progress=False,

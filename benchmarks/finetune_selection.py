@@ -76,7 +76,7 @@ def run_one(
     these epochs and learning rates (default: `finetune`'s)."""
     train_idx, test_idx = split_k_shot(dataset, 8, seed, eval_limit)
     texts = [dataset.examples[index].text for index in train_idx]
-    targets = [list(dataset.examples[index].targets) for index in train_idx]
+    targets = [dataset.examples[index].true_labels for index in train_idx]
     start = GLiClassModel.from_pretrained(model_path).eval()
     settings = dict(
         epochs=epochs,
@@ -92,7 +92,7 @@ def run_one(
     multi_label = any(len(example_targets) != 1 for example_targets in targets)
     scores, losses = held_out_metrics(held_tables, dataset.labels, held_gold, multi_label)
     test_texts = [dataset.examples[index].text for index in test_idx]
-    test_gold = [list(dataset.examples[index].targets) for index in test_idx]
+    test_gold = [dataset.examples[index].true_labels for index in test_idx]
     probe = probed_training(start, texts, targets, dataset.labels, test_texts, ALPHAS, settings)
     test_tables = {START: score_table(start, test_texts, dataset.labels), **probe.tables}
     picks = {

@@ -68,8 +68,8 @@ def simulated_feedback(model: GLiClassModel, pool: LabelledSet, top: int) -> lis
             FeedbackRecord(
                 example.text,
                 list(pool.labels),
-                accepted=[label for label in shown if label in example.targets],
-                rejected=[label for label in shown if label not in example.targets],
+                accepted=[label for label in shown if label in example.true_labels],
+                rejected=[label for label in shown if label not in example.true_labels],
             )
         )
     return records
@@ -142,7 +142,7 @@ def run_one(
         row["zero_shot"] = evaluate_set(start, test)
     if "supervised" in columns:
         began = time.time()
-        examples = [{"text": e.text, "labels": list(e.targets)} for e in pool.examples]
+        examples = [{"text": e.text, "labels": e.true_labels} for e in pool.examples]
         tuned = finetune(
             GLiClassModel.from_pretrained(args.model), examples, labels=dataset.labels, seed=seed, progress=False
         )
@@ -162,7 +162,7 @@ def run_one(
         row["feedback"] = {
             "accepted": sum(len(r.accepted) for r in feedback),
             "rejected": sum(len(r.rejected) for r in feedback),
-            "gold_labels": sum(len(e.targets) for e in pool.examples),
+            "gold_labels": sum(len(e.true_labels) for e in pool.examples),
         }
         began = time.time()
         tuned, row["ppo_feedback_log"] = run_ppo(

@@ -472,6 +472,12 @@ def test_a_training_label_outside_labels_is_named_by_file_and_line(tmp_path):
         load_episodes(None, data, "sports,business")
 
 
+def test_a_label_scored_zero_in_a_label_score_map_is_a_negative_episode_target():
+    """The reference's `{label: score}` format: a 0.0 names a negative, not a true label."""
+    (episode,) = episodes_from_examples([Example("the team won", {"sports": 1.0, "politics": 0.0})], LABELS)
+    assert dict(zip(episode.candidates, episode.targets)) == {"sports": 1.0, "business": 0.0, "politics": 0.0}
+
+
 def test_an_empty_training_file_is_named(tmp_path):
     data = tmp_path / "empty.jsonl"
     data.write_text("\n")

@@ -38,7 +38,7 @@ def episodes_from_examples(examples: Sequence[Example | dict[str, Any]], labels:
     episodes = []
     for number, example in enumerate(examples):
         if isinstance(example, Example):
-            text, true = example.text, set(example.targets)
+            text, true = example.text, set(example.true_labels)
         elif isinstance(example, dict) and "text" in example and isinstance(example.get("labels"), (list, tuple)):
             text, true = example["text"], set(example["labels"])
         else:
