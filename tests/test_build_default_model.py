@@ -71,6 +71,28 @@ def test_export_picks_an_alpha_and_writes_fp16_weights_metrics_and_card(make_mod
     assert GLiClassModel.from_pretrained(out).dtype == torch.float32
 
 
+def test_a_failed_export_leaves_the_earlier_one_as_it_was(make_model, tmp_path) -> None:
+    """Evaluation fails (no eval sets): the folder keeps its weights, metrics and card, and no half export."""
+    data = tmp_path / "data"
+    _write_set(data / "train", "toy_train", "train", TRAIN)
+    make_model(seed=1).save_pretrained(tmp_path / "runs" / "best")
+    config_file = tmp_path / "config.json"
+    config = {"model": "unused", "data_dir": str(data), "train": [{"path": "train/toy_train"}], "training": {}}
+    config_file.write_text(json.dumps({**config, "training": {"output_dir": str(tmp_path / "runs")}}))
+    out = tmp_path / "shipped"
+    make_model(seed=0).save_pretrained(out)
+    (out / "metrics.json").write_text("{}")
+    (out / "README.md").write_text("the earlier card")
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    argv = ["--config", str(config_file), "--checkpoint", str(tmp_path / "runs" / "best"), "--out", str(out)]
+    with pytest.raises(OSError, match="no evaluation data"):
+        main([*argv, "--mix", "1"])
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json", "data", "runs", "shipped"]
+    with pytest.raises(OSError, match="it is a file"):  # refused before any work
+        main([*argv[:-1], str(config_file)])
+
+
 def test_mixing_without_a_start_model_is_refused(make_model, tmp_path) -> None:
     make_model().save_pretrained(tmp_path / "runs" / "best")
     config_file = tmp_path / "config.json"

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
 from gliclass import DEFAULT_MODEL_DIR, GLiClassModel
+from gliclass.checkpoint import check_save_folder
 from gliclass.cli import run_command
 
-from .export import evaluate_exported, export
+from .export import evaluate_exported, export, replace_export
 from .model_card import REPO_ROOT, write_card
 from .recipe import DEFAULT_MODEL_CONFIG, MINILM_HUB_ID, config_data_dir, read_config, train_checkpoint
 from .weight_mixing import best_mix, recalibrate
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         "--mix", type=_alphas, default=(1.0, 0.7, 0.5, 0.35, 0.0), help="alphas to try (comma-separated; '1' for none)"
     )
     args = parser.parse_args(argv)
+    check_save_folder(args.out)  # a file there is refused now, not after training and evaluation
     config = read_config(args.config)
     data_dir = config_data_dir(config)
     checkpoint = args.checkpoint or train_checkpoint(config)
@@ -54,11 +57,17 @@ def main(argv: list[str] | None = None) -> None:
             mixing["recalibrated_scale_and_bias"] = recalibrate(model, config, data_dir)
     if config["model"] == "minilm":  # record the backbone's public id, not this machine's package folder
         model.config.encoder_model_name = model.config.encoder_config._name_or_path = MINILM_HUB_ID
-    export(model, args.out)
-    metrics = evaluate_exported(args.out, data_dir / "eval", args.threshold)
-    metrics["trained_from"] = {"config": _relative(args.config), "checkpoint": _relative(checkpoint), "mixing": mixing}
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    write_card(args.out, args.config)
+    staging = args.out.parent / f".tmp-{args.out.name}"  # `--out` changes only once all of it is written
+    try:
+        export(model, staging)
+        metrics = evaluate_exported(staging, data_dir / "eval", args.threshold)
+        trained_from = {"config": _relative(args.config), "checkpoint": _relative(checkpoint), "mixing": mixing}
+        metrics["trained_from"] = trained_from
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_card(staging, args.config)
+        replace_export(staging, args.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(json.dumps({name: round(s["macro_f1"], 3) for name, s in metrics["eval"].items()}))
     print(f"mean macro-F1 (single-label sets): {metrics['mean_macro_f1_single_label']:.3f}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import platform
 import time
 from pathlib import Path
@@ -34,6 +35,16 @@ def export(model: GLiClassModel, out: Path) -> None:
     for name in EXPORTED_FILES:
         (out / name).unlink(missing_ok=True)
     model.to(torch.float16).save_pretrained(out)
+
+
+def replace_export(staging: Path, out: Path) -> None:
+    """Move a finished export (weights, tokenizer, metrics, card) from `staging` into `out`, in place of
+    an earlier export there; other files in `out` stay."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in EXPORTED_FILES:
+        (out / name).unlink(missing_ok=True)
+    for path in staging.iterdir():
+        os.replace(path, out / path.name)
 
 
 def evaluate_exported(folder: Path, eval_dir: Path, threshold: float) -> dict[str, Any]:
