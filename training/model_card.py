@@ -21,7 +21,7 @@ from gliclass import DEFAULT_MODEL_DIR
 from gliclass.cli import run_command
 
 from .data import CandidateSampler
-from .recipe import config_data_dir, read_config
+from .recipe import DEFAULT_MODEL_CONFIG, config_data_dir, read_config
 from .trainer import TrainingArguments
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -30,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def model_card(metrics: dict[str, Any], config: dict[str, Any], model_config: dict[str, Any]) -> str:
     """The card of a model with these metrics (`metrics.json`), training config and `config.json`."""
+    check_card_fits(config)
     encoder = model_config["encoder_config"]
     options = config.get("model_options") or {}
     args = TrainingArguments(**config["training"])
@@ -78,6 +79,21 @@ def model_card(metrics: dict[str, Any], config: dict[str, Any], model_config: di
         ),
     }
     return Template((TEMPLATES / "model_card.md").read_text()).substitute(facts)
+
+
+def check_card_fits(config: dict[str, Any]) -> None:
+    """Refuse a training config whose model the card's prose does not describe: the template is the default
+    model's (a segment-isolated MiniLM started as an embedder, kept by periodic evaluation), so `model` and
+    `model_options` must be those of `DEFAULT_MODEL_CONFIG` and `eval` sets and `eval_steps` must be given."""
+    recipe = read_config(DEFAULT_MODEL_CONFIG)
+    differing = [key for key in ("model", "model_options") if config.get(key) != recipe[key]]
+    if not config.get("eval") or not (config.get("training") or {}).get("eval_steps"):
+        differing.append("eval / eval_steps (none)")
+    if differing:
+        raise ValueError(
+            f"the model card describes the default model's recipe ({DEFAULT_MODEL_CONFIG.name}); "
+            f"this config differs in {', '.join(differing)}."
+        )
 
 
 def write_card(folder: Path, config_path: Path | None = None) -> Path:
