@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 
 from gliclass import GLiClassModel
-from training.build_default_model import main
+from training.build_default_model import _relative, main
 from training.recipe import DEFAULT_MODEL_CONFIG, read_config
 from training.weight_mixing import mixed
 
@@ -111,6 +111,13 @@ def test_a_model_the_card_does_not_describe_is_refused_before_training(change, t
     with pytest.raises(ValueError, match=f"the model card describes .*{DEFAULT_MODEL_CONFIG.name}"):
         main(["--config", str(config_file), "--out", str(tmp_path / "shipped")])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json"]
+
+
+def test_a_config_outside_the_repository_is_recorded_by_its_absolute_path(tmp_path, monkeypatch) -> None:
+    """metrics.json's `trained_from.config` is what `python -m training.model_card` reads later, from any folder."""
+    monkeypatch.chdir(tmp_path)
+    assert _relative(Path("config.json")) == str(tmp_path / "config.json")
+    assert _relative(DEFAULT_MODEL_CONFIG) == "training/configs/minilm-isolated.yaml"
 
 
 def test_mixing_without_a_start_model_is_refused(make_model, tmp_path) -> None:

@@ -82,11 +82,11 @@ def _alphas(text: str) -> tuple[float, ...]:
 
 
 def _relative(path: Path) -> str:
-    """`path` relative to the repository root when under it (for metrics.json), else as given."""
+    """`path` relative to the repository root when under it (for metrics.json), else absolute."""
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT))
     except ValueError:
-        return str(path)
+        return str(Path(path).resolve())
 
 
 if __name__ == "__main__":
