@@ -120,6 +120,14 @@ def test_a_config_outside_the_repository_is_recorded_by_its_absolute_path(tmp_pa
     assert _relative(DEFAULT_MODEL_CONFIG) == "training/configs/minilm-isolated.yaml"
 
 
+@pytest.mark.parametrize("threshold", ["5", "-0.1", "nan", "half"])
+def test_a_threshold_outside_0_1_is_a_usage_error(threshold, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:  # the config is never read: refused before any work
+        main(["--config", str(tmp_path / "missing.yaml"), "--threshold", threshold])
+    assert exit_info.value.code == 2
+    assert f"argument --threshold: must be a number in [0, 1], got '{threshold}'" in capsys.readouterr().err
+
+
 def test_mixing_without_a_start_model_is_refused(make_model, tmp_path) -> None:
     make_model().save_pretrained(tmp_path / "runs" / "best")
     config_file = tmp_path / "config.json"

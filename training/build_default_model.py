@@ -22,6 +22,7 @@ from pathlib import Path
 from gliclass import DEFAULT_MODEL_DIR, GLiClassModel
 from gliclass.checkpoint import check_save_folder
 from gliclass.cli import run_command
+from gliclass.options import check_threshold
 
 from .export import evaluate_exported, export, replace_export
 from .model_card import REPO_ROOT, check_card_fits, write_card
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained GLiClass folder: skip training")
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="where the shipped model goes")
-    parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold for multi-label sets")
+    parser.add_argument("--threshold", type=_threshold, default=0.5, help="decision threshold for multi-label sets")
     parser.add_argument(
         "--mix", type=_alphas, default=(1.0, 0.7, 0.5, 0.35, 0.0), help="alphas to try (comma-separated; '1' for none)"
     )
@@ -79,6 +80,14 @@ def _alphas(text: str) -> tuple[float, ...]:
     if not values or not all(0.0 <= value <= 1.0 for value in values):
         raise argparse.ArgumentTypeError(f"alphas must be numbers in [0, 1], got {text!r}")
     return values
+
+
+def _threshold(text: str) -> float:
+    """`--threshold`: a number in [0, 1]."""
+    try:
+        return check_threshold(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
 
 
 def _relative(path: Path) -> str:
