@@ -251,6 +251,21 @@ def test_finetune_drops_calibrated_label_biases_with_a_warning(make_model):
     assert tuned.config.label_biases == {} and model.config.label_biases == {"sports": 2.0}
 
 
+def test_finetune_refuses_an_output_dir_that_is_a_file_before_training(make_model, tmp_path):
+    """It was found only when saving, after the whole fine-tuning, whose result was then lost."""
+    taken = []
+
+    def examples():
+        taken.append(True)
+        yield from [{"text": "the team won", "labels": ["sports"]}, {"text": "stocks fell", "labels": ["business"]}]
+
+    file = tmp_path / "tuned"
+    file.write_text("")
+    with pytest.raises(OSError, match="it is a file"):
+        finetune(make_model(), examples(), epochs=1, select=False, progress=False, output_dir=file)
+    assert not taken
+
+
 def test_finetune_leaves_the_given_model_as_it_was(make_model):
     """It used to switch the caller's model to eval mode (dropout off in the caller's own training loop)."""
     model = make_model().train()

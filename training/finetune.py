@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from gliclass import GLiClassModel, ZeroShotMultilabelPipeline
+from gliclass.checkpoint import check_save_folder
 from gliclass.evaluation import metrics_from_scores
 from gliclass.options import examples_label_set
 from gliclass.prompt import labelled_examples
@@ -110,6 +111,8 @@ def finetune(
         raise TypeError(f"model must be a GLiClassModel, its pipeline or a path, got {type(model).__name__}.")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an integer, got {seed!r}.")
+    if output_dir is not None:
+        check_save_folder(output_dir)  # now, not after the training it would save
     if model.config.label_biases:
         warnings.warn(
             "finetune does not keep the label_biases fitted by gliclass.calibrate (they fit the start model's "
