@@ -89,12 +89,24 @@ class GLiClassPredictor:
         fields = PREDICTION_FIELDS
         while any(name in columns for name in fields):
             fields = tuple(f"predicted_{name}" for name in fields)
-        labels, scores = (_object_array([result[key] for result in results]) for key in PREDICTION_FIELDS)
-        if arrow:
-            return batch.append_column(fields[0], [list(labels)]).append_column(fields[1], [list(scores)])
+        labels, scores = ([result[key] for result in results] for key in PREDICTION_FIELDS)
         if isinstance(batch, dict):
-            return {**batch, fields[0]: labels, fields[1]: scores}
-        return batch.assign(**{fields[0]: list(labels), fields[1]: list(scores)})
+            return {**batch, fields[0]: _object_array(labels), fields[1]: _object_array(scores)}
+        import pandas
+        import pyarrow
+
+        # typed columns: a batch whose texts kept no label would otherwise be list<null>, and a
+        # Parquet folder whose files disagree on the type cannot be read back as one table
+        types = pyarrow.list_(pyarrow.string()), pyarrow.list_(pyarrow.float64())
+        if arrow:
+            return batch.append_column(fields[0], pyarrow.array(labels, types[0])).append_column(
+                fields[1], pyarrow.array(scores, types[1])
+            )
+        series = (
+            pandas.Series(values, index=batch.index, dtype=pandas.ArrowDtype(arrow_type))
+            for values, arrow_type in zip((labels, scores), types)
+        )
+        return batch.assign(**dict(zip(fields, series)))
 
 
 def _ray() -> ModuleType:

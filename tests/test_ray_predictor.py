@@ -157,3 +157,18 @@ def test_command_names_a_bad_text_met_inside_an_actor(local_ray, model_dir: Path
     assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
     err = capsys.readouterr().err  # after Ray's own log lines
     assert err.endswith("error: text 1 must be a string, got NAType.\n"), err[-500:]  # was Ray's retry advice
+
+
+def test_prediction_columns_are_typed_when_no_label_is_kept(model_dir: Path) -> None:
+    """A batch whose texts kept no label was list<null>: a Parquet folder with such a file and a
+    list<string> one could not be read back as one table."""
+    import pandas
+    import pyarrow
+
+    predictor = GLiClassPredictor(LABELS, model=str(model_dir), device="cpu", threshold=1.0)
+    types = [pyarrow.list_(pyarrow.string()), pyarrow.list_(pyarrow.float64())]
+    table = predictor(pyarrow.table({"text": TEXTS[:2]}))
+    assert [table.schema.field(name).type for name in ("labels", "scores")] == types
+    frame = predictor(pandas.DataFrame({"text": TEXTS[:2]}, index=[5, 7]))
+    assert [pyarrow.Table.from_pandas(frame).schema.field(name).type for name in ("labels", "scores")] == types
+    assert list(frame["labels"]) == [[], []]
