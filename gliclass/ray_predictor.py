@@ -33,7 +33,7 @@ import torch
 
 from .cli import InputError, checked_record, run_command
 from .jsonl import read_jsonl
-from .options import check_batch_size, check_threshold, labels_per_text, prompts_per_text
+from .options import check_batch_size, check_threshold, is_per_text, labels_per_text, prompts_per_text
 from .pipeline import pipeline
 
 PROG = "python -m gliclass.ray_predictor"
@@ -52,7 +52,7 @@ class GLiClassPredictor:
     `predicted_labels`/`predicted_scores`.
 
     Args:
-        candidate_labels: the label set (list, comma-separated string or `{label: description}`).
+        candidate_labels: the label set of every row (list, comma-separated string or `{label: description}`).
         model: path or hub id of a GLiClass model (None: the model shipped in the package).
         text_column: the column holding the texts.
         device: as for `gliclass.pipeline` (None: CUDA when the actor has a GPU).
@@ -70,6 +70,13 @@ class GLiClassPredictor:
         torch_threads: int | None = None,
         **options: Any,
     ) -> None:
+        # one value for all rows: a list per text would be paired with each batch's rows by position
+        shared = {"candidate_labels": "one label set (a list, 'a, b' or {label: description})", "prompt": "one string"}
+        for name, value in (("candidate_labels", candidate_labels), ("prompt", options.get("prompt"))):
+            if is_per_text(name, value):
+                raise ValueError(
+                    f"{name} must be {shared[name]} for every row, not one per text; got a list of {len(value)}."
+                )
         if torch_threads is not None:
             torch.set_num_threads(check_batch_size(torch_threads, "torch_threads"))
         self.text_column = text_column

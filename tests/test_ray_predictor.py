@@ -172,3 +172,13 @@ def test_prediction_columns_are_typed_when_no_label_is_kept(model_dir: Path) -> 
     frame = predictor(pandas.DataFrame({"text": TEXTS[:2]}, index=[5, 7]))
     assert [pyarrow.Table.from_pandas(frame).schema.field(name).type for name in ("labels", "scores")] == types
     assert list(frame["labels"]) == [[], []]
+
+
+def test_per_text_labels_and_prompts_are_refused_at_construction(make_model, tmp_path: Path) -> None:
+    """They were paired with each batch's rows by position (or failed in a worker when the counts differed)."""
+    make_model().save_pretrained(tmp_path / "joint")  # labels encoded with each text: nothing checked them ahead
+    joint = dict(model=str(tmp_path / "joint"), device="cpu")
+    with pytest.raises(ValueError, match="candidate_labels must be one label set .* not one per text; got a list of 2"):
+        GLiClassPredictor([["sports", "politics"], ["science", "business"]], **joint)
+    with pytest.raises(ValueError, match="prompt must be one string for every row, not one per text"):
+        GLiClassPredictor(LABELS, prompt=["topic", "topic"], **joint)
