@@ -172,9 +172,11 @@ def classify_dataset(
     context.execution_options.preserve_order = True  # output rows in input order
     reader = ray.data.read_parquet if input_format == "parquet" else ray.data.read_json
     dataset = reader(input_path)
+    rows = dataset.count()
+    if not rows:
+        raise InputError(f"{input_path} holds no rows to classify.")
     if text_column not in dataset.columns():
         raise InputError(f"{input_path} has no {text_column!r} column; its columns are {dataset.columns()}.")
-    rows = dataset.count()
     predictions = dataset.map_batches(
         GLiClassPredictor,
         fn_constructor_kwargs=dict(

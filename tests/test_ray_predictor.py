@@ -182,3 +182,17 @@ def test_per_text_labels_and_prompts_are_refused_at_construction(make_model, tmp
         GLiClassPredictor([["sports", "politics"], ["science", "business"]], **joint)
     with pytest.raises(ValueError, match="prompt must be one string for every row, not one per text"):
         GLiClassPredictor(LABELS, prompt=["topic", "topic"], **joint)
+
+
+def test_command_refuses_an_input_without_rows(local_ray, model_dir: Path, tmp_path: Path, capsys) -> None:
+    """An empty JSONL file was "error: argument of type 'NoneType' is not iterable"."""
+    import pandas
+
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    pandas.DataFrame({"text": pandas.Series([], dtype=str)}).to_parquet(tmp_path / "empty.parquet")
+    for name in ("empty.jsonl", "empty.parquet"):
+        argv = ["--labels", "a,b", "--input", str(tmp_path / name), "--output", str(tmp_path / "o")]
+        assert main([*argv, "--model", str(model_dir), "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
+        err = capsys.readouterr().err
+        assert err.endswith(f"error: {tmp_path / name} holds no rows to classify.\n"), err[-300:]
+        assert not (tmp_path / "o").exists()
