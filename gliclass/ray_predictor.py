@@ -35,6 +35,7 @@ from .cli import InputError, checked_record, run_command
 from .jsonl import read_jsonl
 from .options import check_batch_size, check_threshold, is_per_text, labels_per_text, prompts_per_text
 from .pipeline import pipeline
+from .prompt import check_text
 
 PROG = "python -m gliclass.ray_predictor"
 PREDICTION_FIELDS = ("labels", "scores")
@@ -92,6 +93,8 @@ class GLiClassPredictor:
             raise ValueError(f"the batch has no {self.text_column!r} column; its columns are {sorted(columns)}.")
         column = batch[self.text_column]
         texts = column.to_pylist() if arrow else [str(text) if isinstance(text, np.str_) else text for text in column]
+        for text in texts:  # named by column: the pipeline's "text N" would count within this batch, not the dataset
+            check_text(text, f"a value of the {self.text_column!r} column")
         results = self.classifier(texts) if texts else []
         fields = PREDICTION_FIELDS
         while any(name in columns for name in fields):

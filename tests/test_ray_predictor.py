@@ -156,7 +156,7 @@ def test_command_names_a_bad_text_met_inside_an_actor(local_ray, model_dir: Path
     argv = ["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o"), "--model", str(model_dir)]
     assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
     err = capsys.readouterr().err  # after Ray's own log lines
-    assert err.endswith("error: text 1 must be a string, got NAType.\n"), err[-500:]  # was Ray's retry advice
+    assert err.endswith("error: a value of the 'text' column must be a string, got NAType.\n"), err[-500:]
 
 
 def test_prediction_columns_are_typed_when_no_label_is_kept(model_dir: Path) -> None:
@@ -196,3 +196,14 @@ def test_command_refuses_an_input_without_rows(local_ray, model_dir: Path, tmp_p
         err = capsys.readouterr().err
         assert err.endswith(f"error: {tmp_path / name} holds no rows to classify.\n"), err[-300:]
         assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_text_is_named_by_its_column_not_its_place_in_the_batch(model_dir: Path) -> None:
+    """It was "text 1 ...": the place in this batch, which is no row number of the dataset."""
+    import pandas
+
+    predictor = GLiClassPredictor(LABELS, model=str(model_dir), device="cpu")
+    with pytest.raises(TypeError, match="^a value of the 'text' column must be a string, got NoneType.$"):
+        predictor(pandas.DataFrame({"text": [TEXTS[0], None]}, index=[700, 701], dtype=object))
+    with pytest.raises(ValueError, match="^a value of the 'body' column is empty"):
+        GLiClassPredictor(LABELS, model=str(model_dir), device="cpu", text_column="body")({"body": np.array([" "])})
