@@ -171,6 +171,12 @@ def classify_dataset(
             f"--concurrency {concurrency} x --cpus-per-actor {cpus_per_actor:g} takes all {cpus:g} CPUs of the Ray "
             "cluster and leaves none to read and write the files; use fewer actors or a fraction of a CPU each."
         )
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if concurrency * gpus_per_actor > gpus:  # Ray would wait for them forever
+        raise InputError(
+            f"--concurrency {concurrency} x --gpus-per-actor {gpus_per_actor:g} needs more GPUs than the "
+            f"{gpus:g} of the Ray cluster."
+        )
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # output rows in input order
     reader = ray.data.read_parquet if input_format == "parquet" else ray.data.read_json

@@ -207,3 +207,13 @@ def test_a_bad_text_is_named_by_its_column_not_its_place_in_the_batch(model_dir:
         predictor(pandas.DataFrame({"text": [TEXTS[0], None]}, index=[700, 701], dtype=object))
     with pytest.raises(ValueError, match="^a value of the 'body' column is empty"):
         GLiClassPredictor(LABELS, model=str(model_dir), device="cpu", text_column="body")({"body": np.array([" "])})
+
+
+def test_command_refuses_actors_that_want_missing_gpus(local_ray, model_dir: Path, tmp_path: Path, capsys) -> None:
+    """Ray waited forever for a GPU the cluster does not have."""
+    source = tmp_path / "texts.jsonl"
+    source.write_text(json.dumps({"text": TEXTS[0]}) + "\n", encoding="utf-8")
+    argv = ["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o"), "--model", str(model_dir)]
+    assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5", "--gpus-per-actor", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("needs more GPUs than the 0 of the Ray cluster.\n"), err[-300:]
