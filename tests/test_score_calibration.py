@@ -16,7 +16,7 @@ from gliclass.example_evidence import EXAMPLE_PRIOR, ExampleEvidence
 from gliclass.label_biases import MAX_BIAS, fit_label_biases
 from gliclass.labels_apart import LabelInput
 from gliclass.pipeline import STREAM_CHUNK_TEXTS
-from training.fit_score_calibration import ScoredSet, fit
+from training.fit_score_calibration import ScoredSet, fit, one_label_calls
 
 LABELS = ["sports", "politics", "business", "science", "music"]
 TEXTS = [
@@ -86,13 +86,27 @@ def test_fitting_score_calibration_weighs_a_multi_label_set_as_asked():
     def scored(name: str, multi_label: bool, labels: int) -> ScoredSet:
         logits = torch.randn(40, labels, generator=generator) * 3
         truth = logits + torch.randn(40, labels, generator=generator) * 2 > (0.5 if multi_label else 2.5)
-        return ScoredSet(name, logits, truth, multi_label)
+        return ScoredSet(name, logits, truth, multi_label, torch.zeros(40))
 
     single, multi = scored("single", False, 3), scored("multi", True, 8)
     weighted = fit([single, multi], pos_weight=2.0, multi_label_weight=2.0)
     repeated = fit([single, multi, multi], pos_weight=2.0)
     assert weighted == pytest.approx(repeated, abs=1e-3)
     assert fit([single, multi], pos_weight=2.0) != pytest.approx(weighted, abs=1e-3)
+
+
+def test_one_label_calls_count_each_text_s_true_and_wrong_label_alone_and_beside_other():
+    logits = torch.tensor([[2.0, -1.0, -4.0], [-3.0, 1.0, -0.2]])
+    truth = torch.tensor([[True, False, False], [False, True, False]])
+    scored = ScoredSet("set", logits, truth, False, contrast=torch.tensor([1.0, 0.9]))
+    raw = one_label_calls(scored, None)  # uncalibrated: alone or not, a logit >= 0 is a yes
+    assert raw["one_label_alone_true_at_0.5"] == raw["one_label_with_other_true_at_0.5"] == 1.0
+    assert raw["one_label_alone_wrong_at_0.5"] == raw["one_label_with_other_wrong_at_0.5"] == 0.0
+    relative = {"scale": 0.0, "log_softmax": 1.0, "log_num_labels": 0.0, "bias": 0.5}  # yes when 0.54 above "other"
+    shares = one_label_calls(scored, relative)
+    assert shares["one_label_alone_true_at_0.5"] == shares["one_label_alone_wrong_at_0.5"] == 1.0  # alone: always
+    assert shares["one_label_with_other_true_at_0.5"] == 0.5  # 2 - 1 >= 0.54, 1 - 0.9 < 0.54
+    assert shares["one_label_with_other_wrong_at_0.5"] == 0.0
 
 
 def test_fit_label_biases_moves_half_to_the_best_threshold():
