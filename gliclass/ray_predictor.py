@@ -180,7 +180,7 @@ def classify_dataset(
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # output rows in input order
     reader = ray.data.read_parquet if input_format == "parquet" else ray.data.read_json
-    dataset = reader(input_path)
+    dataset = reader(input_path, **_reader_options(input_path))
     rows = dataset.count()
     if not rows:
         raise InputError(f"{input_path} holds no rows to classify.")
@@ -227,6 +227,19 @@ def _check_json_lines(path: Path, text_column: str) -> None:
     for file in files:
         for where, record in read_jsonl(file, InputError):
             checked_record(where, record, text_column)
+
+
+def _reader_options(path: str) -> dict[str, Any]:
+    """Ray's readers take only files named for their format (`.parquet`; `.json`, `.jsonl`, ...): a
+    single local file named otherwise (read with `--input-format`) is read by its own extension."""
+    local = Path(path)
+    if "://" in path or not local.is_file() or local.suffix in FORMATS:
+        return {}
+    if not local.suffix:
+        raise InputError(
+            f"--input {path} has no extension, which Ray needs to read a file; add one (.parquet, .jsonl)."
+        )
+    return {"file_extensions": [local.suffix[1:]]}
 
 
 def _format_of(path: str, option: str) -> str:

@@ -111,6 +111,28 @@ def test_command_classifies_jsonl_and_parquet(local_ray, model_dir: Path, tmp_pa
         assert [list(labels) for labels in table["labels"]] == single
 
 
+def test_command_reads_a_file_named_otherwise_with_input_format(local_ray, model_dir: Path, tmp_path: Path, capsys):
+    """Ray's readers skip files not named for their format: `--input-format` was asked for and then
+    failed ("no files found")."""
+    import pandas
+
+    rows = "".join(json.dumps({"text": text}) + "\n" for text in TEXTS)
+    (tmp_path / "texts.data").write_text(rows, encoding="utf-8")
+    pandas.read_json(tmp_path / "texts.data", lines=True).to_parquet(tmp_path / "texts.bin")
+    (tmp_path / "texts").write_text(rows, encoding="utf-8")
+    single = [result["labels"] for result in expected(model_dir, top_k=2)]
+    options = ["--model", str(model_dir), "--top-k", "2", "--concurrency", "1", "--cpus-per-actor", "0.5"]
+    cases = (("texts.data", "json", _read_jsonl_folder), ("texts.bin", "parquet", pandas.read_parquet))
+    for name, kind, reader in cases:
+        out = tmp_path / f"out-{kind}"
+        argv = ["--labels", ",".join(LABELS), "--input", str(tmp_path / name), "--input-format", kind]
+        assert main([*argv, "--output", str(out), *options]) == 0
+        assert [list(labels) for labels in reader(out)["labels"]] == single
+    argv = ["--labels", ",".join(LABELS), "--input", str(tmp_path / "texts"), "--input-format", "json"]
+    assert main([*argv, "--output", str(tmp_path / "o"), *options]) == 2
+    assert "has no extension, which Ray needs" in capsys.readouterr().err
+
+
 def test_command_errors_are_one_line(model_dir: Path, tmp_path: Path, capsys) -> None:
     assert main(["--labels", "a,a", "--input", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
