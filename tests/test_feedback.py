@@ -251,6 +251,26 @@ def test_command_line_reads_answers_from_piped_stdin(make_model, tmp_path, monke
     assert "2 answers saved" in capsys.readouterr().err
 
 
+def test_command_line_says_in_one_warning_line_that_a_half_written_answer_was_set_aside(
+    make_model, tmp_path, monkeypatch, capsys
+):
+    """A session killed while writing, then restarted: one `warning:` line, not Python's warning
+    format with the source line of `warnings.warn` under it."""
+    model_dir = tmp_path / "model"
+    make_model().save_pretrained(model_dir)
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))
+    out = tmp_path / "fb.jsonl"
+    out.write_text('{"text": "the team w')
+    monkeypatch.setattr(sys, "stdin", io.StringIO("q\n"))
+    main(feedback_arguments(model_dir, texts, out))
+    warned = [line for line in capsys.readouterr().err.splitlines() if "half-written" in line]
+    assert warned == [
+        f"python -m training.feedback: warning: {out}:1: a half-written last line (a crash while writing?) "
+        f"was moved to {out}.partial."
+    ]
+
+
 def test_command_line_refuses_the_input_as_output_and_answers_for_other_labels(tmp_path):
     texts = tmp_path / "texts.jsonl"
     texts.write_text("".join(json.dumps({"text": text}) + "\n" for text in TEXTS[:2]))

@@ -23,6 +23,7 @@ import codecs
 import os
 import select
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -188,8 +189,13 @@ def check_output_path(out: Path, source: Path) -> None:
 
 def check_answers(out: Path, labels: list[str]) -> None:
     """The answers already in `out` were given for these labels (a restart with other labels would
-    mix label sets and skip texts answered for the old ones)."""
-    end_at_line_boundary(out)
+    mix label sets and skip texts answered for the old ones). A half-written last record set aside
+    is said in one `warning:` line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        end_at_line_boundary(out)
+    for warning in caught:
+        print(f"python -m {__package__}: warning: {warning.message}", file=sys.stderr)
     for where, record in iter_feedback_lines(out):
         if sorted(record.candidate_labels) != sorted(labels):
             raise ValueError(
