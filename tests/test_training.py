@@ -28,7 +28,13 @@ from training import (
     load_set,
 )
 from training.batches import Collator, FixedCandidatesSet, FusedRowsCollator, LabelsApartCollator
-from training.engine import STATE_FILE, check_resumed_settings, resume_checkpoint, save_final_model
+from training.engine import (
+    STATE_FILE,
+    check_resumed_settings,
+    resume_checkpoint,
+    save_checkpoint,
+    save_final_model,
+)
 from training.finetune import START, chosen_candidate, held_out_metrics, held_out_splits
 from training.recipe import load_sets
 from training.trainer import batch_loss, fitted_length, gliclass_collator, training_collator
@@ -383,6 +389,18 @@ def test_the_final_model_is_written_atomically(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         save_final_model(StoppedWhileSaving(), tmp_path)
     assert json.loads((tmp_path / "final" / "config.json").read_text()) == {"earlier": True}
+
+
+def test_a_checkpoint_save_cut_by_a_kill_leaves_no_temporary_folder_behind(tmp_path):
+    """Killed while saving checkpoint-10, then resumed with another `save_steps` (which may change):
+    step 10 was never saved again, so `.tmp-checkpoint-10` (a whole model and optimizer) stayed for good."""
+    from accelerate import Accelerator
+
+    (tmp_path / ".tmp-checkpoint-10").mkdir()
+    (tmp_path / ".tmp-checkpoint-10" / "model.safetensors").write_bytes(b"half written")
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=30, save_steps=4, progress=False)
+    save_checkpoint(Accelerator(cpu=True), tmp_path, {"step": 12}, args, "training_args.json", {})
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint-12", "training_args.json"]
 
 
 def test_a_resumed_run_keeps_the_settings_that_shape_its_training(tmp_path):

@@ -329,12 +329,14 @@ def save_checkpoint(
     args_file: str,
     inputs: dict[str, Any],
 ) -> None:
-    """Write `checkpoint-STEP` atomically (a temporary folder renamed at the end), keep the last ones;
-    `args_file`, in the checkpoint and beside it, records `args` and the run's `inputs`."""
+    """Write `checkpoint-STEP` atomically (a temporary folder renamed at the end; those a kill left are
+    removed), keep the last ones; `args_file`, in the checkpoint and beside it, records `args` and the
+    run's `inputs`."""
     final = output_dir / f"checkpoint-{state['step']}"
     temporary = output_dir / f".tmp-checkpoint-{state['step']}"
-    if accelerator.is_main_process and temporary.exists():
-        shutil.rmtree(temporary)
+    if accelerator.is_main_process:  # this step's, or one a kill left at a step never saved again
+        for unfinished in output_dir.glob(".tmp-checkpoint-*"):
+            shutil.rmtree(unfinished)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(temporary))
     if accelerator.is_main_process:
