@@ -220,7 +220,12 @@ def _classifier(
     threads = max(1, torch.get_num_threads() // args.num_processes)
     context = multiprocessing.get_context("spawn")
     others = set(multiprocessing.active_children())
-    with context.Pool(args.num_processes, _start_pool_worker, (model_options, options, threads)) as pool:
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: no worker takes Ctrl-C while it starts
+    try:
+        pool = context.Pool(args.num_processes, _start_pool_worker, (model_options, options, threads))
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    with pool:
         workers = [process for process in multiprocessing.active_children() if process not in others]
         yield lambda chunks: _while_workers_live(pool.imap(_classify_in_worker, chunks), workers)
 

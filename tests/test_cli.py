@@ -557,6 +557,40 @@ def test_a_killed_worker_process_ends_the_run_with_an_error_instead_of_a_hang(mo
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == list(range(count))
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the worker processes in /proc (Linux)")
+def test_ctrl_c_while_worker_processes_start_prints_no_traceback(model_dir, tmp_path):
+    """Ctrl-C reaches the whole process group; workers still importing (seconds, before their
+    initializer ignores it) printed KeyboardInterrupt tracebacks around `gliclass: interrupted`."""
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps({"text": f"text number {i}"}) + "\n" for i in range(100)))
+    command = [GLICLASS, "classify", "--model", str(model_dir), "--device", "cpu", "--labels", LABELS, "--input"]
+    command += [str(data), "--output", str(tmp_path / "out.jsonl"), "--num-processes", "2"]
+
+    def own_group_with_ctrl_c():  # as a terminal's foreground job, also when pytest runs in the background
+        os.setsid()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    running = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=own_group_with_ctrl_c
+    )
+    try:
+        deadline = time.time() + 120
+        workers: list[str] = []
+        while len(workers) < 2:
+            assert running.poll() is None and time.time() < deadline, "the run ended before its workers started"
+            children = Path(f"/proc/{running.pid}/task/{running.pid}/children").read_text().split()
+            workers = [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            time.sleep(0.01)
+        time.sleep(0.2)  # the main process is past starting them; they are still importing
+        os.killpg(running.pid, signal.SIGINT)
+        _, stderr = running.communicate(timeout=120)
+    finally:
+        running.kill()
+        running.wait()
+    assert running.returncode == 130 and "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.splitlines()[-1] == "gliclass: interrupted"
+
+
 def test_worker_processes_leave_ctrl_c_to_the_main_process(monkeypatch):
     """Ctrl-C reaches every process of the terminal's group: a worker that took it printed its own
     KeyboardInterrupt traceback before the main process's `gliclass: interrupted`."""
