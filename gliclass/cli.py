@@ -38,6 +38,7 @@ from .prompt import LabelTooLongError, check_text
 from .resumable_output import ResumableOutput
 
 STDOUT = "-"  # as --output: the lines go to standard output, as without --output
+NOT_JSON_LINES = (".csv", ".tsv", ".parquet", ".arrow")  # --output names that promise another format
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -150,6 +151,11 @@ def _classify_records(args: argparse.Namespace) -> int:
             and Path(args.output).resolve() == Path(args.input).resolve()
         ):
             raise InputError(f"--output {args.output} is the --input file; choose another file.")
+        if Path(args.output).suffix.lower() in NOT_JSON_LINES:
+            raise InputError(
+                f"--output {args.output}: the results are JSON lines, not {Path(args.output).suffix}; "
+                "name the file .jsonl."
+            )
         output = ResumableOutput(args.output, records, args.text_column, fields, _run_settings(args, options))
     start = output.done if output is not None else 0
     if start:

@@ -648,6 +648,16 @@ def test_a_labels_file_takes_labels_with_commas_and_any_number(model_dir, tmp_pa
     assert_one_error_line(in_process(lambda: cli.main([*command, "x"])), "holds no labels")
 
 
+def test_an_output_named_for_another_format_is_refused(model_dir, tmp_path):
+    """The results are JSON lines: `--output out.csv` silently got JSON lines under a CSV name."""
+    data = tmp_path / "in.csv"
+    data.write_text("text\nthe team won\n")
+    for name in ("out.csv", "out.TSV", "out.parquet"):
+        result = classify(model_dir, "--input", str(data), "--output", str(tmp_path / name))
+        assert_one_error_line(result, f"--output {tmp_path / name}: the results are JSON lines", ".jsonl")
+        assert not (tmp_path / name).exists()
+
+
 def test_an_output_that_is_the_input_or_has_no_predictions_is_refused(model_dir, tmp_path):
     data, copy = tmp_path / "in.jsonl", tmp_path / "copy.jsonl"
     data.write_text('{"text": "the team won"}\n')
