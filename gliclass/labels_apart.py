@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import cached_file
 
 from .checkpoint import looks_like_hub_id
 from .config import GLiClassConfig
@@ -265,12 +266,13 @@ def load_label_tokenizer(
     Tried in order: the checkpoint's `label_tokenizer/` subfolder (written by
     `GLiClassModel.save_pretrained`; a local folder, or a hub id fetched with `hub_options`:
     `revision`, `subfolder`, `cache_dir`, `local_files_only`, ...), then `config.label_model_name`
-    (a local path, or a hub id, which the hub cache may serve offline). Raises `OSError` naming the
-    places tried when none holds one.
+    (a local path, or a hub id fetched with the same options but `revision` and `subfolder`). Raises
+    `OSError` naming the places tried when none holds one.
     """
     tried = []
+    subfolder = "/".join(part for part in (hub_options.pop("subfolder", None), LABEL_TOKENIZER_DIR) if part)
+    revision = hub_options.pop("revision", None)  # the checkpoint's, not the label model's
     if checkpoint is not None:
-        subfolder = "/".join(part for part in (hub_options.pop("subfolder", None), LABEL_TOKENIZER_DIR) if part)
         local = Path(checkpoint).expanduser()
         if (local / subfolder).is_dir():
             return AutoTokenizer.from_pretrained(local / subfolder)
@@ -278,13 +280,25 @@ def load_label_tokenizer(
             tried.append(str(local / subfolder))
         else:
             try:
-                return AutoTokenizer.from_pretrained(str(checkpoint), subfolder=subfolder, **hub_options)
+                # a tokenizer_config.json says the repository has a label tokenizer; then config= spares a
+                # look-up of label_tokenizer/config.json, which save_pretrained does not write (offline, a
+                # cache made by `hf download` has no record that the hub lacks it)
+                cached_file(
+                    str(checkpoint), "tokenizer_config.json", subfolder=subfolder, revision=revision, **hub_options
+                )
+                return AutoTokenizer.from_pretrained(
+                    str(checkpoint),
+                    subfolder=subfolder,
+                    revision=revision,
+                    config=config.label_model_config,
+                    **hub_options,
+                )
             except (OSError, ValueError) as error:
                 tried.append(f"{subfolder}/ of {str(checkpoint)!r} ({_first_line(error)})")
     name = config.label_model_name
     if name:
         try:
-            return AutoTokenizer.from_pretrained(name)
+            return AutoTokenizer.from_pretrained(name, **hub_options)
         except (OSError, ValueError) as error:
             tried.append(f"{name!r} ({_first_line(error)})")
     raise OSError(

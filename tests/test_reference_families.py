@@ -281,6 +281,47 @@ def test_a_bi_encoder_by_hub_id_reads_the_label_tokenizer_of_its_hub_repository(
     assert model.config.label_model_name == "tiny-random-bge-label-encoder"  # not a tokenizer anywhere
 
 
+def cached_hub_repository(cache: Path, repo_id: str, folder: Path, missing: tuple[str, ...] = ()) -> None:
+    """`folder` as the hub cache holds a repository: fetched with `hf download` (no `.no_exist`
+    records), or by loading it online (`missing`: the files the hub answered 404 for)."""
+    revision = "89abcdef0123456789abcdef0123456789abcdef"
+    repository = cache / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(folder, repository / "snapshots" / revision)
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text(revision)
+    for name in missing:
+        (repository / ".no_exist" / revision / name).parent.mkdir(parents=True, exist_ok=True)
+        (repository / ".no_exist" / revision / name).touch()
+
+
+def test_a_bi_encoder_downloaded_whole_loads_offline_without_a_label_tokenizer_config(tmp_path):
+    """`hf download` records no 404s; the label tokenizer's folder has no config.json, which offline
+    transformers would otherwise look for in vain."""
+    cached_hub_repository(tmp_path, "someone/tiny-bi-encoder", FAMILIES / "bi_encoder")
+    model = GLiClassModel.from_pretrained("someone/tiny-bi-encoder", cache_dir=str(tmp_path), local_files_only=True)
+    local = GLiClassModel.from_pretrained(FAMILIES / "bi_encoder")
+    assert model.label_tokenizer.get_vocab() == local.label_tokenizer.get_vocab()
+
+
+def test_the_label_model_named_by_hub_id_is_looked_up_in_the_given_cache_dir(tmp_path):
+    """A released bi-encoder by hub id, without `label_tokenizer/`, reads `label_model_name` with the
+    load's `cache_dir` and `local_files_only` (not only from the default cache)."""
+    folder = copied_case("bi_encoder", tmp_path, label_model_name="someone/tiny-label-encoder")
+    shutil.rmtree(folder / "label_tokenizer")
+    label_model = tmp_path / "label_model"
+    shutil.copytree(FAMILIES / "bi_encoder" / "label_tokenizer", label_model)
+    BertConfig(**json.loads((folder / "config.json").read_text())["label_model_config"]).save_pretrained(label_model)
+    cache = tmp_path / "cache"
+    cached_hub_repository(cache, "someone/tiny-label-encoder", label_model)
+    missing = ("label_tokenizer/config.json", "label_tokenizer/tokenizer_config.json")
+    cached_hub_repository(cache, "someone/released-bi-encoder", folder, missing)
+    model = GLiClassModel.from_pretrained("someone/released-bi-encoder", cache_dir=str(cache), local_files_only=True)
+    assert (
+        model.label_tokenizer.get_vocab()
+        == GLiClassModel.from_pretrained(FAMILIES / "bi_encoder").label_tokenizer.get_vocab()
+    )
+
+
 def test_missing_label_tokenizer_is_a_clear_error(bi_encoder, tmp_path):
     config = bi_encoder().config
     config.label_model_name = str(tmp_path / "nowhere")
