@@ -1,4 +1,5 @@
-"""`gliclass classify --input` with a hub dataset id: offline, a made-up id is one `error:` line."""
+"""`gliclass classify` with hub ids: offline, a made-up dataset id is one `error:` line; a resume
+refuses a hub model whose repository changed."""
 
 import os
 import shutil
@@ -30,3 +31,30 @@ def test_missing_data_file_is_not_taken_for_a_hub_id(tmp_path: Path) -> None:
         assert result.returncode == 2 and not result.stdout
         [line] = result.stderr.strip().splitlines()
         assert "does not exist" in line and "hub" not in line
+
+
+def cache_commit(cache: Path, repo_id: str, commit: str, folder: Path) -> None:
+    """`folder` as the hub cache holds commit `commit` of `repo_id`, now its `main`."""
+    repository = cache / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(folder, repository / "snapshots" / commit)
+    (repository / "refs").mkdir(exist_ok=True)
+    (repository / "refs" / "main").write_text(commit)
+
+
+def test_resuming_after_the_hub_model_changed_is_refused(tmp_path: Path) -> None:
+    """A hub id names another model once its repository has a new commit: the lines written
+    before it are not continued with the new one."""
+    families = Path(__file__).parent / "fixtures" / "reference_families"
+    cache_commit(tmp_path / "hub", "someone/model", "1" * 40, families / "deberta_v3_uni_encoder")
+    data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
+    command = [sys.executable, "-m", "gliclass", "classify", "--device", "cpu", "--labels", "sports,politics"]
+    command += ["--model", "someone/model", "--input", str(data), "--output", str(out)]
+    env = {**OFFLINE, "HF_HUB_CACHE": str(tmp_path / "hub")}
+    assert subprocess.run(command, capture_output=True, env=env, timeout=120).returncode == 0
+    first = out.read_text().splitlines()[0]
+    out.write_text(first + "\n")  # as if killed after one line
+    cache_commit(tmp_path / "hub", "someone/model", "2" * 40, families / "modernbert_uni_encoder")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2 and "other settings (model files changed)" in result.stderr
+    assert out.read_text() == first + "\n"
