@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers import PretrainedConfig
+from transformers.utils import cached_file
 
 from .prompt import LABEL_TOKEN, SEP_TOKEN
 
@@ -167,6 +168,29 @@ def check_checkpoint_folder(folder: Path) -> None:
             "Convert them in a trusted environment first."
         )
     raise OSError(f"{folder} has no weights file ({WEIGHTS_FILE}).")
+
+
+def check_hub_weights(model_id: str, options: dict[str, Any]) -> None:
+    """`check_checkpoint_folder`'s weight checks for a hub id (`options`: the hub options): its
+    safetensors weights, fetched as loading would fetch them, are there (`OSError`, also when they
+    cannot be fetched) and complete (`ValueError` naming the file)."""
+
+    def fetched(name: str) -> str | None:
+        return cached_file(model_id, name, _raise_exceptions_for_missing_entries=False, **options)
+
+    single = fetched(WEIGHTS_FILE)  # the index only without it, as transformers looks (each look-up may retry)
+    if single is not None:
+        check_safetensors_file(Path(single))
+        return
+    index = fetched(WEIGHTS_INDEX_FILE)
+    if index is not None:
+        for shard in weight_shards(Path(index)):
+            check_safetensors_file(Path(cached_file(model_id, shard, **options)))
+        return
+    raise OSError(
+        f"{model_id}: no {WEIGHTS_FILE} or {WEIGHTS_INDEX_FILE} was found on the hub (offline: in the hub "
+        "cache); this library reads safetensors weights only, not pytorch_model.bin."
+    )
 
 
 def check_config_file(path: Path) -> None:

@@ -23,6 +23,7 @@ from transformers.utils import ModelOutput
 from . import pooling
 from .bi_encoder import GLiClassBiEncoder
 from .checkpoint import (
+    check_hub_weights,
     check_loading_info,
     check_model_location,
     check_model_type,
@@ -534,6 +535,8 @@ class GLiClassModel(PreTrainedModel):
         check_model_location(name_or_path, kwargs.get("subfolder") or "")
         if not isinstance(kwargs.get("config"), GLiClassConfig):
             check_model_type(name_or_path, kwargs)
+        if not Path(name_or_path).expanduser().is_dir():
+            check_hub_weights(str(name_or_path), hub_options(kwargs))
         kwargs["use_safetensors"] = True
         if "torch_dtype" in kwargs:  # transformers' older name for dtype
             torch_dtype = kwargs.pop("torch_dtype")

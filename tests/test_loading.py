@@ -240,3 +240,36 @@ def test_a_uni_encoder_has_as_many_token_embeddings_as_its_vocab_size(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="word_embeddings.weight: \\[1507, 32\\] in the file, \\[1557, 32\\]"):
         GLiClassModel.from_pretrained(tmp_path)
+
+
+def hub_cache_with(tmp_path: Path, repo_id: str, changes: dict[str, bytes | None]) -> Path:
+    """A hub cache holding the DeBERTa-v3 reference checkpoint as `repo_id`, with files replaced
+    (None: left out)."""
+    revision = "fedcba9876543210fedcba9876543210fedcba98"
+    repository = tmp_path / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repository / "snapshots" / revision
+    shutil.copytree(FAMILIES / "deberta_v3_uni_encoder", snapshot)
+    for name, content in changes.items():
+        (snapshot / name).unlink(missing_ok=True)
+        if content is not None:
+            (snapshot / name).write_bytes(content)
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text(revision)
+    return tmp_path
+
+
+def test_a_hub_checkpoint_with_truncated_weights_is_named(tmp_path):
+    weights = (FAMILIES / "deberta_v3_uni_encoder" / "model.safetensors").read_bytes()
+    cache = hub_cache_with(tmp_path, "someone/cut", {"model.safetensors": weights[: len(weights) // 2]})
+    with pytest.raises(ValueError, match="model.safetensors is truncated"):
+        GLiClassModel.from_pretrained("someone/cut", cache_dir=str(cache), local_files_only=True)
+
+
+def test_a_hub_checkpoint_without_safetensors_weights_says_they_are_needed(tmp_path):
+    weights = load_file(FAMILIES / "deberta_v3_uni_encoder" / "model.safetensors")
+    torch.save(weights, tmp_path / "pytorch_model.bin")
+    pickled = {"model.safetensors": None, "pytorch_model.bin": (tmp_path / "pytorch_model.bin").read_bytes()}
+    cache = hub_cache_with(tmp_path / "cache", "someone/pickled", pickled)
+    with pytest.raises(OSError, match="someone/pickled: no model.safetensors .* safetensors weights only") as error:
+        GLiClassModel.from_pretrained("someone/pickled", cache_dir=str(cache), local_files_only=True)
+    assert "use_safetensors" not in str(error.value)
