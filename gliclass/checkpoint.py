@@ -96,7 +96,11 @@ def config_model_type(name_or_path: str | os.PathLike, kwargs: dict[str, Any]) -
         if Path(name_or_path).expanduser().exists():
             raise
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise OSError(f"{name_or_path} is not a local folder, and fetching it from the hub failed: {reason}") from error
+        asked = ", ".join(f"{name} {kwargs[name]!r}" for name in ("revision", "subfolder") if kwargs.get(name))
+        raise OSError(
+            f"{name_or_path} is not a local folder, and fetching it from the hub{f' ({asked})' if asked else ''} "
+            f"failed: {reason}"
+        ) from error
     return config_object(config, name_or_path).get("model_type")
 
 

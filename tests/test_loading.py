@@ -273,3 +273,10 @@ def test_a_hub_checkpoint_without_safetensors_weights_says_they_are_needed(tmp_p
     with pytest.raises(OSError, match="someone/pickled: no model.safetensors .* safetensors weights only") as error:
         GLiClassModel.from_pretrained("someone/pickled", cache_dir=str(cache), local_files_only=True)
     assert "use_safetensors" not in str(error.value)
+
+
+@pytest.mark.parametrize("option", [{"revision": "v9"}, {"subfolder": "elsewhere"}])
+def test_a_revision_or_subfolder_missing_from_the_hub_cache_is_named(tmp_path, option):
+    cache = hub_cache_with(tmp_path, "someone/model", {})
+    with pytest.raises(OSError, match=f"someone/model is not a local folder.* {next(iter(option.values()))!r}"):
+        GLiClassModel.from_pretrained("someone/model", cache_dir=str(cache), local_files_only=True, **option)
