@@ -219,6 +219,15 @@ def _actor_error(error: Exception) -> str:
     return str(cause if isinstance(cause, Exception) else error).strip().splitlines()[0]
 
 
+def _creation_error(error: Exception) -> str | None:
+    """The message of the error an actor's `__init__` raised (loading the model), from Ray's
+    `ActorDiedError`, which keeps only the text of its traceback (the error last); None when the
+    actor died of something else."""
+    text = str(error)
+    raised = re.findall(r"^\w[\w.]*: (.+)$", text, re.M) if "error raised in its creation task" in text else []
+    return raised[-1] if raised else None
+
+
 def _check_json_lines(path: Path, text_column: str) -> None:
     """Every line of a local JSONL input (a file, or the .jsonl/.json files of a folder) checked as
     `gliclass classify` checks it, so that a mistake is named by FILE:LINE before Ray starts
@@ -328,6 +337,11 @@ def _run(args: argparse.Namespace) -> int:
         )
     except ray.exceptions.RayTaskError as error:  # a mistake met inside an actor: its own message
         raise InputError(_actor_error(error)) from None
+    except ray.exceptions.ActorDiedError as error:  # e.g. a model that cannot be loaded
+        raised = _creation_error(error)
+        if raised is None:
+            raise
+        raise InputError(raised) from None
     finally:
         if started_here:
             ray.shutdown()

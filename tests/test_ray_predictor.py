@@ -239,3 +239,14 @@ def test_command_refuses_actors_that_want_missing_gpus(local_ray, model_dir: Pat
     assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5", "--gpus-per-actor", "1"]) == 2
     err = capsys.readouterr().err
     assert err.endswith("needs more GPUs than the 0 of the Ray cluster.\n"), err[-300:]
+
+
+def test_command_names_a_model_the_actors_cannot_load(local_ray, tmp_path: Path, capsys) -> None:
+    """Ray reports an actor whose `__init__` failed as a dead actor, with the traceback as text."""
+    source = tmp_path / "texts.jsonl"
+    source.write_text(json.dumps({"text": TEXTS[0]}) + "\n", encoding="utf-8")
+    missing = tmp_path / "no" / "model"
+    argv = ["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o"), "--model", str(missing)]
+    assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
+    err = capsys.readouterr().err  # after Ray's own log lines
+    assert err.endswith(f"error: model folder {missing} does not exist.\n"), err[-500:]
