@@ -38,7 +38,9 @@ from .prompt import LabelTooLongError, check_text
 from .resumable_output import ResumableOutput
 
 STDOUT = "-"  # as --output: the lines go to standard output, as without --output
-NOT_JSON_LINES = (".csv", ".tsv", ".parquet", ".arrow")  # --output names that promise another format
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+# --output names that promise another format or compression (the lines are written as plain text)
+NOT_JSON_LINES = (".csv", ".tsv", ".parquet", ".arrow", *COMPRESSED_SUFFIXES)
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -46,7 +48,7 @@ CHUNK_TEXTS = 256  # texts classified and written at a time from a file
 PREDICTION_FIELDS = ("labels", "scores")
 DATA_FILE_SUFFIXES = (  # a missing file, not a hub id
     *(".jsonl", ".json", ".txt", ".csv", ".tsv", ".parquet", ".arrow"),
-    *(".gz", ".bz2", ".xz", ".zst", ".zip"),
+    *COMPRESSED_SUFFIXES,
 )
 
 

@@ -649,10 +649,11 @@ def test_a_labels_file_takes_labels_with_commas_and_any_number(model_dir, tmp_pa
 
 
 def test_an_output_named_for_another_format_is_refused(model_dir, tmp_path):
-    """The results are JSON lines: `--output out.csv` silently got JSON lines under a CSV name."""
+    """The results are plain JSON lines: `--output out.csv` silently got JSON lines under a CSV name,
+    `--output out.jsonl.gz` uncompressed lines under a gzip name."""
     data = tmp_path / "in.csv"
     data.write_text("text\nthe team won\n")
-    for name in ("out.csv", "out.TSV", "out.parquet"):
+    for name in ("out.csv", "out.TSV", "out.parquet", "out.jsonl.gz", "out.jsonl.zst"):
         result = classify(model_dir, "--input", str(data), "--output", str(tmp_path / name))
         assert_one_error_line(result, f"--output {tmp_path / name}: the results are JSON lines", ".jsonl")
         assert not (tmp_path / name).exists()
