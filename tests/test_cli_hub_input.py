@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hub_cache import cached_hub_repository
+
 GLICLASS = shutil.which("gliclass", path=str(Path(sys.executable).parent)) or shutil.which("gliclass")
 OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
@@ -33,19 +35,11 @@ def test_missing_data_file_is_not_taken_for_a_hub_id(tmp_path: Path) -> None:
         assert "does not exist" in line and "hub" not in line
 
 
-def cache_commit(cache: Path, repo_id: str, commit: str, folder: Path) -> None:
-    """`folder` as the hub cache holds commit `commit` of `repo_id`, now its `main`."""
-    repository = cache / f"models--{repo_id.replace('/', '--')}"
-    shutil.copytree(folder, repository / "snapshots" / commit)
-    (repository / "refs").mkdir(exist_ok=True)
-    (repository / "refs" / "main").write_text(commit)
-
-
 def test_resuming_after_the_hub_model_changed_is_refused(tmp_path: Path) -> None:
     """A hub id names another model once its repository has a new commit: the lines written
     before it are not continued with the new one."""
     families = Path(__file__).parent / "fixtures" / "reference_families"
-    cache_commit(tmp_path / "hub", "someone/model", "1" * 40, families / "deberta_v3_uni_encoder")
+    cached_hub_repository(tmp_path / "hub", "someone/model", families / "deberta_v3_uni_encoder", revision="1" * 40)
     data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     data.write_text('{"text": "the team won"}\n{"text": "parliament voted"}\n')
     command = [sys.executable, "-m", "gliclass", "classify", "--device", "cpu", "--labels", "sports,politics"]
@@ -54,7 +48,7 @@ def test_resuming_after_the_hub_model_changed_is_refused(tmp_path: Path) -> None
     assert subprocess.run(command, capture_output=True, env=env, timeout=120).returncode == 0
     first = out.read_text().splitlines()[0]
     out.write_text(first + "\n")  # as if killed after one line
-    cache_commit(tmp_path / "hub", "someone/model", "2" * 40, families / "modernbert_uni_encoder")
+    cached_hub_repository(tmp_path / "hub", "someone/model", families / "modernbert_uni_encoder", revision="2" * 40)
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2 and "other settings (model files changed)" in result.stderr
     assert out.read_text() == first + "\n"

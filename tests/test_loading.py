@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
+from hub_cache import cached_hub_repository
 from safetensors.torch import load_file, save_file
 
 import gliclass
@@ -245,16 +246,11 @@ def test_a_uni_encoder_has_as_many_token_embeddings_as_its_vocab_size(tmp_path):
 def hub_cache_with(tmp_path: Path, repo_id: str, changes: dict[str, bytes | None]) -> Path:
     """A hub cache holding the DeBERTa-v3 reference checkpoint as `repo_id`, with files replaced
     (None: left out)."""
-    revision = "fedcba9876543210fedcba9876543210fedcba98"
-    repository = tmp_path / f"models--{repo_id.replace('/', '--')}"
-    snapshot = repository / "snapshots" / revision
-    shutil.copytree(FAMILIES / "deberta_v3_uni_encoder", snapshot)
+    snapshot = cached_hub_repository(tmp_path, repo_id, FAMILIES / "deberta_v3_uni_encoder")
     for name, content in changes.items():
         (snapshot / name).unlink(missing_ok=True)
         if content is not None:
             (snapshot / name).write_bytes(content)
-    (repository / "refs").mkdir()
-    (repository / "refs" / "main").write_text(revision)
     return tmp_path
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import transformers
+from hub_cache import cached_hub_repository
 from transformers import AutoModel, BertConfig
 
 import gliclass
@@ -267,31 +268,12 @@ def test_bi_encoder_round_trip_keeps_the_label_tokenizer(bi_encoder, tmp_path):
 def test_a_bi_encoder_by_hub_id_reads_the_label_tokenizer_of_its_hub_repository(tmp_path):
     """A saved bi-encoder pushed to the hub keeps its label tokenizer in `label_tokenizer/`; loaded by
     hub id (here from a hub cache, offline) it is read from there, not from `label_model_name`."""
-    revision = "0123456789abcdef0123456789abcdef01234567"
-    repository = tmp_path / "models--someone--tiny-bi-encoder"
-    shutil.copytree(FAMILIES / "bi_encoder", repository / "snapshots" / revision)
-    (repository / "refs").mkdir()
-    (repository / "refs" / "main").write_text(revision)
-    missing = repository / ".no_exist" / revision / "label_tokenizer"  # how the cache records a 404
-    missing.mkdir(parents=True)
-    (missing / "config.json").touch()
+    missing = ("label_tokenizer/config.json",)  # the hub answered 404 for it: no config.json is saved there
+    cached_hub_repository(tmp_path, "someone/tiny-bi-encoder", FAMILIES / "bi_encoder", missing)
     model = GLiClassModel.from_pretrained("someone/tiny-bi-encoder", cache_dir=str(tmp_path), local_files_only=True)
     local = GLiClassModel.from_pretrained(FAMILIES / "bi_encoder")
     assert model.label_tokenizer.get_vocab() == local.label_tokenizer.get_vocab()
     assert model.config.label_model_name == "tiny-random-bge-label-encoder"  # not a tokenizer anywhere
-
-
-def cached_hub_repository(cache: Path, repo_id: str, folder: Path, missing: tuple[str, ...] = ()) -> None:
-    """`folder` as the hub cache holds a repository: fetched with `hf download` (no `.no_exist`
-    records), or by loading it online (`missing`: the files the hub answered 404 for)."""
-    revision = "89abcdef0123456789abcdef0123456789abcdef"
-    repository = cache / f"models--{repo_id.replace('/', '--')}"
-    shutil.copytree(folder, repository / "snapshots" / revision)
-    (repository / "refs").mkdir()
-    (repository / "refs" / "main").write_text(revision)
-    for name in missing:
-        (repository / ".no_exist" / revision / name).parent.mkdir(parents=True, exist_ok=True)
-        (repository / ".no_exist" / revision / name).touch()
 
 
 def test_a_bi_encoder_downloaded_whole_loads_offline_without_a_label_tokenizer_config(tmp_path):
