@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .data import LabelledSet
-from .options import check_threshold
+from .options import check_batch_size, check_threshold
 from .pipeline import ZeroShotMultilabelPipeline
 
 Scorer = Callable[[list[str], list[str]], torch.Tensor]
@@ -26,9 +26,7 @@ def evaluate(
     scorer: Scorer, labelled: LabelledSet, threshold: float = 0.5, limit: int | None = None
 ) -> dict[str, float]:
     """The metrics of `scorer` on the first `limit` examples of `labelled` (all by default)."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a whole number of at least 1 (or None for all examples), got {limit!r}.")
-    examples = labelled.examples[:limit] if limit else labelled.examples
+    examples = labelled.examples if limit is None else labelled.examples[: check_batch_size(limit, "limit")]
     scores = scorer([example.text for example in examples], list(labelled.labels))
     gold = [example.true_labels for example in examples]
     return metrics_from_scores(scores, labelled.labels, gold, labelled.multi_label, threshold)

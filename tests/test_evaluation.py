@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -91,8 +92,17 @@ def test_evaluate_takes_any_scorer_and_a_limit() -> None:
 @pytest.mark.parametrize("limit", [0, -1, 2.5, True])
 def test_a_limit_that_is_not_a_count_is_refused(limit) -> None:
     labelled = LabelledSet("toy", [Example("x a", {"a": 1.0}), Example("x b", {"b": 1.0})], LABELS)
-    with pytest.raises(ValueError, match="limit must be"):
+    with pytest.raises(ValueError, match="limit must be a positive integer"):
         gliclass.evaluate(lambda texts, labels: torch.zeros(len(texts), len(labels)), labelled, limit=limit)
+
+
+def test_a_numpy_integer_limit_is_a_count() -> None:
+    labelled = LabelledSet("toy", [Example("x a", {"a": 1.0}), Example("x b", {"b": 1.0})], LABELS)
+    seen = []
+    gliclass.evaluate(
+        lambda texts, labels: seen.append(texts) or torch.zeros(len(texts), len(labels)), labelled, limit=np.int64(1)
+    )
+    assert seen == [["x a"]]
 
 
 def test_a_pipeline_scores_through_its_adapter(backbone_dir) -> None:
