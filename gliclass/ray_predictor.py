@@ -221,8 +221,8 @@ def _actor_error(error: Exception) -> str:
 
 def _creation_error(error: Exception) -> str | None:
     """The message of the error an actor's `__init__` raised (loading the model), from Ray's
-    `ActorDiedError`, which keeps only the text of its traceback (the error last); None when the
-    actor died of something else."""
+    `RayActorError` (`ActorDiedError` in newer Ray), which keeps only the text of its traceback (the
+    error last); None when the actor died of something else."""
     text = str(error)
     raised = re.findall(r"^\w[\w.]*: (.+)$", text, re.M) if "error raised in its creation task" in text else []
     return raised[-1] if raised else None
@@ -337,7 +337,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     except ray.exceptions.RayTaskError as error:  # a mistake met inside an actor: its own message
         raise InputError(_actor_error(error)) from None
-    except ray.exceptions.ActorDiedError as error:  # e.g. a model that cannot be loaded
+    except ray.exceptions.RayActorError as error:  # e.g. a model that cannot be loaded (newer Ray: ActorDiedError)
         raised = _creation_error(error)
         if raised is None:
             raise

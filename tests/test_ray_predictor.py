@@ -250,3 +250,21 @@ def test_command_names_a_model_the_actors_cannot_load(local_ray, tmp_path: Path,
     assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
     err = capsys.readouterr().err  # after Ray's own log lines
     assert err.endswith(f"error: model folder {missing} does not exist.\n"), err[-500:]
+
+
+def test_command_errors_are_one_line_with_the_oldest_ray_the_extra_allows(monkeypatch, tmp_path: Path, capsys) -> None:
+    """Ray 2.10 (the `ray` extra's minimum) has no `ray.exceptions.ActorDiedError`: an `except` naming it
+    turned every error met while classifying (here: an input without rows) into an AttributeError."""
+    import gliclass.ray_predictor as ray_predictor
+    from gliclass.cli import InputError
+
+    def no_rows(input_path: str, *args, **kwargs) -> int:
+        raise InputError(f"{input_path} holds no rows to classify.")
+
+    monkeypatch.delattr(ray.exceptions, "ActorDiedError", raising=False)
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)  # no cluster needed: the error comes first
+    monkeypatch.setattr(ray_predictor, "classify_dataset", no_rows)
+    source = tmp_path / "texts.jsonl"
+    source.write_text("")
+    assert main(["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"python -m gliclass.ray_predictor: error: {source} holds no rows to classify.\n"
