@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     if config["model"] == "minilm":  # record the backbone's public id, not this machine's package folder
         model.config.encoder_model_name = model.config.encoder_config._name_or_path = MINILM_HUB_ID
     staging = args.out.parent / f".tmp-{args.out.name}"  # `--out` changes only once all of it is written
+    shutil.rmtree(staging, ignore_errors=True)  # what a killed run left there is not this run's
     try:
         export(model, staging)
         metrics = evaluate_exported(staging, data_dir / "eval", args.threshold)
