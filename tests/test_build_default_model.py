@@ -61,7 +61,10 @@ def test_export_picks_an_alpha_and_writes_fp16_weights_metrics_and_card(make_mod
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     out = tmp_path / "shipped"
+    (tmp_path / ".tmp-shipped").mkdir()  # the staging folder of a killed run
+    (tmp_path / ".tmp-shipped" / "stale.bin").write_text("not this run's")
     main(["--config", str(config_file), "--checkpoint", str(run / "best"), "--out", str(out), "--mix", "1,0.5"])
+    assert not (out / "stale.bin").exists() and not (tmp_path / ".tmp-shipped").exists()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["trained_from"]["mixing"]["alpha"] in (1.0, 0.5)
     assert set(metrics["eval"]) == {"toy_eval"} and 0 <= metrics["mean_macro_f1_single_label"] <= 1
