@@ -199,7 +199,7 @@ def classify_dataset(
         num_cpus=cpus_per_actor,
         num_gpus=gpus_per_actor,
         batch_size=rows_per_batch,
-        batch_format="pandas",
+        batch_format="pyarrow",  # pandas batches keep ArrowDtype columns that Ray 2.10 writes as unreadable Parquet
     )
     if output_format == "parquet":
         predictions.write_parquet(output_path)

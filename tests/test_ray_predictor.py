@@ -178,7 +178,7 @@ def test_command_names_a_bad_text_met_inside_an_actor(local_ray, model_dir: Path
     argv = ["--labels", "a,b", "--input", str(source), "--output", str(tmp_path / "o"), "--model", str(model_dir)]
     assert main([*argv, "--concurrency", "1", "--cpus-per-actor", "0.5"]) == 2
     err = capsys.readouterr().err  # after Ray's own log lines
-    assert err.endswith("error: a value of the 'text' column must be a string, got NAType.\n"), err[-500:]
+    assert err.endswith("error: a value of the 'text' column must be a string, got NoneType.\n"), err[-500:]
 
 
 def test_prediction_columns_are_typed_when_no_label_is_kept(model_dir: Path) -> None:
