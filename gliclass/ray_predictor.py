@@ -157,8 +157,8 @@ def classify_dataset(
     ray = _ray()
 
     input_format = input_format or _format_of(input_path, "--input-format")
-    if input_format == "json" and "://" not in input_path:
-        _check_json_lines(Path(input_path), text_column)
+    if input_format == "json" and "://" not in input_path and not _check_json_lines(Path(input_path), text_column):
+        raise InputError(f"{input_path} holds no rows to classify.")  # Ray 2.10's reader fails on an empty file
     output_format = output_format or input_format
     if output_format not in ("parquet", "json"):
         raise ValueError(f"the output format must be parquet or json, got {output_format!r}.")
@@ -228,14 +228,17 @@ def _creation_error(error: Exception) -> str | None:
     return raised[-1] if raised else None
 
 
-def _check_json_lines(path: Path, text_column: str) -> None:
+def _check_json_lines(path: Path, text_column: str) -> int:
     """Every line of a local JSONL input (a file, or the .jsonl/.json files of a folder) checked as
     `gliclass classify` checks it, so that a mistake is named by FILE:LINE before Ray starts
-    (Ray's reader reports a bad line as "Extra data" at a byte offset)."""
+    (Ray's reader reports a bad line as "Extra data" at a byte offset); returns the number of rows."""
     files = sorted(file for file in path.iterdir() if file.suffix in (".jsonl", ".json")) if path.is_dir() else [path]
+    rows = 0
     for file in files:
         for where, record in read_jsonl(file, InputError):
             checked_record(where, record, text_column)
+            rows += 1
+    return rows
 
 
 def _reader_options(path: str) -> dict[str, Any]:
