@@ -16,6 +16,7 @@ from typing import Any
 
 from transformers import PretrainedConfig
 from transformers.utils import cached_file
+from transformers.utils.hub import extract_commit_hash
 
 from .prompt import LABEL_TOKEN, SEP_TOKEN
 
@@ -195,6 +196,15 @@ def check_hub_weights(model_id: str, options: dict[str, Any]) -> None:
         f"{model_id}: no {WEIGHTS_FILE} or {WEIGHTS_INDEX_FILE} was found on the hub (offline: in the hub "
         "cache); this library reads safetensors weights only, not pytorch_model.bin."
     )
+
+
+def hub_commit(model_id: str) -> str | None:
+    """The commit a hub model id names now (offline: the cache's), so that a repository updated between a
+    run and its resume counts as another model; None when it cannot be fetched (loading it says why)."""
+    try:
+        return extract_commit_hash(cached_file(model_id, "config.json"), None)
+    except OSError:
+        return None
 
 
 def check_config_file(path: Path) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .checkpoint import check_model_location
+from .checkpoint import check_model_location, hub_commit
 from .input_files import read_input_file
 from .jsonl import STDIN
 from .label_file import label_lines, labels_from_file
@@ -312,7 +312,7 @@ def _run_settings(args: argparse.Namespace, options: dict[str, Any]) -> dict[str
     settings = {name: value for name, value in options.items() if name != "batch_size"}
     settings["candidate_labels"] = labels_per_text(options["candidate_labels"], None)[0][0]  # "a, b" and "a,b" alike
     folder = DEFAULT_MODEL_DIR if model is None else Path(model)
-    files = _model_files_digest(folder) if folder.is_dir() else _hub_commit(model)
+    files = _model_files_digest(folder) if folder.is_dir() else hub_commit(model)
     return {
         **settings,
         "model": model or "default",
@@ -332,18 +332,6 @@ def _model_files_digest(folder: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:16]
-
-
-def _hub_commit(model_id: str) -> str | None:
-    """The commit a hub model id names now (offline: the cache's), so that a repository updated between a
-    run and its resume counts as another model; None when it cannot be fetched (loading it says why)."""
-    from transformers.utils import cached_file
-    from transformers.utils.hub import extract_commit_hash
-
-    try:
-        return extract_commit_hash(cached_file(model_id, "config.json"), None)
-    except OSError:
-        return None
 
 
 def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
