@@ -227,34 +227,13 @@ def _classifier(
         check_model_location(args.model)
     threads = max(1, torch.get_num_threads() // args.num_processes)
     context = multiprocessing.get_context("spawn")
-    others = set(multiprocessing.active_children())
     handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: no worker takes Ctrl-C while it starts
     try:
         pool = context.Pool(args.num_processes, _start_pool_worker, (model_options, options, threads))
     finally:
         signal.signal(signal.SIGINT, handler)
     with pool:
-        workers = [process for process in multiprocessing.active_children() if process not in others]
-        yield lambda chunks: _while_workers_live(pool.imap(_classify_in_worker, chunks), workers)
-
-
-def _while_workers_live(results: Any, workers: Sequence[multiprocessing.process.BaseProcess]) -> Iterator[Any]:
-    """The pool's `results` in order, or `ChildProcessError` once one of its `workers` has died (killed,
-    say by the OOM killer): a pool starts another worker but never hands out the lost chunk, so
-    waiting for it would never end."""
-    while True:
-        try:
-            yield results.next(timeout=1.0)
-        except StopIteration:
-            return
-        except multiprocessing.TimeoutError:
-            codes = [process.exitcode for process in workers if not process.is_alive()]
-            if codes:
-                how = f"was killed (signal {-codes[0]}; out of memory?)" if codes[0] < 0 else f"exited ({codes[0]})"
-                raise ChildProcessError(
-                    f"a worker process {how} and its texts were lost; the lines written so far are kept: "
-                    "run the command again to go on."
-                ) from None
+        yield lambda chunks: pool.imap(_classify_in_worker, chunks)
 
 
 _WORKER: dict[str, Any] = {}  # the model options, call options and (once loaded) pipeline of this process
